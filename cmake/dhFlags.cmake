@@ -1,0 +1,13 @@
+# Compiler flags shared by libdh targets.
+set(DH_C_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
+    -Wno-overlength-strings)
+if(DH_WERROR)
+  list(APPEND DH_C_WARNINGS -Werror)
+endif()
+if(DH_NATIVE)
+  add_compile_options(-march=native)
+endif()
+if(DH_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Install every Debian 12 package libdh needs, when missing.
+#   scripts/install-deps.sh          build + test + demo dependencies
+#   scripts/install-deps.sh --bench  also the comparison peers (FAISS, PyTorch)
+# Runs apt-get as root (or through sudo). Idempotent: does nothing when all is installed.
+set -eu
+PKGS="build-essential cmake pkg-config libdnnl-dev libopenblas-openmp-dev libstb-dev check \
+zlib1g-dev libcjson-dev python3 python3-numpy python3-pytest dataset-fashion-mnist"
+if [ "${1:-}" = "--bench" ]; then
+    PKGS="$PKGS python3-faiss libfaiss-dev python3-torch python3-torchvision"
+fi
+missing=""
+for p in $PKGS; do
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$st" in *"install ok installed"*) ;; *) missing="$missing $p" ;; esac
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,26 @@
+#!/bin/sh
+# The test command (README, command 2; .ci/run runs exactly this):
+# install missing Debian packages, build libdh, run the whole suite (Check suites,
+# fuzz-corpus replays, ABI checks, Python tests), then the same suite under
+# AddressSanitizer + UndefinedBehaviorSanitizer.
+#   DH_TEST_NO_ASAN=1   skip the sanitizer pass    DH_JOBS=N   parallel build jobs
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/install-deps.sh
+JOBS=${DH_JOBS:-$(nproc)}
+# Debian's /usr/bin/python3 has numpy/pytest; another python3 first on PATH may not.
+PY=/usr/bin/python3
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DDH_WERROR=ON -DDH_PYTHON=$PY
+cmake --build build -j "$JOBS"
+ctest --test-dir build --output-on-failure -j "$JOBS" --label-exclude long
+if [ -z "${DH_TEST_NO_ASAN:-}" ]; then
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDH_SANITIZE=ON \
+        -DDH_BUILD_EXAMPLES=OFF -DDH_PYTHON=$PY
+    cmake --build build-asan -j "$JOBS"
+    # Python loads libdh into an interpreter without the ASan runtime: skip it here.
+    # LeakSanitizer is on (ASan's default on Linux): leaks fail the run.
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+        ctest --test-dir build-asan --output-on-failure -j "$JOBS" \
+        --label-exclude "long|python|abi|bench"
+fi
+echo "libdh: all tests passed"
