@@ -1,0 +1,25 @@
+/* src/cli.h -- the `dh` command-line tool: shared helpers and the subcommand table. */
+#ifndef DH_CLI_H
+#define DH_CLI_H
+#include <stdio.h>
+
+#include "dh.h"
+
+/* Exit codes (documented in docs/cli.md): 0 ok, 1 a libdh call failed (message
+ * printed), 2 bad command line, 3 file not found or unreadable. */
+enum { DH_EXIT_OK = 0, DH_EXIT_FAIL = 1, DH_EXIT_USAGE = 2, DH_EXIT_IO = 3 };
+
+typedef int (*dh_cli_fn)(int argc, char **argv); /* argv[0] is the subcommand name */
+
+/** Print "dh <cmd>: <libdh message>" for a failed status; returns the exit code. */
+int dh_cli_fail(const char *cmd, dh_status st);
+/** Print a usage error naming the bad flag; returns DH_EXIT_USAGE. */
+int dh_cli_usage_error(const char *cmd, const char *fmt, ...);
+/** True if argv has -h/--help. */
+int dh_cli_wants_help(int argc, char **argv);
+
+/* Subcommands; each lives in src/cmd_<name>.c */
+int dh_cmd_index(int argc, char **argv);
+int dh_cmd_eval(int argc, char **argv);
+int dh_cmd_info(int argc, char **argv);
+#endif

@@ -1,0 +1,68 @@
+/* src/main.c -- `dh`: train, encode, index, search, eval, demo, info. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    dh_cli_fn fn;
+    const char *summary;
+} commands[] = {
+    /* @@COMMANDS (one line per subcommand, keep alphabetical) */
+    {"eval", dh_cmd_eval, "retrieval metrics from query/database codes and labels"},
+    {"index", dh_cmd_index, "build, extend, inspect and search bit-packed code indexes"},
+    {"info", dh_cmd_info, "describe a libdh file (index, model, .npy)"},
+};
+
+int dh_cli_fail(const char *cmd, dh_status st)
+{
+    fprintf(stderr, "dh %s: %s (%s)\n", cmd, dh_last_error(), dh_status_str(st));
+    return st == DH_E_NOT_FOUND || st == DH_E_IO ? DH_EXIT_IO : DH_EXIT_FAIL;
+}
+
+int dh_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "dh %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'dh %s --help')\n", cmd);
+    return DH_EXIT_USAGE;
+}
+
+int dh_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
+    return 0;
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: dh <command> [options]   (libdh %s)\n\ncommands:\n", dh_version_string());
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(fp, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "\n'dh <command> --help' describes each command.\n"
+                "exit codes: 0 ok, 1 failure, 2 usage error, 3 file not found/unreadable\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? DH_EXIT_USAGE : DH_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("dh %s\n", dh_version_string());
+        return DH_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "dh: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return DH_EXIT_USAGE;
+}
