@@ -148,41 +148,1736 @@ DH_API int dh_has_training(void);
 /* Data                                                                     */
 /* ======================================================================== */
 /* @@SECTION data */
+/* ---- Element types and .npy files ------------------------------------- */
+
+/** Element types of arrays (.npy files, dh_array). Bool .npy files load as
+ *  DH_DTYPE_UINT8 holding 0/1. */
+enum {
+    DH_DTYPE_UINT8 = 1,
+    DH_DTYPE_INT8 = 2,
+    DH_DTYPE_INT32 = 3,
+    DH_DTYPE_INT64 = 4,
+    DH_DTYPE_FLOAT32 = 5,
+    DH_DTYPE_FLOAT64 = 6
+};
+
+/** Bytes of one element of a DH_DTYPE_* type, or 0 for an unknown value.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API size_t dh_dtype_size(int32_t dtype);
+
+/** An n-dimensional array loaded from a .npy file (opaque, read-only). */
+typedef struct dh_array dh_array;
+
+/** Load a NumPy .npy file (format 1.0, 2.0 or 3.0; little-endian float32,
+ *  float64, uint8, int8, int32, int64 or bool; C order; at most 8 dimensions).
+ *  The header is parsed strictly and the data size is checked against the file
+ *  length. path: borrowed. *out: a new array to release with dh_array_free.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL argument), DH_E_NOT_FOUND, DH_E_IO,
+ *  DH_E_FORMAT (malformed header or truncated data; the message gives the byte
+ *  offset), DH_E_VERSION (format major > 3), DH_E_UNSUPPORTED (big-endian,
+ *  fortran_order True, structured or other dtypes), DH_E_NO_MEMORY.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_npy_load(const char *path, dh_array **out);
+
+/** dh_npy_load from the `len` bytes at `buf` (a whole .npy file image; borrowed
+ *  for the call). Same return codes. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_npy_load_buffer(const void *buf, size_t len, dh_array **out);
+
+/** Write a C-order array as a .npy file (format 1.0), atomically: a temporary
+ *  file renamed over `path`, so a failure never damages an existing file.
+ *  dtype: DH_DTYPE_*; shape: [ndim] non-negative sizes (may be NULL if ndim is
+ *  0, a scalar); ndim <= 8; data: prod(shape) elements of dtype, borrowed.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_IO, DH_E_NO_MEMORY.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_npy_save(const char *path, int32_t dtype, uint32_t ndim,
+                             const int64_t *shape, const void *data);
+
+/** Release an array; NULL is a no-op. Since: 1.0 */
+DH_API void dh_array_free(dh_array *array);
+/** DH_DTYPE_* of the elements (0 for NULL). Thread-safety: shared. Since: 1.0 */
+DH_API int32_t dh_array_dtype(const dh_array *array);
+/** Number of dimensions, 0..8 (0 for a scalar or NULL). Since: 1.0 */
+DH_API uint32_t dh_array_ndim(const dh_array *array);
+/** Size of dimension `axis`, or -1 if axis >= ndim or array is NULL. Since: 1.0 */
+DH_API int64_t dh_array_dim(const dh_array *array, uint32_t axis);
+/** Number of elements (product of the dimensions; 1 for a scalar). Since: 1.0 */
+DH_API size_t dh_array_count(const dh_array *array);
+/** The elements, C order, native byte order, 64-byte aligned; borrowed, valid
+ *  until dh_array_free. NULL for NULL. Since: 1.0 */
+DH_API const void *dh_array_data(const dh_array *array);
+/** Convert all elements to float32 into out[n]; n must equal dh_array_count.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL), DH_E_SHAPE (n differs).
+ *  Thread-safety: shared. Since: 1.0 */
+DH_API dh_status dh_array_to_float32(const dh_array *array, float *out, size_t n);
+
+/* ---- Datasets ----------------------------------------------------------- */
+
+/** A set of samples with labels (opaque). A sample is either an image (uint8,
+ *  height x width x channels, HWC) or a feature row (float32, dim values).
+ *  Every sample has a multi-hot label row of n_classes floats (0/1) and a class
+ *  id (int32; -1 when the row does not have exactly one positive). Optionally a
+ *  tag matrix (n_tags floats per sample, for weak supervision). Images from list
+ *  files are decoded from disk on demand through a bounded cache. Subsets and
+ *  splits share the parent's pixel storage (reference counted), so a parent may
+ *  be freed before its subsets. A dataset is immutable after creation except for
+ *  dh_dataset_set_tags; all getters are "shared". */
+typedef struct dh_dataset dh_dataset;
+
+/** Which part of a data set with an official split to load. */
+enum { DH_SPLIT_TRAIN = 0, DH_SPLIT_TEST = 1 };
+
+/** CIFAR variants for dh_dataset_load_cifar. */
+enum {
+    DH_CIFAR10 = 10,          /* data_batch_1..5.bin (train), test_batch.bin; 10 classes */
+    DH_CIFAR100 = 100,        /* train.bin, test.bin; 100 fine labels */
+    DH_CIFAR100_COARSE = 20   /* train.bin, test.bin; 20 coarse (superclass) labels */
+};
+
+/** Load an IDX pair (MNIST / Fashion-MNIST format): images idx3-ubyte (magic
+ *  0x00000803, n x rows x cols uint8) and labels idx1-ubyte (0x00000801, n
+ *  uint8 class ids). Either file may be gzip-compressed (detected by its magic).
+ *  Result: n images of rows x cols x 1, n_classes = max label + 1 (at least 10).
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NOT_FOUND, DH_E_IO, DH_E_FORMAT (bad
+ *  magic, dimensions, truncated data, counts that disagree; the message names
+ *  the file and offset), DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_dataset_load_idx(const char *images_path, const char *labels_path,
+                                     dh_dataset **out);
+
+/** The Fashion-MNIST folder used when dh_dataset_load_fashion_mnist gets NULL:
+ *  the environment variable DH_FASHION_MNIST_DIR if set, else
+ *  /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist). Written
+ *  NUL-terminated to buf[cap]. Returns DH_OK, DH_E_INVALID_ARG (NULL or cap too
+ *  small), DH_E_NOT_FOUND (the folder lacks train-images-idx3-ubyte[.gz]).
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_fashion_mnist_dir(char *buf, size_t cap);
+
+/** Load Fashion-MNIST (libdh's default data set) from `dir` (NULL: see
+ *  dh_fashion_mnist_dir). split DH_SPLIT_TRAIN: 60,000 images from
+ *  train-{images-idx3,labels-idx1}-ubyte[.gz]; DH_SPLIT_TEST: 10,000 from t10k-*.
+ *  28 x 28 x 1, 10 classes. Returns as dh_dataset_load_idx, plus DH_E_NOT_FOUND
+ *  when no folder is found. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_dataset_load_fashion_mnist(const char *dir, int32_t split,
+                                               dh_dataset **out);
+
+/** Load CIFAR binary batches from `dir`. variant: DH_CIFAR10 (train = the five
+ *  data_batch_N.bin files, 10,000 records each of 1 label byte + 3072 pixel
+ *  bytes; test = test_batch.bin), DH_CIFAR100 or DH_CIFAR100_COARSE (train.bin /
+ *  test.bin, records of coarse byte, fine byte, 3072 pixels). Pixels are stored
+ *  planar (R, G, B planes) in the files and returned as 32 x 32 x 3 HWC. File
+ *  sizes must be a whole number of records. Returns DH_OK, DH_E_INVALID_ARG
+ *  (NULL, unknown variant or split), DH_E_NOT_FOUND, DH_E_IO, DH_E_FORMAT (size
+ *  not a multiple of the record, label out of range: file and offset named),
+ *  DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_dataset_load_cifar(const char *dir, int32_t variant, int32_t split,
+                                       dh_dataset **out);
+
+/** Label columns of an image list. */
+enum {
+    DH_LABELS_AUTO = 0,     /* one integer after the path: class id; several: multi-hot */
+    DH_LABELS_MULTIHOT = 1, /* `path l1 l2 ... lC`, each 0 or 1 (HashNet / DeepHash lists) */
+    DH_LABELS_CLASS_ID = 2  /* `path class_id` */
+};
+
+/** How list images are brought to the dataset's stored size. */
+enum {
+    DH_RESIZE_SHORTER_CROP = 0, /* scale the shorter side to fit, then centre-crop */
+    DH_RESIZE_STRETCH = 1       /* scale each axis independently */
+};
+
+/** Options of dh_dataset_load_imagelist. */
+typedef struct dh_imagelist_options {
+    size_t struct_size;   /* set by dh_imagelist_options_init() */
+    const char *root;     /* folder that relative paths start from; NULL: the list's folder */
+    uint32_t n_classes;   /* 0: infer (columns, or max class id + 1) */
+    int32_t label_format; /* DH_LABELS_*; default AUTO */
+    uint32_t height;      /* stored image size; default 256 x 256 */
+    uint32_t width;
+    uint32_t channels;    /* 3 (RGB, default) or 1 (grey) */
+    int32_t resize_mode;  /* DH_RESIZE_*; default DH_RESIZE_SHORTER_CROP */
+    uint64_t cache_bytes; /* bound on decoded images kept in memory; default 256 MiB, 0: none */
+    uint32_t check_files; /* 1 (default): every image must exist at load time */
+    uint32_t reserved0;   /* must be 0 */
+} dh_imagelist_options;
+
+/** Fill `opts` with the defaults above. Since: 1.0 */
+DH_API void dh_imagelist_options_init(dh_imagelist_options *opts);
+
+/** Load an image list: one sample per non-empty line, `relative/path.jpg l1 ... lC`
+ *  (multi-hot 0/1 columns) or `path class_id`; lines starting with '#' are
+ *  comments. Paths may not contain spaces. Images (JPEG, PNG, BMP, GIF, TGA,
+ *  PNM via stb_image) are decoded lazily when a sample is read and resized to
+ *  opts->height x width x channels; the list itself is held in memory.
+ *  opts: NULL for defaults; borrowed. Returns DH_OK, DH_E_INVALID_ARG,
+ *  DH_E_NOT_FOUND (list or, with check_files, an image: line number named),
+ *  DH_E_FORMAT (bad line: "list.txt:17: ..."), DH_E_VERSION (opts newer),
+ *  DH_E_IO, DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_dataset_load_imagelist(const char *list_path,
+                                           const dh_imagelist_options *opts,
+                                           dh_dataset **out);
+
+/** Make a dataset of n images [n, height, width, channels] uint8 (copied).
+ *  Labels: exactly one of class_ids [n] int32 (0..n_classes-1) or labels
+ *  [n, n_classes] float multi-hot (0/1), the other NULL (both NULL: unlabelled,
+ *  class ids -1 and label rows of zeros; n_classes may then be 0). channels 1,
+ *  3 or 4. Returns DH_OK, DH_E_INVALID_ARG (NULL data with n > 0, zero sizes,
+ *  class id out of range, label value not 0/1), DH_E_NO_MEMORY.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_dataset_from_images(const uint8_t *images, size_t n, uint32_t height,
+                                        uint32_t width, uint32_t channels,
+                                        const int32_t *class_ids, const float *labels,
+                                        uint32_t n_classes, dh_dataset **out);
+
+/** As dh_dataset_from_images, but the dataset borrows `images` (not copied): it
+ *  must stay valid and unchanged until the dataset and every dataset derived
+ *  from it (subsets, splits, loaders) are freed. Labels are copied.
+ *  Since: 1.0 */
+DH_API dh_status dh_dataset_from_images_ref(const uint8_t *images, size_t n, uint32_t height,
+                                            uint32_t width, uint32_t channels,
+                                            const int32_t *class_ids, const float *labels,
+                                            uint32_t n_classes, dh_dataset **out);
+
+/** Make a dataset of n feature rows [n, dim] float32 (copied); labels as for
+ *  dh_dataset_from_images. Since: 1.0 */
+DH_API dh_status dh_dataset_from_features(const float *features, size_t n, uint32_t dim,
+                                          const int32_t *class_ids, const float *labels,
+                                          uint32_t n_classes, dh_dataset **out);
+
+/** As dh_dataset_from_features, borrowing `features` (lifetime as in
+ *  dh_dataset_from_images_ref). Since: 1.0 */
+DH_API dh_status dh_dataset_from_features_ref(const float *features, size_t n, uint32_t dim,
+                                              const int32_t *class_ids, const float *labels,
+                                              uint32_t n_classes, dh_dataset **out);
+
+/** Load samples and labels from .npy files. samples_path: [n, dim] of any
+ *  numeric dtype (converted to float32 feature rows) or [n, H, W, C] uint8
+ *  (images, C in 1, 3, 4). labels_path: [n] integers (class ids, n_classes =
+ *  max + 1), [n, C] 0/1 values of any dtype (multi-hot), or NULL (unlabelled).
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_SHAPE (row counts differ, wrong rank),
+ *  the codes of dh_npy_load, DH_E_FORMAT (label not 0/1 or negative class id).
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_dataset_load_npy(const char *samples_path, const char *labels_path,
+                                     dh_dataset **out);
+
+/** Attach a tag matrix [count, n_tags] float (copied; count = dh_dataset_count)
+ *  for weak supervision, replacing any previous one; n_tags 0 removes it.
+ *  Subsets made afterwards carry the tags. Returns DH_OK, DH_E_INVALID_ARG,
+ *  DH_E_NO_MEMORY. Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_dataset_set_tags(dh_dataset *ds, const float *tags, uint32_t n_tags);
+
+/** dh_dataset_set_tags from a .npy file [count, n_tags] of any numeric dtype.
+ *  Returns also the codes of dh_npy_load and DH_E_SHAPE. Since: 1.0 */
+DH_API dh_status dh_dataset_load_tags_npy(dh_dataset *ds, const char *path);
+
+/** Release a dataset; NULL is a no-op. Storage shared with subsets lives on
+ *  until the last user is freed. Since: 1.0 */
+DH_API void dh_dataset_free(dh_dataset *ds);
+
+/** Number of samples (0 for NULL). Thread-safety: shared. Since: 1.0 */
+DH_API size_t dh_dataset_count(const dh_dataset *ds);
+/** Number of label columns. Since: 1.0 */
+DH_API uint32_t dh_dataset_n_classes(const dh_dataset *ds);
+/** Number of tag columns (0: none). Since: 1.0 */
+DH_API uint32_t dh_dataset_n_tags(const dh_dataset *ds);
+/** 1 if samples are images, 0 if feature rows (or NULL). Since: 1.0 */
+DH_API int dh_dataset_is_image(const dh_dataset *ds);
+/** 1 if any sample has other than exactly one positive label. Since: 1.0 */
+DH_API int dh_dataset_is_multilabel(const dh_dataset *ds);
+/** Image height, width, channels (0 for feature datasets). Since: 1.0 */
+DH_API uint32_t dh_dataset_height(const dh_dataset *ds);
+DH_API uint32_t dh_dataset_width(const dh_dataset *ds);
+DH_API uint32_t dh_dataset_channels(const dh_dataset *ds);
+/** Values per sample: dim for feature rows, height*width*channels for images.
+ *  Since: 1.0 */
+DH_API size_t dh_dataset_sample_size(const dh_dataset *ds);
+
+/** Copy the label rows of samples [first, first+count) to out[count, n_classes]
+ *  (float 0/1). Returns DH_OK, DH_E_INVALID_ARG (NULL, range past the end).
+ *  Thread-safety: shared. Since: 1.0 */
+DH_API dh_status dh_dataset_get_labels(const dh_dataset *ds, size_t first, size_t count,
+                                       float *out);
+/** Copy class ids of samples [first, first+count) to out[count] (-1 for
+ *  multi-label or unlabelled rows). Returns as dh_dataset_get_labels. Since: 1.0 */
+DH_API dh_status dh_dataset_get_class_ids(const dh_dataset *ds, size_t first, size_t count,
+                                          int32_t *out);
+/** Copy tag rows to out[count, n_tags]. DH_E_STATE if the dataset has no tags.
+ *  Since: 1.0 */
+DH_API dh_status dh_dataset_get_tags(const dh_dataset *ds, size_t first, size_t count,
+                                     float *out);
+/** Index of each sample of [first, first+count) in the dataset it was loaded or
+ *  created from (after dh_dataset_concat: in the concatenation), to out[count].
+ *  Lets callers relate splits to the original files. Since: 1.0 */
+DH_API dh_status dh_dataset_get_origin(const dh_dataset *ds, size_t first, size_t count,
+                                       int64_t *out);
+/** Image i as uint8 HWC into out[height*width*channels] (list images are
+ *  decoded if not cached). Returns DH_OK, DH_E_INVALID_ARG (NULL, i out of
+ *  range, feature dataset), DH_E_IO / DH_E_NOT_FOUND / DH_E_FORMAT (image file
+ *  unreadable: path named), DH_E_NO_MEMORY. Thread-safety: shared. Since: 1.0 */
+DH_API dh_status dh_dataset_get_image(const dh_dataset *ds, size_t i, uint8_t *out);
+/** Sample i as float32 into out[dh_dataset_sample_size]: images as CHW with
+ *  value (pixel/255 - mean[c]) / std[c] (mean, std: [channels] or NULL for 0
+ *  and 1); feature rows unchanged (mean and std must be NULL). Returns as
+ *  dh_dataset_get_image. Thread-safety: shared. Since: 1.0 */
+DH_API dh_status dh_dataset_get_floats(const dh_dataset *ds, size_t i, const float *mean,
+                                       const float *std, float *out);
+
+/** A dataset of the samples indices[0..n) of ds (repeats allowed), sharing its
+ *  storage; labels, tags and class ids follow. Returns DH_OK, DH_E_INVALID_ARG
+ *  (NULL, an index out of range: position named), DH_E_NO_MEMORY.
+ *  Thread-safety: pure on ds (shared). Since: 1.0 */
+DH_API dh_status dh_dataset_subset(const dh_dataset *ds, const int64_t *indices, size_t n,
+                                   dh_dataset **out);
+/** The samples of a followed by those of b (shared storage). Both must be images
+ *  of the same size or features of the same dim, with the same n_classes and
+ *  n_tags. Returns DH_OK, DH_E_INVALID_ARG, DH_E_SHAPE, DH_E_NO_MEMORY.
+ *  Since: 1.0 */
+DH_API dh_status dh_dataset_concat(const dh_dataset *a, const dh_dataset *b, dh_dataset **out);
+
+/* ---- Splits and standard protocols ---------------------------------------- */
+
+/** Split by a named retrieval protocol, deterministically for a given seed.
+ *  Inputs a, b and the outputs (each a new dataset sharing storage; free each):
+ *  - "fashion-mnist" (libdh's default): a = the 60,000 training images, b = the
+ *    10,000 test images. database = a; train = 1,000 per class sampled from a;
+ *    query = b. mAP@all.
+ *  - "cifar10": a = train (50,000), b = test (10,000), or a = all 60,000 and b =
+ *    NULL. From the union: query 1,000 (100/class), train 5,000 (500/class),
+ *    database 54,000 = the rest, excluding training. mAP@all.
+ *  - "cifar10-1": same query and train; database 59,000 = all but queries.
+ *  - "cifar10-2": a = train, b = test: query = b (10,000), train = database = a.
+ *  - "nuswide21": a = all images (b = NULL or appended); with more than 21
+ *    label columns only the 21 most frequent concepts are kept and images with
+ *    none of them dropped. Query 100 and train 500 per concept (an image counts
+ *    for its first concept with quota left); database = all but queries
+ *    (includes training). mAP@5000.
+ *  - "coco", "imagenet100": a = all images of the list (b = NULL or appended):
+ *    query 5,000, train 10,000 sampled from the rest, database = all but
+ *    queries. mAP@5000 (coco) and mAP@1000 (imagenet100). When a data set comes
+ *    with its own train/test/database list files, load those directly instead.
+ *  Per-class protocols need single-label data (class ids) except nuswide21.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, wrong inputs), DH_E_NOT_FOUND (unknown
+ *  name), DH_E_SHAPE (too few samples for the protocol's quotas: class named),
+ *  DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_protocol_split(const char *name, const dh_dataset *a, const dh_dataset *b,
+                                   uint64_t seed, dh_dataset **train, dh_dataset **query,
+                                   dh_dataset **database);
+/** The protocol's default evaluation depth: mAP@topk, 0 meaning all.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NOT_FOUND. Since: 1.0 */
+DH_API dh_status dh_protocol_topk(const char *name, int64_t *topk);
+/** Name of the i-th protocol (static), or NULL past the last. Since: 1.0 */
+DH_API const char *dh_protocol_name(uint32_t i);
+
+/** Sample per_class examples of every class at random (single-label data):
+ *  *picked gets them, *rest (may be NULL) the others, both in index order.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_SHAPE (a class has fewer than
+ *  per_class samples), DH_E_NO_MEMORY. Since: 1.0 */
+DH_API dh_status dh_split_per_class(const dh_dataset *ds, uint32_t per_class, uint64_t seed,
+                                    dh_dataset **picked, dh_dataset **rest);
+/** Long-tailed subset (LTHNet protocol): class c of C keeps
+ *  floor(n_max * imbalance^(-c/(C-1))) random samples (at least 1), n_max =
+ *  max_per_class or, if 0, the size of the smallest class. imbalance >= 1
+ *  (1 = balanced). Single-label data. Returns DH_OK, DH_E_INVALID_ARG,
+ *  DH_E_SHAPE, DH_E_NO_MEMORY. Since: 1.0 */
+DH_API dh_status dh_split_longtail(const dh_dataset *ds, double imbalance,
+                                   uint32_t max_per_class, uint64_t seed, dh_dataset **out);
+/** The samples whose class lies in [first_class, first_class + n_classes): for
+ *  class-incremental sessions (e.g. 0..6 first, then 7..9). Multi-label rows
+ *  qualify by any positive in the range. Label columns are kept as they are.
+ *  Returns DH_OK, DH_E_INVALID_ARG (range past n_classes), DH_E_NO_MEMORY.
+ *  Since: 1.0 */
+DH_API dh_status dh_split_classes(const dh_dataset *ds, uint32_t first_class,
+                                  uint32_t n_classes, dh_dataset **out);
+
+/* ---- Batches -------------------------------------------------------------- */
+
+/** Augmentation flags (dh_loader_options.augment), applied in this order. */
+enum {
+    DH_AUG_RESIZED_CROP = 1 << 0, /* random area scale_min..max, aspect ratio_min..max, resize to out */
+    DH_AUG_RANDOM_CROP = 1 << 1,  /* zero-pad crop_padding pixels, random out-size crop */
+    DH_AUG_CENTER_CROP = 1 << 2,  /* evaluation: shorter side to out/resize_ratio, centre crop */
+    DH_AUG_FLIP = 1 << 3,         /* horizontal flip with probability flip_prob */
+    DH_AUG_COLOR_JITTER = 1 << 4, /* brightness, contrast, saturation factors in [1-x, 1+x] */
+    DH_AUG_GRAYSCALE = 1 << 5     /* to grey (3 equal channels) with probability grayscale_prob */
+};
+
+/** Options of dh_loader_create. */
+typedef struct dh_loader_options {
+    size_t struct_size;     /* set by dh_loader_options_init() */
+    uint32_t batch_size;    /* default 64 */
+    uint32_t shuffle;       /* 1 (default): a new permutation each epoch */
+    uint32_t drop_last;     /* 1: skip the last incomplete batch; default 0 */
+    uint32_t prefetch;      /* 1 (default): prepare the next batch on background threads */
+    uint64_t seed;          /* shuffling and augmentation; default 0 */
+    uint32_t n_threads;     /* batch preparation threads; 0 (default): min(4, dh_get_num_threads()) */
+    uint32_t two_views;     /* 1: also fill x2 with a second, independently augmented view */
+    uint32_t out_height;    /* 0 (default): the dataset's size */
+    uint32_t out_width;
+    uint32_t augment;       /* DH_AUG_* flags; default 0 (images only) */
+    uint32_t crop_padding;  /* DH_AUG_RANDOM_CROP padding; default 4 */
+    float flip_prob;        /* default 0.5 */
+    float scale_min;        /* DH_AUG_RESIZED_CROP area fraction; default 0.08 .. 1 */
+    float scale_max;
+    float ratio_min;        /* aspect ratio; default 3/4 .. 4/3 */
+    float ratio_max;
+    float brightness;       /* jitter strengths; default 0.4 each */
+    float contrast;
+    float saturation;
+    float grayscale_prob;   /* default 0.2 */
+    float resize_ratio;     /* DH_AUG_CENTER_CROP crop/shorter side; default 0.875 (224 of 256) */
+    float mean[4];          /* per channel, on pixel/255; default 0 */
+    float std[4];           /* per channel; default 1 */
+} dh_loader_options;
+
+/** Fill `opts` with the defaults above. Since: 1.0 */
+DH_API void dh_loader_options_init(dh_loader_options *opts);
+
+/** Shuffled mini-batches over a dataset (opaque). Batches are deterministic for
+ *  a seed: epoch e's order is a permutation drawn from (seed, e), and sample i's
+ *  augmentation from (seed, e, i, view), so results never depend on thread
+ *  timing, and dh_loader_seek resumes exactly. */
+typedef struct dh_loader dh_loader;
+
+/** Create a loader over ds (ds may be freed afterwards; the loader shares its
+ *  storage). opts: NULL for defaults. Augmentations need an image dataset.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, empty dataset, batch_size 0, output
+ *  larger than the image without a resizing augmentation, augment flags on
+ *  feature rows, std 0), DH_E_VERSION, DH_E_NO_MEMORY. Thread-safety: pure.
+ *  Since: 1.0 */
+DH_API dh_status dh_loader_create(const dh_dataset *ds, const dh_loader_options *opts,
+                                  dh_loader **out);
+/** Stop the background threads and release; NULL is a no-op. Since: 1.0 */
+DH_API void dh_loader_free(dh_loader *loader);
+
+/** Floats per sample of x: channels*out_height*out_width, or dim. Since: 1.0 */
+DH_API size_t dh_loader_sample_floats(const dh_loader *loader);
+/** Floats of a full x buffer: batch_size * dh_loader_sample_floats. Since: 1.0 */
+DH_API size_t dh_loader_batch_floats(const dh_loader *loader);
+/** The batch size, label columns, output channels/height/width (0 for
+ *  features). Since: 1.0 */
+DH_API uint32_t dh_loader_batch_size(const dh_loader *loader);
+DH_API uint32_t dh_loader_n_classes(const dh_loader *loader);
+DH_API uint32_t dh_loader_channels(const dh_loader *loader);
+DH_API uint32_t dh_loader_height(const dh_loader *loader);
+DH_API uint32_t dh_loader_width(const dh_loader *loader);
+/** Batches per epoch (the last may be short unless drop_last). Since: 1.0 */
+DH_API uint64_t dh_loader_batches_per_epoch(const dh_loader *loader);
+/** Current position: the epoch and batch the next dh_loader_next returns.
+ *  Either pointer may be NULL. Since: 1.0 */
+DH_API void dh_loader_position(const dh_loader *loader, uint64_t *epoch, uint64_t *batch);
+
+/** Fill the next batch of the current epoch into caller buffers:
+ *  x [batch_size, C, H, W] (or [batch_size, dim]) float32, normalised;
+ *  x2 same shape, the second view (NULL to skip; needs two_views);
+ *  labels [batch_size, n_classes] float 0/1 (or NULL); class_ids [batch_size]
+ *  int32, -1 for multi-label rows (or NULL); indices [batch_size] int64, the
+ *  samples' indices in the loader's dataset (or NULL). *n_out is the number of
+ *  samples written. At the end of an epoch it returns DH_OK with *n_out = 0 and
+ *  moves to the next epoch, so `while (next() == DH_OK && n > 0)` runs one
+ *  epoch. Returns DH_OK, DH_E_INVALID_ARG (NULL x or n_out, x2 without
+ *  two_views), image read errors (path named), DH_E_NO_MEMORY.
+ *  Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_loader_next(dh_loader *loader, float *x, float *x2, float *labels,
+                                int32_t *class_ids, int64_t *indices, size_t *n_out);
+/** Position the loader so that the next batch is `batch` of `epoch` (for
+ *  resuming training); batch == batches_per_epoch means the end of that epoch.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, batch past the end).
+ *  Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_loader_seek(dh_loader *loader, uint64_t epoch, uint64_t batch);
+/** dh_loader_seek(loader, epoch, 0). Since: 1.0 */
+DH_API dh_status dh_loader_set_epoch(dh_loader *loader, uint64_t epoch);
+/** dh_loader_seek(loader, 0, 0). Since: 1.0 */
+DH_API dh_status dh_loader_reset(dh_loader *loader);
 
 /* ======================================================================== */
 /* Neural network: encoders, optimizers                                     */
 /* ======================================================================== */
 /* @@SECTION nn */
 
+/** A neural encoder: images (or feature rows) in, one feature vector per sample
+ *  out, on oneDNN. Opaque; made by dh_encoder_create, released by dh_encoder_free.
+ *  Specs (see docs/nn.md):
+ *   - "mlp:<d_in>-<h1>-...-<hk>": feature rows [n, d_in]; blocks of linear + BN1d +
+ *     ReLU; the last hidden width is the feature dimension D = hk.
+ *   - "smallcnn": 28x28 or 32x32, 1 or 3 channels; conv5x5-32, BN, ReLU, maxpool2,
+ *     conv5x5-64, BN, ReLU, maxpool2, linear-512, BN1d, ReLU; D = 512.
+ *   - "alexnet": 224x224x3, torchvision layout up to fc7 (with dropout); D = 4096.
+ *   - "resnet18": ImageNet stem, 224x224x3 (any size >= 32); D = 512.
+ *   - "resnet18-cifar": 3x3 stem without max pool, 32x32x3; D = 512.
+ *  Parameter names follow torchvision's state_dict keys (conv1.weight,
+ *  bn1.running_mean, layer1.0.conv1.weight, features.0.weight, ...).
+ *  Thread-safety: exclusive (an encoder holds oneDNN primitives and scratch). */
+typedef struct dh_encoder dh_encoder;
+
+/** Options of dh_encoder_create. Fill with dh_encoder_options_init(). */
+typedef struct dh_encoder_options {
+    size_t struct_size;   /* set by dh_encoder_options_init() */
+    uint64_t seed;        /* weight initialisation and dropout masks (default 0x5eed) */
+    int32_t in_channels;  /* 0: the spec's default (smallcnn 1, others 3) */
+    int32_t in_height;    /* 0: the spec's default (smallcnn 28, resnet18-cifar 32, else 224) */
+    int32_t in_width;     /* 0: same as in_height */
+    float dropout;        /* dropout probability of alexnet's classifier (default 0.5) */
+    float bn_momentum;    /* running-average momentum, PyTorch convention (default 0.1) */
+    float bn_eps;         /* batch-norm epsilon (default 1e-5) */
+} dh_encoder_options;
+
+/** Fill `opts` with defaults and its struct_size. NULL: no-op. Thread-safety: pure.
+ *  Since: 1.0 */
+DH_API void dh_encoder_options_init(dh_encoder_options *opts);
+
+/** Create an encoder from a spec string (see dh_encoder) with freshly initialised
+ *  weights (PyTorch's defaults: kaiming_uniform(a=sqrt(5)) for conv/linear weights,
+ *  uniform(+-1/sqrt(fan_in)) biases, BN weight 1 and bias 0), drawn from opts->seed.
+ *  spec: NUL-terminated, borrowed. opts: NULL for defaults; read during the call.
+ *  out: receives the encoder (NULL on failure).
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL spec/out, bad sizes), DH_E_NOT_FOUND
+ *  (unknown architecture), DH_E_FORMAT (malformed mlp widths), DH_E_VERSION
+ *  (options newer than this library), DH_E_NO_MEMORY, DH_E_BACKEND,
+ *  DH_E_UNSUPPORTED (search-only build). Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_encoder_create(const char *spec, const dh_encoder_options *opts,
+                                   dh_encoder **out);
+
+/** Release an encoder; NULL is a no-op. Since: 1.0 */
+DH_API void dh_encoder_free(dh_encoder *enc);
+
+/** Encode n samples.
+ *  x: [n, C, H, W] float32 NCHW (images) or [n, d_in] (mlp), borrowed.
+ *  training: 0 = inference (BN running statistics folded into the convolutions,
+ *  no dropout); 1 = training (BN batch statistics and running-average update,
+ *  dropout, and everything dh_encoder_backward needs is kept).
+ *  out: [n, D] float32, caller-owned.
+ *  Primitives are built on the first call for each batch size and reused.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, n == 0, n > 2^20; training with n == 1
+ *  and batch norm), DH_E_NO_MEMORY, DH_E_BACKEND. Thread-safety: exclusive.
+ *  Since: 1.0 */
+DH_API dh_status dh_encoder_forward(dh_encoder *enc, const float *x, size_t n,
+                                    int32_t training, float *out);
+
+/** Like dh_encoder_forward, also returning the last feature map (the input of the
+ *  global pooling: resnet18 512 x 7 x 7 at 224, smallcnn 64 x 7 x 7 at 28, alexnet
+ *  256 x 6 x 6); see dh_encoder_feature_map_shape. out and fmap ([n, C, h, w]) may
+ *  each be NULL. Returns as dh_encoder_forward, and DH_E_UNSUPPORTED when fmap is
+ *  given for an encoder without a feature map (mlp). Thread-safety: exclusive.
+ *  Since: 1.0 */
+DH_API dh_status dh_encoder_forward_fmap(dh_encoder *enc, const float *x, size_t n,
+                                         int32_t training, float *out, float *fmap);
+
+/** Back-propagate through the last training forward (same batch).
+ *  dout: [n, D] gradient of the loss w.r.t. the features, borrowed.
+ *  dx: [n, input] receives the gradient w.r.t. the input, or NULL to skip it.
+ *  Parameter gradients ACCUMULATE (call dh_encoder_zero_grad between steps).
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL dout), DH_E_STATE (no training forward
+ *  since the last backward or inference call), DH_E_BACKEND. Thread-safety:
+ *  exclusive. Since: 1.0 */
+DH_API dh_status dh_encoder_backward(dh_encoder *enc, const float *dout, float *dx);
+
+/** Like dh_encoder_backward with gradients for the features and/or the feature map
+ *  (each may be NULL, meaning zero; not both). dfmap: [n, C, h, w].
+ *  Returns as dh_encoder_backward, and DH_E_UNSUPPORTED for dfmap without a
+ *  feature map. Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_encoder_backward_fmap(dh_encoder *enc, const float *dout,
+                                          const float *dfmap, float *dx);
+
+/** Set all parameter gradients to zero. Returns DH_OK or DH_E_INVALID_ARG.
+ *  Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_encoder_zero_grad(dh_encoder *enc);
+
+/** Feature dimension D; 0 for NULL. Thread-safety: shared. Since: 1.0 */
+DH_API size_t dh_encoder_feature_dim(const dh_encoder *enc);
+
+/** Input shape without the batch: writes [C, H, W] (returns 3) or [d_in] (returns
+ *  1) into shape (3 slots); 0 for NULL arguments. Thread-safety: shared. Since: 1.0 */
+DH_API int32_t dh_encoder_input_shape(const dh_encoder *enc, int64_t shape[3]);
+
+/** Feature-map shape [C, h, w] (returns 3), or 0 when the encoder has none (mlp).
+ *  Thread-safety: shared. Since: 1.0 */
+DH_API int32_t dh_encoder_feature_map_shape(const dh_encoder *enc, int64_t shape[3]);
+
+/** Number of trainable scalars (buffers such as BN running statistics excluded).
+ *  Thread-safety: shared. Since: 1.0 */
+DH_API size_t dh_encoder_param_count(const dh_encoder *enc);
+
+/** The spec the encoder was created from (borrowed, lives with the encoder); ""
+ *  for NULL. Thread-safety: shared. Since: 1.0 */
+DH_API const char *dh_encoder_spec(const dh_encoder *enc);
+/* ---- Optimizers and learning-rate schedules ----------------------------- */
+
+/** An optimizer: an update rule (SGD, Adam, AdamW, RMSprop with PyTorch 1.13's
+ *  exact update formulas), a learning-rate schedule, per-group learning-rate
+ *  multipliers, optional gradient clipping by global norm, and the per-tensor
+ *  state (momentum, moment estimates). It updates tensors it borrows: register
+ *  them with dh_optimizer_add_param() or dh_optimizer_add_model(). */
+typedef struct dh_optimizer dh_optimizer;
+
+/** Update rules (dh_optimizer_options.type). */
+enum {
+    DH_OPTIM_SGD = 0,     /* SGD with optional momentum, dampening, Nesterov */
+    DH_OPTIM_ADAM = 1,    /* Adam; weight decay is added to the gradient (L2) */
+    DH_OPTIM_ADAMW = 2,   /* Adam with decoupled weight decay */
+    DH_OPTIM_RMSPROP = 3  /* RMSprop (optionally centered, with momentum) */
+};
+
+/** Learning-rate schedules (dh_optimizer_options.schedule). Positions t count
+ *  schedule ticks: t = floor(step / schedule_unit), step = completed steps. */
+enum {
+    DH_SCHED_CONSTANT = 0,  /* lr */
+    DH_SCHED_STEP = 1,      /* lr * gamma^floor(t / step_size) (PyTorch StepLR) */
+    DH_SCHED_MULTISTEP = 2, /* lr * gamma^(number of milestones <= t) (MultiStepLR) */
+    DH_SCHED_COSINE = 3     /* eta_min + (lr - eta_min)(1 + cos(pi t / t_max)) / 2 for
+                               t <= t_max, eta_min after (CosineAnnealingLR, no restart) */
+};
+
+/** Parameter groups; each has its own learning-rate multiplier. */
+enum {
+    DH_PARAM_GROUP_BACKBONE = 0, /* encoder parameters */
+    DH_PARAM_GROUP_HEAD = 1,     /* hash-head parameters */
+    DH_PARAM_GROUP_LOSS = 2      /* parameters owned by a loss (classifier, proxies) */
+};
+
+/** Options of dh_optimizer_create(). Fill with dh_optimizer_options_init(); the
+ *  defaults are PyTorch's for each rule (SGD without momentum, lr 0.01). */
+typedef struct dh_optimizer_options {
+    size_t struct_size;        /* set by dh_optimizer_options_init() */
+    int32_t type;              /* DH_OPTIM_*; default DH_OPTIM_SGD */
+    int32_t nesterov;          /* SGD: 1 = Nesterov momentum (needs momentum > 0, dampening 0) */
+    double lr;                 /* base learning rate > 0; default 0.01 */
+    double momentum;           /* SGD, RMSprop: momentum in [0, 1); default 0 */
+    double dampening;          /* SGD: dampening in [0, 1]; default 0 */
+    double weight_decay;       /* >= 0; L2 added to the gradient, decoupled for AdamW; default 0 */
+    double beta1;              /* Adam/AdamW: in [0, 1); default 0.9 */
+    double beta2;              /* Adam/AdamW: in [0, 1); default 0.999 */
+    double eps;                /* Adam/AdamW/RMSprop: > 0; default 1e-8 */
+    double alpha;              /* RMSprop smoothing constant in [0, 1); default 0.99 */
+    int32_t amsgrad;           /* Adam/AdamW: 1 = AMSGrad variant; default 0 */
+    int32_t centered;          /* RMSprop: 1 = centered (divide by the variance); default 0 */
+    double clip_norm;          /* > 0: scale gradients so their global L2 norm is at most
+                                  this (torch.nn.utils.clip_grad_norm_); 0 = off (default) */
+    double lr_mult_backbone;   /* learning-rate multiplier of DH_PARAM_GROUP_BACKBONE; 1 */
+    double lr_mult_head;       /* ... of DH_PARAM_GROUP_HEAD; default 1 */
+    double lr_mult_loss;       /* ... of DH_PARAM_GROUP_LOSS; default 1 */
+    int32_t apply_no_decay;    /* 1: tensors flagged no-decay (biases, norm layers) get no
+                                  weight decay; 0 (default): decay every tensor, as a plain
+                                  PyTorch optimizer over model.parameters() does */
+    int32_t schedule;          /* DH_SCHED_*; default DH_SCHED_CONSTANT */
+    uint32_t schedule_unit;    /* optimizer steps per schedule tick (e.g. steps per epoch
+                                  for per-epoch schedules); 0 or 1 = every step */
+    uint32_t step_size;        /* DH_SCHED_STEP: ticks between decays (>= 1) */
+    double gamma;              /* DH_SCHED_STEP/MULTISTEP: decay factor in (0, 1]; 0.1 */
+    uint32_t milestones[8];    /* DH_SCHED_MULTISTEP: increasing ticks; unused entries 0 */
+    uint32_t t_max;            /* DH_SCHED_COSINE: ticks of the half period (>= 1) */
+    uint32_t warmup;           /* ticks of linear warm-up (0 = none); the warm-up factor
+                                  multiplies the schedule (PyTorch ChainedScheduler with
+                                  LinearLR), so milestones keep their absolute positions */
+    double eta_min;            /* DH_SCHED_COSINE: final learning rate >= 0; default 0 */
+    double warmup_start;       /* warm-up factor at tick 0, in (0, 1]; default 0.1 */
+} dh_optimizer_options;
+
+/** Fill `opts` with struct_size and the defaults listed above. NULL: no-op.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API void dh_optimizer_options_init(dh_optimizer_options *opts);
+
+/** Create an optimizer with no tensors registered.
+ *  @param opts  options (NULL: defaults); copied.
+ *  @param out   receives the optimizer (NULL after a failure).
+ *  Returns DH_OK, DH_E_INVALID_ARG (a field out of range; the message names it),
+ *  DH_E_VERSION (larger struct with unknown fields set), DH_E_NO_MEMORY.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_optimizer_create(const dh_optimizer_options *opts, dh_optimizer **out);
+
+/** Release the optimizer and its state (not the tensors it updates). NULL: no-op.
+ *  Since: 1.0 */
+DH_API void dh_optimizer_free(dh_optimizer *opt);
+
+/** Flags of dh_optimizer_add_param(). */
+enum { DH_PARAM_NO_DECAY = 1 /* skip weight decay when apply_no_decay is set */ };
+
+/** Register a float tensor to be updated by dh_optimizer_step().
+ *  @param name   unique name (copied), used for state names "<name>.<slot>".
+ *  @param data   [n] float32 values, updated in place; borrowed until
+ *                dh_optimizer_free() (must stay valid and unmoved).
+ *  @param grad   [n] float32 gradient the caller fills before each step; borrowed
+ *                likewise; clip_norm may rescale it in place.
+ *  @param n      number of elements, >= 1.
+ *  @param group  DH_PARAM_GROUP_*, selects the learning-rate multiplier.
+ *  @param flags  0 or DH_PARAM_NO_DECAY.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, n = 0, unknown group or flags, duplicate
+ *  name), DH_E_STATE (after the first step), DH_E_NO_MEMORY.
+ *  Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_optimizer_add_param(dh_optimizer *opt, const char *name, float *data,
+                                        float *grad, size_t n, int32_t group, int32_t flags);
+
+/** One update of every registered tensor from its gradient, at the learning rate
+ *  the schedule gives for the current step; then the step counter advances.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL), DH_E_STATE (no tensors registered),
+ *  DH_E_FORMAT (a gradient is NaN or infinite while clip_norm > 0; nothing is
+ *  updated). Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_optimizer_step(dh_optimizer *opt);
+
+/** Set every registered gradient to zero. Returns DH_OK or DH_E_INVALID_ARG.
+ *  Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_optimizer_zero_grad(dh_optimizer *opt);
+
+/** Completed steps (0 before the first). NULL: 0. Thread-safety: shared. Since: 1.0 */
+DH_API uint64_t dh_optimizer_get_step(const dh_optimizer *opt);
+
+/** The scheduled base learning rate the next step will use (before the group
+ *  multipliers). Returns DH_OK or DH_E_INVALID_ARG. Thread-safety: shared.
+ *  Since: 1.0 */
+DH_API dh_status dh_optimizer_get_lr(const dh_optimizer *opt, double *out_lr);
+
+/** Change the base learning rate (the schedule scales the new value from now on).
+ *  Returns DH_OK or DH_E_INVALID_ARG (lr not finite or <= 0). Thread-safety:
+ *  exclusive. Since: 1.0 */
+DH_API dh_status dh_optimizer_set_lr(dh_optimizer *opt, double lr);
+
+/** Global L2 norm of the gradients seen by the last step (before clipping); 0
+ *  before the first step or when clip_norm is 0 (the norm is then not computed).
+ *  Returns DH_OK or DH_E_INVALID_ARG. Thread-safety: shared. Since: 1.0 */
+DH_API dh_status dh_optimizer_get_grad_norm(const dh_optimizer *opt, double *out_norm);
+
+/** The learning rate a schedule gives at `step` completed optimizer steps, without
+ *  an optimizer (for plotting and tests).
+ *  @param opts  options (NULL: defaults); validated as by dh_optimizer_create().
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_VERSION. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_schedule_lr(const dh_optimizer_options *opts, uint64_t step, double *out_lr);
+
 /* ======================================================================== */
 /* Hash heads, binarisation, centers                                        */
 /* ======================================================================== */
 /* @@SECTION hash */
+/* ---- Hash heads ---------------------------------------------------------- */
+
+/** A hash head: a linear layer D -> K followed by an activation, mapping encoder
+ *  features F [n, D] to continuous codes U [n, K]; binary codes are sgn(U) with
+ *  x >= 0 -> +1 (bit 1). Parameters: "head.weight" [K, D], "head.bias" [K] and, for
+ *  DH_HEAD_BN, "head.bn.weight", "head.bn.bias", "head.bn.running_mean",
+ *  "head.bn.running_var", "head.bn.num_batches_tracked" (PyTorch BatchNorm1d).
+ *  Thread-safety: exclusive (forward keeps what backward needs). */
+typedef struct dh_head dh_head;
+
+/** Head activations (dh_head_options.type). */
+enum {
+    DH_HEAD_IDENTITY = 0,    /* u = z, for losses that apply their own activation (DPN) */
+    DH_HEAD_TANH = 1,        /* u = tanh(z) (DPSH, CSQ, ...) */
+    DH_HEAD_SCALED_TANH = 2, /* u = tanh(beta z), beta raised during training (HashNet);
+                                backward treats beta as a constant */
+    DH_HEAD_SIGN = 3,        /* u = sgn(z) in {-1, +1}; backward passes dU unchanged
+                                (straight-through estimator, GreedyHash) */
+    DH_HEAD_BN = 4           /* u = BatchNorm1d(z), affine, batch statistics in training,
+                                running statistics in inference (OrthoHash); no linear bias */
+};
+
+/** Options of dh_head_create(). Fill with dh_head_options_init(). */
+typedef struct dh_head_options {
+    size_t struct_size; /* set by dh_head_options_init() */
+    int32_t type;       /* DH_HEAD_*; default DH_HEAD_TANH */
+    uint32_t n_bits;    /* K, 1..65536; default 64 */
+    uint32_t in_dim;    /* D, the encoder's feature dimension, >= 1; no default (0) */
+    int32_t bias;       /* 1 (default): linear bias; 0: none. DH_HEAD_BN never has one */
+    double beta;        /* DH_HEAD_SCALED_TANH: initial beta > 0; default 1 */
+    double init_std;    /* > 0: weight ~ N(0, init_std^2), bias 0 (the hashing papers'
+                           N(0, 0.01) init); 0: PyTorch nn.Linear's default uniform
+                           +-1/sqrt(D) for weight and bias. Default 0.01 */
+    uint64_t seed;      /* initialisation seed; default 0x5eed */
+    float bn_momentum;  /* DH_HEAD_BN: running-average momentum in (0, 1]; default 0.1 */
+    float bn_eps;       /* DH_HEAD_BN: epsilon > 0; default 1e-5 */
+} dh_head_options;
+
+/** Fill `opts` with struct_size and defaults. NULL: no-op. Thread-safety: pure.
+ *  Since: 1.0 */
+DH_API void dh_head_options_init(dh_head_options *opts);
+
+/** Create a head with freshly initialised weights.
+ *  @param opts  options, not NULL (in_dim has no default); read during the call.
+ *  @param out   receives the head (NULL after a failure).
+ *  Returns DH_OK, DH_E_INVALID_ARG (a field out of range; the message names it),
+ *  DH_E_VERSION, DH_E_NO_MEMORY, DH_E_UNSUPPORTED (search-only build).
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_head_create(const dh_head_options *opts, dh_head **out);
+
+/** Release a head. NULL: no-op. Since: 1.0 */
+DH_API void dh_head_free(dh_head *head);
+
+/** Forward n rows.
+ *  @param features [n, D] float32, borrowed (copied when training for backward).
+ *  @param n        rows, 1..2^24; DH_HEAD_BN in training needs n >= 2.
+ *  @param training 1: batch statistics (BN) and keep what dh_head_backward() needs;
+ *                  0: inference (BN running statistics).
+ *  @param out      [n, K] float32 continuous codes U, caller-owned.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NO_MEMORY. Thread-safety: exclusive.
+ *  Since: 1.0 */
+DH_API dh_status dh_head_forward(dh_head *head, const float *features, size_t n,
+                                 int32_t training, float *out);
+
+/** Back-propagate dL/dU through the last training forward (same n).
+ *  @param dout      [n, K] float32 gradient w.r.t. U, borrowed.
+ *  @param dfeatures [n, D] float32, receives dL/dF (overwritten), or NULL to skip.
+ *  Parameter gradients ACCUMULATE (dh_head_zero_grad() clears them).
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_STATE (no training forward since the last
+ *  backward). Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_head_backward(dh_head *head, const float *dout, float *dfeatures);
+
+/** Set all parameter gradients of the head to zero. Returns DH_OK or
+ *  DH_E_INVALID_ARG. Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_head_zero_grad(dh_head *head);
+
+/** Set beta of a DH_HEAD_SCALED_TANH head (HashNet continuation: the trainer
+ *  raises it on a schedule). Returns DH_OK, DH_E_INVALID_ARG (NULL head, beta not
+ *  finite or <= 0), DH_E_STATE (another head type). Thread-safety: exclusive.
+ *  Since: 1.0 */
+DH_API dh_status dh_head_set_beta(dh_head *head, double beta);
+
+/** Current beta (1 for heads other than DH_HEAD_SCALED_TANH; 0 for NULL).
+ *  Thread-safety: shared. Since: 1.0 */
+DH_API double dh_head_get_beta(const dh_head *head);
+
+/** K of the head (0 for NULL). Thread-safety: shared. Since: 1.0 */
+DH_API uint32_t dh_head_n_bits(const dh_head *head);
+
+/** D of the head (0 for NULL). Thread-safety: shared. Since: 1.0 */
+DH_API uint32_t dh_head_in_dim(const dh_head *head);
+
+/** DH_HEAD_* type of the head (-1 for NULL). Thread-safety: shared. Since: 1.0 */
+DH_API int32_t dh_head_type(const dh_head *head);
 
 /* ======================================================================== */
 /* Losses                                                                   */
 /* ======================================================================== */
 /* @@SECTION loss */
 
+/** A supervised hashing loss: takes the continuous codes U (B x K) a hash head
+ *  produced for a batch, returns the loss value and dL/dU. Methods (see
+ *  docs/methods.md for formulas, normalisers and citations; dh_loss_method_name):
+ *  "dpsh", "hashnet", "dch", "dsh", "dtsh", "triplet", "adsh", "greedyhash", "csq",
+ *  "dpn", "orthohash", "mdsh", "sprch", "twostage". A loss may own parameters the
+ *  optimizer updates (GreedyHash's classifier, SPRCH's proxies) and state saved
+ *  with a model (centers, database codes, memory banks); both are float tensors
+ *  reachable by name. Thread-safety: exclusive (state changes on every call). */
+typedef struct dh_loss dh_loss;
+
+/** Head activations a loss expects in front of it (dh_loss_head_hint). */
+enum {
+    DH_LOSS_HEAD_IDENTITY = 0,    /* raw linear output z (the loss may apply tanh itself) */
+    DH_LOSS_HEAD_TANH = 1,        /* u = tanh(z) */
+    DH_LOSS_HEAD_SCALED_TANH = 2, /* u = tanh(beta z), beta from dh_loss_head_hint */
+    DH_LOSS_HEAD_SIGN_STE = 3,    /* u = sgn(z), straight-through backward */
+    DH_LOSS_HEAD_BN = 4           /* u = BatchNorm1d(z) with affine parameters */
+};
+
+/** Hash-center generators (dh_centers_generate, option `centers`). */
+enum {
+    DH_CENTERS_AUTO = 0,      /* Hadamard when K = 2^p and C <= 2K, else GV */
+    DH_CENTERS_HADAMARD = 1,  /* rows of [H_K; -H_K]; needs K = 2^p and C <= 2K */
+    DH_CENTERS_BERNOULLI = 2, /* i.i.d. +-1, best of 20 draws (min distance > K/4) */
+    DH_CENTERS_BALANCED = 3,  /* exactly K/2 entries -1 per row, best of 20 draws */
+    DH_CENTERS_GREEDY = 4,    /* OrthoHash 'O': accept draws at normalised distance >= t */
+    DH_CENTERS_GV = 5         /* MDSH: optimise up to the Gilbert-Varshamov target */
+};
+
+/** Options of dh_loss_create. dh_loss_options_init() leaves every hyper-parameter
+ *  at "method default" (NaN for doubles, -1 for the int32 selectors); dh_loss_create
+ *  replaces those with the method's values (docs/methods.md has the table) and
+ *  dh_loss_get_options() returns the resolved set. */
+typedef struct dh_loss_options {
+    size_t struct_size;    /* set by dh_loss_options_init() */
+    uint32_t n_bits;       /* K, 1..4096, required */
+    uint32_t n_classes;    /* C, 1..65536, required */
+    uint64_t n_train;      /* N, training-set size: required by dpsh, adsh, twostage,
+                              optional for dpn (adaptive centers) and mdsh (pair term) */
+    uint64_t seed;         /* initialisation of centers, classifiers, proxies (default 1) */
+    int32_t variant;       /* hashnet: 0 in-batch |S|/|S1| weights, 1 official two
+                              half-batches with pos_weight; orthohash: 0 cosine margin,
+                              1 angular margin; sprch: 0 pair+proxy, 1 pair only,
+                              2 proxy only */
+    int32_t schedule;      /* hashnet beta: 0 per epoch sqrt(floor(e/20)+1), 1 official
+                              (1+0.005t)^0.5 every 200 calls, 2 constant 1 */
+    int32_t centers;       /* DH_CENTERS_* for csq, dpn, orthohash, mdsh */
+    int32_t n_epochs;      /* sprch: total epochs E of the self-paced schedule */
+    int32_t update_every;  /* dpn: adapt centers every this many epochs (0 never) */
+    int32_t sweeps;        /* twostage: CNNH coordinate-descent sweeps */
+    double quant_weight;   /* quantisation weight (lambda / alpha of the papers) */
+    double scale;          /* score scale: hashnet alpha, orthohash s */
+    double margin;         /* dsh m, dtsh alpha, triplet m, dpn m, orthohash m */
+    double gamma;          /* dch gamma, adsh gamma */
+    double tau;            /* sprch temperature */
+    double pos_weight;     /* hashnet official similar-pair weight */
+    double pair_weight;    /* mdsh pair-term weight */
+    double center_weight;  /* mdsh center-term weight */
+} dh_loss_options;
+
+/** A method's recommended optimiser settings (dh_loss_get_recipe), from the
+ *  reference implementation named in docs/methods.md. */
+typedef struct dh_loss_recipe {
+    size_t struct_size;       /* set by the caller to sizeof(dh_loss_recipe) */
+    const char *optimizer;    /* static: "sgd", "sgd-nesterov", "adam", "rmsprop" */
+    double lr;                /* learning rate of the hash head */
+    double momentum;          /* SGD momentum (0 for adaptive optimisers) */
+    double weight_decay;
+    double backbone_lr_mult;  /* multiplier for a pretrained backbone's lr */
+    double param_lr_mult;     /* multiplier for the loss's own parameters' lr */
+    uint32_t batch_size;
+    uint32_t epochs;
+} dh_loss_recipe;
+
+/** Fill `opts` with struct_size and "method default" markers; n_bits and n_classes
+ *  are 0 (the caller must set them). NULL: no-op. Thread-safety: pure. Since: 1.0 */
+DH_API void dh_loss_options_init(dh_loss_options *opts);
+
+/** Number of loss methods and the name of method i (static, NULL when out of
+ *  range). Thread-safety: pure. Since: 1.0 */
+DH_API size_t dh_loss_method_count(void);
+DH_API const char *dh_loss_method_name(size_t i);
+
+/** Create a loss.
+ *  method: NUL-terminated name (case-insensitive), borrowed. opts: required (n_bits,
+ *  n_classes); read during the call. out: receives the loss, NULL on failure.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, K or C out of range, a hyper-parameter out
+ *  of range, n_train missing where required), DH_E_NOT_FOUND (unknown method; the
+ *  message lists the valid names), DH_E_VERSION (options newer than the library),
+ *  DH_E_NO_MEMORY, DH_E_UNSUPPORTED (search-only build). Thread-safety: pure.
+ *  Since: 1.0 */
+DH_API dh_status dh_loss_create(const char *method, const dh_loss_options *opts, dh_loss **out);
+
+/** Release a loss; NULL is a no-op. Since: 1.0 */
+DH_API void dh_loss_free(dh_loss *loss);
+
+/** Give the loss facts about the training set, once before training.
+ *  train_labels: [n_train, C] float multi-hot (0/1), borrowed, or NULL. Required by
+ *  adsh (soft similarity against the database) and twostage (the target codes are
+ *  solved from it); dpsh uses it as its label bank.
+ *  class_counts: [C] training images per class, or NULL (kept for re-weighting).
+ *  n_train must equal opts.n_train when train_labels is given.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_SHAPE, DH_E_NO_MEMORY.
+ *  Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_loss_init(dh_loss *loss, const float *train_labels, size_t n_train,
+                              const int64_t *class_counts);
+
+/** Start epoch `epoch` (0-based): schedules (HashNet beta per epoch, SPRCH
+ *  self-paced weights) and adaptive centers (DPN with update_every). Returns DH_OK
+ *  or DH_E_INVALID_ARG (negative epoch). Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_loss_epoch_begin(dh_loss *loss, int32_t epoch);
+
+/** Loss value and gradient of one batch.
+ *  U: [B, K] float32, the head's output (activation per dh_loss_head_hint), borrowed.
+ *  labels: [B, C] float32 multi-hot (0/1), or NULL when class_ids is given.
+ *  class_ids: [B] int32 in [0, C), or NULL (labels are used when both are given).
+ *  indices: [B] int64 positions in the training set [0, n_train), or NULL; required
+ *  by dpsh, adsh and twostage (memory banks, database codes, targets).
+ *  dU: [B, K] float32, overwritten with dL/dU. value: receives L (may be NULL).
+ *  The gradients of the loss's own parameters are overwritten (not accumulated).
+ *  Single-label methods (greedyhash) reject rows with more or fewer than one class.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, B == 0, non-finite U, labels not 0/1,
+ *  class id or index out of range, multi-label rows for a single-label method),
+ *  DH_E_STATE (dh_loss_init facts missing), DH_E_NO_MEMORY. Thread-safety: exclusive.
+ *  Since: 1.0 */
+DH_API dh_status dh_loss_forward_backward(dh_loss *loss, const float *U, size_t B,
+                                          const float *labels, const int32_t *class_ids,
+                                          const int64_t *indices, float *dU, double *value);
+
+/** Asymmetric methods (adsh): update the database codes V (n_train x K) by one sweep
+ *  of bit-wise discrete coordinate descent (docs/methods.md, ADSH).
+ *  U: [m, K] network outputs (tanh) of the sampled training points, with their
+ *  positions `indices` [m]; or U = indices = NULL and m = 0 to use the outputs the
+ *  loss cached from forward_backward since the last update. Flow: sample m points,
+ *  run a few epochs of forward_backward over them, call this, repeat.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_STATE (no cached outputs; method without
+ *  database codes), DH_E_NO_MEMORY. Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_loss_update_codes(dh_loss *loss, const float *U, const int64_t *indices,
+                                      size_t m);
+
+/** The head activation the method expects (DH_LOSS_HEAD_*) and, for
+ *  DH_LOSS_HEAD_SCALED_TANH, the current beta (1 otherwise). Either out may be NULL.
+ *  Thread-safety: shared. Since: 1.0 */
+DH_API dh_status dh_loss_head_hint(const dh_loss *loss, int32_t *activation, float *beta);
+
+/** The method's recommended optimiser settings. recipe->struct_size must be set.
+ *  Returns DH_OK, DH_E_INVALID_ARG. Thread-safety: shared. Since: 1.0 */
+DH_API dh_status dh_loss_get_recipe(const dh_loss *loss, dh_loss_recipe *recipe);
+
+/** The options in force, method defaults resolved. opts->struct_size must be set.
+ *  Thread-safety: shared. Since: 1.0 */
+DH_API dh_status dh_loss_get_options(const dh_loss *loss, dh_loss_options *opts);
+
+/** Parameters (trained by the optimizer) and state tensors (saved with a model):
+ *  counts and names (borrowed, valid for the loss's lifetime; NULL out of range).
+ *  Thread-safety: shared. Since: 1.0 */
+DH_API size_t dh_loss_param_count(const dh_loss *loss);
+DH_API const char *dh_loss_param_name(const dh_loss *loss, size_t i);
+DH_API size_t dh_loss_state_count(const dh_loss *loss);
+DH_API const char *dh_loss_state_name(const dh_loss *loss, size_t i);
+
+/** Shape of the named tensor (parameter or state): ndim and shape[0..ndim).
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NOT_FOUND. Thread-safety: shared. Since: 1.0 */
+DH_API dh_status dh_loss_tensor_shape(const dh_loss *loss, const char *name, int64_t shape[4],
+                                      int32_t *ndim);
+
+/** Copy the named tensor out (n must equal its element count) or in (set; the loss
+ *  uses the new values from the next call). Returns DH_OK, DH_E_INVALID_ARG,
+ *  DH_E_NOT_FOUND, DH_E_SHAPE. Thread-safety: get shared, set exclusive. Since: 1.0 */
+DH_API dh_status dh_loss_get_tensor(const dh_loss *loss, const char *name, float *out, size_t n);
+DH_API dh_status dh_loss_set_tensor(dh_loss *loss, const char *name, const float *data,
+                                    size_t n);
+
+/** Generate C hash centers of K bits. method: DH_CENTERS_*. seed: random draws.
+ *  out_centers: [C, K] float32 +-1, caller-owned. out_min_distance: receives the
+ *  smallest pairwise Hamming distance achieved (K when C == 1), or NULL.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, C or K 0 or too large, Hadamard without
+ *  K = 2^p and C <= 2K), DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_centers_generate(uint32_t n_classes, uint32_t n_bits, int32_t method,
+                                     uint64_t seed, float *out_centers,
+                                     uint32_t *out_min_distance);
+
+/** Gilbert-Varshamov distances for C codewords of K bits: d_gv = the largest d with
+ *  V(K, d-1) <= 2^K / C (V = Hamming-ball volume), d_target = the d with
+ *  V(K, d-2) < 2^K / C <= V(K, d-1) (what MDSH aims at). Either out may be NULL.
+ *  Returns DH_OK, DH_E_INVALID_ARG (C < 2, K 0 or > 4096). Thread-safety: pure.
+ *  Since: 1.0 */
+DH_API dh_status dh_centers_gv_distance(uint32_t n_classes, uint32_t n_bits, uint32_t *d_gv,
+                                        uint32_t *d_target);
+
+/** CNNH stage 1: binary codes whose inner products approximate K(2S - 1), S_ij =
+ *  (labels share a class), by randomised coordinate descent (docs/methods.md).
+ *  labels: [n, C] float multi-hot, borrowed; n <= 16384 (O(n^2) memory).
+ *  sweeps: passes over all n*K coordinates (0 = 10). out_codes: [n, K] float +-1.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_twostage_solve_codes(const float *labels, size_t n, uint32_t n_classes,
+                                         uint32_t n_bits, uint32_t sweeps, uint64_t seed,
+                                         float *out_codes);
+
 /* ======================================================================== */
 /* Index: bit-packed codes, Hamming search                                  */
 /* ======================================================================== */
 /* @@SECTION index */
+/* ---- Code formats and bit packing (pure functions) ---------------------- */
+
+/** Row formats of codes passed to or returned by the index (`format` arguments).
+ *  K is the code length in bits. Sign rows map x >= 0 to bit 1 and x < 0 to bit 0
+ *  (so -0.0 and 0 give 1; PyTorch's sign(0) = 0 does not exist here); NaN is
+ *  rejected. Unpacking to a sign format writes +1 for bit 1 and -1 for bit 0. */
+enum {
+    DH_CODE_PACKED = 0,     /* uint8 [n, dh_code_bytes(K)]: bit j = bit (j%8) of byte j/8
+                               (LSB-first, libdh's order); unused high bits are zero */
+    DH_CODE_PACKED_MSB = 1, /* uint8 [n, dh_code_bytes(K)]: bit j = bit 7-(j%8) of byte
+                               j/8, the order of numpy.packbits(..., axis=1) */
+    DH_CODE_FLOAT32 = 2,    /* float [n, K] sign rows (±1 or raw network outputs) */
+    DH_CODE_FLOAT64 = 3,    /* double [n, K] sign rows */
+    DH_CODE_INT8 = 4        /* int8_t [n, K] sign rows (±1) */
+};
+
+/** Flag of the dh_codes_* functions: the packed side is in numpy.packbits order
+ *  (MSB-first within each byte) instead of libdh's LSB-first order. */
+#define DH_CODES_MSB_FIRST 1u
+
+/** Pack n float sign rows into codes.
+ *  x      [n, n_bits] float32, borrowed; may be NULL when n is 0.
+ *  n_bits 1..65536; the code has dh_code_bytes(n_bits) bytes and padding bits 0.
+ *  flags  0 or DH_CODES_MSB_FIRST.
+ *  out    [n, dh_code_bytes(n_bits)] uint8, caller-owned.
+ *  Returns DH_OK or DH_E_INVALID_ARG (NULL pointer, bad n_bits or flags, NaN input:
+ *  the message names the row and column). Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_codes_pack_float(const float *x, size_t n, uint32_t n_bits, uint32_t flags,
+                                     uint8_t *out);
+
+/** dh_codes_pack_float() for double rows. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_codes_pack_double(const double *x, size_t n, uint32_t n_bits,
+                                      uint32_t flags, uint8_t *out);
+
+/** dh_codes_pack_float() for int8 rows (x >= 0 gives bit 1). Thread-safety: pure.
+ *  Since: 1.0 */
+DH_API dh_status dh_codes_pack_int8(const int8_t *x, size_t n, uint32_t n_bits, uint32_t flags,
+                                    uint8_t *out);
+
+/** Unpack n codes into ±1 float rows.
+ *  codes [n, dh_code_bytes(n_bits)] uint8 (LSB-first, or MSB-first with
+ *        DH_CODES_MSB_FIRST); padding bits are ignored.
+ *  out   [n, n_bits] float32, caller-owned: +1.0 for bit 1, -1.0 for bit 0.
+ *  Returns DH_OK or DH_E_INVALID_ARG. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_codes_unpack_float(const uint8_t *codes, size_t n, uint32_t n_bits,
+                                       uint32_t flags, float *out);
+
+/** dh_codes_unpack_float() into int8 rows (+1 / -1). Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_codes_unpack_int8(const uint8_t *codes, size_t n, uint32_t n_bits,
+                                      uint32_t flags, int8_t *out);
+
+/** Convert n packed codes between LSB-first and MSB-first order (the conversion is its
+ *  own inverse). `in` and `out` are [n, dh_code_bytes(n_bits)] and may be the same
+ *  buffer; padding bits move with their byte, so zero padding stays zero.
+ *  Returns DH_OK or DH_E_INVALID_ARG.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_codes_reverse_bit_order(const uint8_t *in, size_t n, uint32_t n_bits,
+                                            uint8_t *out);
+
+/** Hamming distances between every row of `a` and every row of `b`.
+ *  a     [na, dh_code_bytes(n_bits)], b [nb, dh_code_bytes(n_bits)] uint8, packed
+ *        LSB-first, or MSB-first with flags = DH_CODES_MSB_FIRST; padding ignored.
+ *  out   [na, nb] int32, caller-owned. n_bits 1..65536.
+ *  Uses the index's kernels, in parallel over rows of `a` (dh_get_num_threads()).
+ *  Returns DH_OK, DH_E_INVALID_ARG or DH_E_NO_MEMORY. Thread-safety: pure.
+ *  Since: 1.0 */
+DH_API dh_status dh_hamming_distances(const uint8_t *a, size_t na, const uint8_t *b, size_t nb,
+                                      uint32_t n_bits, uint32_t flags, int32_t *out);
+
+/* ---- The index ----------------------------------------------------------- */
+
+/** A flat, exact Hamming index over K-bit codes (K a multiple of 8 in 8..4096),
+ *  stored as ceil(K/64) uint64 words per row, with int64 ids.
+ *
+ *  Results are exact and deterministic: the k nearest codes by Hamming distance,
+ *  ties broken by insertion order (the row added first wins), identical for every
+ *  kernel set (DH_ISA_*) and thread count. Removed rows keep no id and other ids
+ *  never change. Concurrent searches on one index are safe; dh_index_add*,
+ *  dh_index_remove_ids and dh_index_compact take the index's internal write lock
+ *  (they wait for running searches and block new ones). */
+typedef struct dh_index dh_index;
+
+/** Options of dh_index_create(). Fill with dh_index_options_init(). */
+typedef struct dh_index_options {
+    size_t struct_size; /* set by dh_index_options_init() */
+    uint32_t n_bits;    /* K: multiple of 8 in 8..4096; default 64 */
+    uint32_t n_threads; /* threads of this index's searches; 0 (default) = dh_get_num_threads() */
+    uint64_t reserve;   /* rows to allocate up front; 0 (default) = grow on demand */
+} dh_index_options;
+
+/** Fill `opts` with the defaults and set struct_size. NULL is a no-op.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API void dh_index_options_init(dh_index_options *opts);
+
+/** Create an empty index.
+ *  opts  options, or NULL for the defaults (K = 64); borrowed.
+ *  out   receives the index (NULL after a failure); free with dh_index_free().
+ *  Returns DH_OK, DH_E_INVALID_ARG (bad n_bits/n_threads, NULL out),
+ *  DH_E_VERSION (opts from a newer libdh setting unknown fields), DH_E_NO_MEMORY.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_index_create(const dh_index_options *opts, dh_index **out);
+
+/** Release an index (also one from dh_index_load_mmap(), which unmaps the file).
+ *  NULL is a no-op. No other call may be using the index. Since: 1.0 */
+DH_API void dh_index_free(dh_index *index);
+
+/** Append n packed codes with sequential ids: the rows get ids next, next+1, ...,
+ *  where next is 0 for a new index and otherwise 1 + the largest id ever added.
+ *  codes [n, dh_code_bytes(K)] uint8, LSB-first, borrowed; padding bits of codes are
+ *        ignored. NULL is allowed when n is 0.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL arguments, id space exhausted),
+ *  DH_E_STATE (read-only index from dh_index_load_mmap()), DH_E_NO_MEMORY (the index
+ *  is unchanged). Thread-safety: internally locked (write). Since: 1.0 */
+DH_API dh_status dh_index_add(dh_index *index, const uint8_t *codes, size_t n);
+
+/** Append n packed codes with the caller's ids.
+ *  ids [n] int64, each >= 0 (-1 marks missing results); duplicates are allowed and
+ *      dh_index_remove_ids() removes every row with a given id.
+ *  Otherwise as dh_index_add(); DH_E_INVALID_ARG names the first negative id.
+ *  Thread-safety: internally locked (write). Since: 1.0 */
+DH_API dh_status dh_index_add_with_ids(dh_index *index, const uint8_t *codes, size_t n,
+                                       const int64_t *ids);
+
+/** Append n rows given in any DH_CODE_* format (sign rows of K floats, doubles or
+ *  int8, or packed rows in either bit order).
+ *  rows   [n, row size of `format`], borrowed.
+ *  ids    [n] int64 >= 0, or NULL for sequential ids as in dh_index_add().
+ *  Returns as dh_index_add_with_ids(); DH_E_INVALID_ARG for an unknown format or NaN.
+ *  Thread-safety: internally locked (write). Since: 1.0 */
+DH_API dh_status dh_index_add_rows(dh_index *index, const void *rows, int32_t format, size_t n,
+                                   const int64_t *ids);
+
+/** Exact k nearest neighbours of each query by Hamming distance (FAISS's
+ *  IndexBinaryFlat::search layout).
+ *  queries   [n_queries, dh_code_bytes(K)] uint8, LSB-first, borrowed (pack other
+ *            formats with dh_codes_pack_*); padding bits are ignored.
+ *  k         results per query, >= 1 (k = 0 is DH_E_INVALID_ARG); k may exceed the
+ *            number of rows.
+ *  out_dist  [n_queries, k] int32, caller-owned, or NULL if not wanted.
+ *  out_ids   [n_queries, k] int64, caller-owned.
+ *  Each result row is sorted by distance, ties by insertion order. Where fewer than
+ *  k rows exist, the tail is padded with id -1 and distance INT32_MAX (FAISS pads
+ *  with -1 and INT_MAX too). n_queries may be 0.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL arguments, k = 0, n_queries * k overflows),
+ *  DH_E_NO_MEMORY. Thread-safety: shared (takes the read lock). Since: 1.0 */
+DH_API dh_status dh_index_search(const dh_index *index, const uint8_t *queries,
+                                 size_t n_queries, uint32_t k, int32_t *out_dist,
+                                 int64_t *out_ids);
+
+/** Results of dh_index_range_search() in CSR form: query q's hits are entries
+ *  lims[q] .. lims[q+1]-1 of ids and distances. Free with dh_range_result_free(). */
+typedef struct dh_range_result dh_range_result;
+
+/** Every stored code within Hamming distance `radius` of each query, INCLUSIVE
+ *  (d <= radius; FAISS's range_search keeps d < radius, so FAISS radius r equals
+ *  libdh radius r - 1).
+ *  queries  [n_queries, dh_code_bytes(K)] uint8, LSB-first, borrowed.
+ *  radius   0..K (larger values are clamped to K: everything matches).
+ *  out      receives a result object (NULL after a failure). Hits of each query are
+ *           sorted by distance, ties by insertion order.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NO_MEMORY. Thread-safety: shared.
+ *  Since: 1.0 */
+DH_API dh_status dh_index_range_search(const dh_index *index, const uint8_t *queries,
+                                       size_t n_queries, uint32_t radius,
+                                       dh_range_result **out);
+
+/** Number of queries of a result (0 for NULL). Thread-safety: shared. Since: 1.0 */
+DH_API size_t dh_range_result_n_queries(const dh_range_result *result);
+
+/** Total number of hits, lims[n_queries] (0 for NULL). Since: 1.0 */
+DH_API size_t dh_range_result_n_hits(const dh_range_result *result);
+
+/** lims [n_queries + 1] size_t, lims[0] = 0; borrowed, dies with the result.
+ *  NULL for a NULL result. Since: 1.0 */
+DH_API const size_t *dh_range_result_lims(const dh_range_result *result);
+
+/** ids [n_hits] int64; borrowed (may be NULL when there are no hits). Since: 1.0 */
+DH_API const int64_t *dh_range_result_ids(const dh_range_result *result);
+
+/** distances [n_hits] int32; borrowed (may be NULL when there are no hits). Since: 1.0 */
+DH_API const int32_t *dh_range_result_distances(const dh_range_result *result);
+
+/** Release a result; NULL is a no-op. Since: 1.0 */
+DH_API void dh_range_result_free(dh_range_result *result);
+
+/** Remove every row whose id is in ids[0..n). Other rows keep their ids and order.
+ *  Removed rows are tombstoned and dropped by dh_index_compact() (automatically
+ *  once they are more than half of the stored rows). Unknown ids are ignored.
+ *  out_n_removed  receives the number of rows removed, or NULL.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_STATE (read-only index), DH_E_NO_MEMORY.
+ *  Thread-safety: internally locked (write). Since: 1.0 */
+DH_API dh_status dh_index_remove_ids(dh_index *index, const int64_t *ids, size_t n,
+                                     size_t *out_n_removed);
+
+/** Drop removed rows from memory now. Returns DH_OK, DH_E_INVALID_ARG or DH_E_STATE
+ *  (read-only index). Thread-safety: internally locked (write). Since: 1.0 */
+DH_API dh_status dh_index_compact(dh_index *index);
+
+/** Number of live (not removed) rows; 0 for NULL. Thread-safety: shared. Since: 1.0 */
+DH_API size_t dh_index_count(const dh_index *index);
+
+/** Code length K in bits; 0 for NULL. Thread-safety: shared. Since: 1.0 */
+DH_API uint32_t dh_index_n_bits(const dh_index *index);
+
+/** Removed rows not yet compacted away; 0 for NULL. Thread-safety: shared. Since: 1.0 */
+DH_API size_t dh_index_n_removed(const dh_index *index);
+
+/** 1 if the index is read-only (from dh_index_load_mmap()), else 0. Since: 1.0 */
+DH_API int dh_index_is_readonly(const dh_index *index);
+
+/** Copy live rows start .. start+n-1 (counted over live rows in insertion order) out
+ *  of the index.
+ *  format    DH_CODE_* of out_rows.
+ *  out_rows  [n, row size of format], caller-owned, or NULL for ids only.
+ *  out_ids   [n] int64, caller-owned, or NULL.
+ *  Returns DH_OK or DH_E_INVALID_ARG (range past dh_index_count(), unknown format).
+ *  Thread-safety: shared. Since: 1.0 */
+DH_API dh_status dh_index_export(const dh_index *index, int32_t format, size_t start, size_t n,
+                                 void *out_rows, int64_t *out_ids);
+
+/** Save to `path` in the libdh index format (docs/file-formats.md), atomically: the
+ *  data goes to a temporary file in the same directory which is fsync'ed and renamed
+ *  over `path`, so a failed save leaves any previous file intact. Removed rows are
+ *  kept as tombstones (call dh_index_compact() first to drop them).
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_IO (message names the file).
+ *  Thread-safety: shared. Since: 1.0 */
+DH_API dh_status dh_index_save(const dh_index *index, const char *path);
+
+/** Load an index saved by dh_index_save() into memory. Every length, the header and
+ *  data CRC-32C and the zero padding are checked.
+ *  out  receives the index (NULL after a failure).
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NOT_FOUND / DH_E_IO (cannot open or read),
+ *  DH_E_FORMAT (not an index, truncated, corrupt; the message names the offset),
+ *  DH_E_VERSION (a newer format), DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_index_load(const char *path, dh_index **out);
+
+/** Map an index file read-only instead of reading it: the codes stay in the page
+ *  cache and are shared between processes. The file is fully validated (one
+ *  sequential read for the CRC). The result supports search, range search, export
+ *  and save; add, remove and compact return DH_E_STATE. The file must not be
+ *  modified in place while mapped (dh_index_save() replaces it safely).
+ *  Returns as dh_index_load(); DH_E_UNSUPPORTED on a big-endian host.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_index_load_mmap(const char *path, dh_index **out);
+
+/** Create an index from a .npy code file as written by DeepHash-pytorch/HashNet
+ *  style code: a 2-D array of ±1 rows (float32, float64 or int8; K = columns, a
+ *  multiple of 8; x >= 0 gives bit 1) or of packed uint8 rows (K = 8 * columns;
+ *  numpy.packbits order when flags has DH_CODES_MSB_FIRST, else LSB-first). Rows get
+ *  ids 0, 1, ...
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NOT_FOUND / DH_E_IO, DH_E_FORMAT (not a
+ *  .npy file, not 2-D, unsupported dtype, NaN), DH_E_SHAPE (bad column count),
+ *  DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_index_import_npy(const char *path, uint32_t flags, dh_index **out);
+
+/** Append the rows of a .npy code file (see dh_index_import_npy()) with sequential
+ *  ids. DH_E_SHAPE if its K differs from the index's.
+ *  out_n_added  receives the rows added, or NULL.
+ *  Thread-safety: internally locked (write). Since: 1.0 */
+DH_API dh_status dh_index_add_npy(dh_index *index, const char *path, uint32_t flags,
+                                  size_t *out_n_added);
+
+/** Write the live rows to a 2-D .npy file (atomically) in `format`: DH_CODE_FLOAT32,
+ *  DH_CODE_FLOAT64 or DH_CODE_INT8 (±1 rows, [n, K]) or DH_CODE_PACKED /
+ *  DH_CODE_PACKED_MSB (uint8 rows, [n, K/8]; MSB matches numpy.unpackbits).
+ *  out_ids_path  if not NULL, also write the ids as an int64 [n] .npy file.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_IO, DH_E_NO_MEMORY. Thread-safety: shared.
+ *  Since: 1.0 */
+DH_API dh_status dh_index_export_npy(const dh_index *index, const char *path, int32_t format,
+                                     const char *out_ids_path);
 
 /* ======================================================================== */
 /* Evaluation metrics                                                       */
 /* ======================================================================== */
 /* @@SECTION eval */
+/* Retrieval metrics from packed codes and labels (docs/eval.md). Every function
+ * ranks the whole database by Hamming distance for each query without sorting it
+ * (per-distance histograms, O(n_db) per query), then derives the metric exactly.
+ *
+ * Data arguments shared by every dh_eval_* function:
+ *  query_codes  [n_queries, dh_code_bytes(opts->n_bits)] uint8, packed LSB-first.
+ *  query_labels labels of the queries in the format opts->label_type:
+ *               DH_LABELS_CLASS_I32: int32 [n_queries], one class id per item;
+ *               DH_LABELS_MULTIHOT_U8: uint8 [n_queries, opts->n_classes] (nonzero = label);
+ *               DH_LABELS_MULTIHOT_F32: float [n_queries, opts->n_classes] (> 0 = label).
+ *  n_queries    >= 1.
+ *  db_codes, db_labels, n_db: the database, same formats; 1 <= n_db <= 4294967295.
+ * A database item is relevant to a query when they share at least one label (equal
+ * class ids). An item without any label (all-zero row, or a negative class id) is
+ * relevant to nothing. All arrays are borrowed for the call.
+ *
+ * Ranking: database items sorted by distance to the query; opts->ties says how items
+ * at equal distance are ordered. Queries with no relevant item are handled by
+ * opts->no_relevant. Averages are over queries, summed in a fixed order, so results
+ * do not depend on the thread count or the kernel set (DH_ISA_*). */
+
+/** How items at equal Hamming distance are ordered (dh_eval_options.ties). */
+enum {
+    DH_TIES_INDEX_ORDER = 0, /* in database order, as a stable sort by distance gives
+                                (default; what published evaluators compute when
+                                their sort happens to be stable) */
+    DH_TIES_EXPECTED = 1     /* the mean over all orders within each tie group
+                                (He et al., "Hashing as tie-aware learning to rank") */
+};
+
+/** Queries without a relevant item (dh_eval_options.no_relevant). */
+enum {
+    DH_NO_RELEVANT_ZERO = 0, /* they score 0 and count in every average (default;
+                                DPSH/ADSH/DeepHash-pytorch evaluators) */
+    DH_NO_RELEVANT_SKIP = 1, /* left out of the averages: for mAP@K queries with no
+                                relevant item in their top K, for the other metrics
+                                queries with no relevant item in the database
+                                (HashNet/DeepHash-TF evaluators) */
+    DH_NO_RELEVANT_SKIP_UNLABELED = 2 /* only queries without any label are left out;
+                                         others score 0 (CSQ evaluator) */
+};
+
+/** Label formats (dh_eval_options.label_type). */
+enum {
+    DH_LABELS_CLASS_I32 = 0,    /* int32 [n]: class id per item (default); negative = none */
+    DH_LABELS_MULTIHOT_U8 = 1,  /* uint8 [n, n_classes]: nonzero marks a label */
+    DH_LABELS_MULTIHOT_F32 = 2  /* float [n, n_classes]: > 0 marks a label; NaN rejected */
+};
+
+/** Progress callback of long evaluations: `fraction_done` in [0, 1]. It is called on
+ *  the thread that called the dh_eval_* function, a few hundred times at most, and
+ *  last with 1.0. Returning nonzero stops the evaluation, which then returns
+ *  DH_E_INTERRUPTED; outputs are then unspecified. */
+typedef int32_t (*dh_eval_progress_fn)(double fraction_done, void *user);
+
+/** Options of the dh_eval_* functions. Fill with dh_eval_options_init(), then set
+ *  n_bits (and label_type/n_classes for multi-hot labels). */
+typedef struct dh_eval_options {
+    size_t struct_size;           /* set by dh_eval_options_init() */
+    uint32_t n_bits;              /* K: code length, a multiple of 8 in 8..4096; no default */
+    int32_t ties;                 /* DH_TIES_*; default DH_TIES_INDEX_ORDER */
+    uint64_t topk;                /* mAP@topk: 0 (default) = mAP over the whole database;
+                                     else 1..n_db */
+    int32_t no_relevant;          /* DH_NO_RELEVANT_*; default DH_NO_RELEVANT_ZERO */
+    uint32_t radius;              /* Hamming radius r of dh_eval_hamming_ball; default 2 */
+    int32_t label_type;           /* DH_LABELS_*; default DH_LABELS_CLASS_I32 */
+    uint32_t n_classes;           /* columns of multi-hot rows (1..65536, required for them);
+                                     for class ids 0 (default: any id) or an upper bound:
+                                     ids >= n_classes are rejected */
+    uint32_t n_threads;           /* 0 (default) = dh_get_num_threads() */
+    uint32_t reserved0;           /* must be 0 */
+    dh_eval_progress_fn progress; /* NULL (default) = no progress reports */
+    void *progress_user;          /* passed to progress */
+} dh_eval_options;
+
+/** Fill `opts` with struct_size and the defaults above (n_bits 0: must be set).
+ *  NULL is ignored. Thread-safety: pure. Since: 1.0 */
+DH_API void dh_eval_options_init(dh_eval_options *opts);
+
+/** Mean average precision: mAP@topk, or mAP over the whole database when
+ *  opts->topk is 0. For one query with relevance r_t at rank t,
+ *  AP@k = (1/R_k) sum_{t<=k} r_t * P(t), P(t) = (sum_{t'<=t} r_t') / t, where R_k is
+ *  the number of relevant items within the top k (the normaliser of DeepHash-pytorch,
+ *  DPSH, HashNet code). A query with R_k = 0 scores 0 (or is skipped, see
+ *  opts->no_relevant).
+ *  opts    required (n_bits must be set).
+ *  out_map [1] double, caller-owned: the mean over counted queries (0 if none counts).
+ *  out_ap  [n_queries] double, caller-owned, or NULL: each query's AP; NaN for queries
+ *          left out by opts->no_relevant.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL pointer, n_bits not a multiple of 8 in
+ *  8..4096, topk > n_db, zero counts, bad enum value or label (the message names the
+ *  argument and row), nonzero reserved0), DH_E_VERSION (options newer than the
+ *  library), DH_E_NO_MEMORY, DH_E_INTERRUPTED (progress callback).
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_eval_map(const dh_eval_options *opts, const uint8_t *query_codes,
+                             const void *query_labels, size_t n_queries,
+                             const uint8_t *db_codes, const void *db_labels, size_t n_db,
+                             double *out_map, double *out_ap);
+
+/** Precision and recall at cut-off ranks N (P@N and R@N), which also give the
+ *  precision-recall curve by rank: P@N = hits(N) / N, R@N = hits(N) / R, where
+ *  hits(N) counts relevant items among the first N of the ranking and R is the number
+ *  of relevant items in the database (R@N of a query with R = 0 is 0). With
+ *  DH_TIES_EXPECTED, a tie group cut by N contributes its expected hits (relevant
+ *  count times the fraction of the group inside the cut).
+ *  ns            [n_ns] uint64, cut-offs in 1..n_db in any order; borrowed.
+ *  n_ns          >= 1.
+ *  out_precision [n_ns] double, caller-owned, or NULL: mean P@ns[i].
+ *  out_recall    [n_ns] double, caller-owned, or NULL: mean R@ns[i].
+ *  Returns as dh_eval_map(), and DH_E_INVALID_ARG for an N outside 1..n_db.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_eval_precision_at_n(const dh_eval_options *opts,
+                                        const uint8_t *query_codes, const void *query_labels,
+                                        size_t n_queries, const uint8_t *db_codes,
+                                        const void *db_labels, size_t n_db, const uint64_t *ns,
+                                        size_t n_ns, double *out_precision, double *out_recall);
+
+/** Precision-recall curve by Hamming radius (DeepHash-TF's definition): for r = 0..K
+ *  the items within distance r are retrieved; precision(r) = hits / retrieved (0 when
+ *  nothing is retrieved), recall(r) = hits / R (0 when R = 0). Both averaged over
+ *  queries. Tie order plays no role.
+ *  out_precision [n_bits + 1] double, caller-owned, or NULL.
+ *  out_recall    [n_bits + 1] double, caller-owned, or NULL.
+ *  Returns as dh_eval_map(). Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_eval_pr_curve(const dh_eval_options *opts, const uint8_t *query_codes,
+                                  const void *query_labels, size_t n_queries,
+                                  const uint8_t *db_codes, const void *db_labels, size_t n_db,
+                                  double *out_precision, double *out_recall);
+
+/** Precision within Hamming radius r = opts->radius (P@H<=r; r = 2 by default): the
+ *  items at distance <= r are retrieved, precision = hits / retrieved, and a query
+ *  whose ball is empty scores precision 0 (the convention of DeepHash-TF and SPRCH;
+ *  papers' P@H<=2 collapses at long codes because of it). The mean over non-empty
+ *  balls only is out_precision / (1 - out_empty_fraction).
+ *  out_precision      [1] double, caller-owned, or NULL: mean precision.
+ *  out_recall         [1] double, caller-owned, or NULL: mean hits / R.
+ *  out_empty_fraction [1] double, caller-owned, or NULL: fraction of counted queries
+ *                     with nothing within radius r.
+ *  Returns as dh_eval_map(), and DH_E_INVALID_ARG for radius > n_bits.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_eval_hamming_ball(const dh_eval_options *opts, const uint8_t *query_codes,
+                                      const void *query_labels, size_t n_queries,
+                                      const uint8_t *db_codes, const void *db_labels,
+                                      size_t n_db, double *out_precision, double *out_recall,
+                                      double *out_empty_fraction);
+
+/** All metrics above in one pass over the data (the cost of each dh_eval_* call is
+ *  the distance pass, so this is as fast as any one of them). Every output may be
+ *  NULL; metrics whose outputs are all NULL are not computed. Shapes and meanings are
+ *  those of dh_eval_map (out_map, out_ap), dh_eval_precision_at_n (ns, n_ns,
+ *  out_p_at_n, out_r_at_n; ns may be NULL when n_ns is 0), dh_eval_pr_curve
+ *  (out_pr_precision, out_pr_recall) and dh_eval_hamming_ball (out_ball_precision,
+ *  out_ball_recall, out_ball_empty).
+ *  Returns as those functions. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_eval_all(const dh_eval_options *opts, const uint8_t *query_codes,
+                             const void *query_labels, size_t n_queries,
+                             const uint8_t *db_codes, const void *db_labels, size_t n_db,
+                             const uint64_t *ns, size_t n_ns, double *out_map, double *out_ap,
+                             double *out_p_at_n, double *out_r_at_n, double *out_pr_precision,
+                             double *out_pr_recall, double *out_ball_precision,
+                             double *out_ball_recall, double *out_ball_empty);
 
 /* ======================================================================== */
 /* I/O: model files                                                         */
 /* ======================================================================== */
 /* @@SECTION io */
+/* ---- Models: encoder + hash head + input spec, saved as safetensors ----- */
+
+/** A model: an encoder (dh_encoder spec), a hash head (dh_head) and the input
+ *  spec (shape, per-channel mean/std). It is the unit users train, save, load and
+ *  encode with. Files are safetensors (docs/model.md): tensors under their
+ *  torchvision / "head.*" names, the architecture in "__metadata__", plus any
+ *  extra tensors and metadata strings attached with dh_model_set_tensor() and
+ *  dh_model_set_metadata() (loss centers, training facts).
+ *  Thread-safety: exclusive (the encoder holds oneDNN primitives and scratch). */
+typedef struct dh_model dh_model;
+
+/** Options of dh_model_create(). Fill with dh_model_options_init(). */
+typedef struct dh_model_options {
+    size_t struct_size;   /* set by dh_model_options_init() */
+    const char *encoder;  /* encoder spec (see dh_encoder), copied; default "smallcnn" */
+    uint32_t n_bits;      /* K, 1..65536; default 64 */
+    int32_t head;         /* DH_HEAD_*; default DH_HEAD_TANH */
+    int32_t in_channels;  /* input C (0: the encoder's default) */
+    int32_t in_height;    /* input H (0: the encoder's default) */
+    int32_t in_width;     /* input W (0: same as in_height) */
+    uint32_t batch_size;  /* rows per internal batch of dh_model_encode*; default 64 */
+    float mean[4];        /* per-channel mean subtracted after scaling uint8 pixels to
+                             [0, 1] (torchvision Normalize); default 0 */
+    float std[4];         /* per-channel divisor, > 0; default 1 */
+    uint64_t seed;        /* initialisation (encoder; head uses seed + 1); default 0x5eed */
+    double head_beta;     /* initial beta of DH_HEAD_SCALED_TANH; default 1 */
+    double head_init_std; /* dh_head_options.init_std; default 0.01 */
+    int32_t head_bias;    /* 1 (default): the head's linear layer has a bias */
+    float dropout;        /* encoder dropout (alexnet); default 0.5 */
+    float bn_momentum;    /* encoder and head batch norm momentum; default 0.1 */
+    float bn_eps;         /* encoder and head batch norm epsilon; default 1e-5 */
+} dh_model_options;
+
+/** Fill `opts` with struct_size and the defaults above. NULL: no-op.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API void dh_model_options_init(dh_model_options *opts);
+
+/** Create a model with freshly initialised weights.
+ *  @param opts options (NULL: defaults); strings copied.
+ *  @param out  receives the model (NULL after a failure).
+ *  Returns DH_OK, DH_E_INVALID_ARG (a field out of range, named), DH_E_NOT_FOUND
+ *  (unknown encoder), DH_E_VERSION, DH_E_NO_MEMORY, DH_E_BACKEND,
+ *  DH_E_UNSUPPORTED (search-only build). Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_model_create(const dh_model_options *opts, dh_model **out);
+
+/** Release a model. NULL: no-op. Since: 1.0 */
+DH_API void dh_model_free(dh_model *model);
+
+/** Encode uint8 images into packed codes (inference mode).
+ *  @param images    [n, height, width, channels] uint8 (HWC), borrowed. Pixels are
+ *                   scaled to [0, 1], normalised with the model's mean/std and fed
+ *                   as NCHW. An mlp model reads each row of d values as
+ *                   height = 1, width = d, channels = 1.
+ *  @param n         number of images (0 is allowed and does nothing).
+ *  @param height, width, channels  must equal the model's input shape, else DH_E_SHAPE
+ *                   (no resizing is done).
+ *  @param out_codes [n, dh_code_bytes(K)] uint8 packed codes (bit j = sgn(u_j), x >= 0
+ *                   -> 1, LSB-first), caller-owned; may be NULL if out_u is not.
+ *  @param out_u     [n, K] float32 continuous outputs, caller-owned, or NULL.
+ *  Runs in batches of opts.batch_size; oneDNN uses dh_get_num_threads() threads.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_SHAPE, DH_E_UNSUPPORTED (channels > 4),
+ *  DH_E_FORMAT (the network produced NaN), DH_E_NO_MEMORY, DH_E_BACKEND.
+ *  Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_model_encode(dh_model *model, const uint8_t *images, size_t n,
+                                 uint32_t height, uint32_t width, uint32_t channels,
+                                 uint8_t *out_codes, float *out_u);
+
+/** Encode float inputs (already normalised) into packed codes.
+ *  @param x          [n, C, H, W] float32 NCHW, or [n, d] for mlp models; borrowed.
+ *  @param sample_len floats per sample; must equal C*H*W (or d), else DH_E_SHAPE.
+ *  Other parameters and returns as dh_model_encode(). Since: 1.0 */
+DH_API dh_status dh_model_encode_float(dh_model *model, const float *x, size_t n,
+                                       size_t sample_len, uint8_t *out_codes, float *out_u);
+
+/** Save the model (weights, head, input spec, extra tensors and metadata) as a
+ *  safetensors file, atomically: a failure leaves any existing file unchanged.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_IO, DH_E_NO_MEMORY. Thread-safety:
+ *  exclusive. Since: 1.0 */
+DH_API dh_status dh_model_save(dh_model *model, const char *path);
+
+/** Load a model written by dh_model_save(). The file is validated strictly (header
+ *  size, JSON, dtypes, offsets in range / non-overlapping / contiguous, every tensor
+ *  present with the shape the recorded architecture needs, no unknown tensors
+ *  except those stored as extra tensors).
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NOT_FOUND (no file), DH_E_IO,
+ *  DH_E_FORMAT (corrupt or truncated: the message gives the offset or tensor),
+ *  DH_E_SHAPE (a tensor's shape disagrees with the architecture), DH_E_VERSION
+ *  (written by a newer format version), DH_E_NO_MEMORY, DH_E_BACKEND.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_model_load(const char *path, dh_model **out);
+
+/** Flags of dh_model_load_backbone(). */
+enum {
+    DH_BACKBONE_STRICT = 1,       /* keys the encoder does not have are an error */
+    DH_BACKBONE_ALLOW_MISSING = 2 /* encoder tensors absent from the file keep their values */
+};
+
+/** Load pretrained encoder weights from a safetensors file whose tensor names are
+ *  the encoder's (torchvision state_dict keys, e.g. from
+ *  scripts/torch2safetensors.py). A "module." prefix (DataParallel) is stripped.
+ *  F32, F64, F16 and BF16 tensors are converted; I64 only for num_batches_tracked.
+ *  By default keys the encoder lacks (fc.weight, classifier.6.*) are ignored and
+ *  counted, and a missing encoder tensor is an error. Nothing is changed unless
+ *  the whole file matches.
+ *  @param flags       0 or DH_BACKBONE_* bits.
+ *  @param out_loaded  number of encoder tensors set, or NULL.
+ *  @param out_ignored number of file tensors not used, or NULL.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NOT_FOUND (no file, or a missing key: the
+ *  message lists up to 8 names and the count), DH_E_SHAPE (a shape mismatch, with
+ *  both shapes), DH_E_FORMAT (corrupt file, unexpected key under
+ *  DH_BACKBONE_STRICT, unsupported dtype), DH_E_IO, DH_E_NO_MEMORY.
+ *  Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_model_load_backbone(dh_model *model, const char *path, uint32_t flags,
+                                        uint32_t *out_loaded, uint32_t *out_ignored);
+
+/** K (0 for NULL). Thread-safety: shared. Since: 1.0 */
+DH_API uint32_t dh_model_n_bits(const dh_model *model);
+
+/** Input shape without the batch: [C, H, W] (returns 3) or [d] (returns 1) into
+ *  shape (3 slots); 0 for NULL. Thread-safety: shared. Since: 1.0 */
+DH_API int32_t dh_model_input_shape(const dh_model *model, int64_t shape[3]);
+
+/** The model's resolved options (strings borrowed from the model). NULL for NULL.
+ *  Thread-safety: shared. Since: 1.0 */
+DH_API const dh_model_options *dh_model_get_options(const dh_model *model);
+
+/** The model's encoder and head (borrowed; live with the model), e.g. for
+ *  dh_head_set_beta(). NULL for NULL. Thread-safety: as the model. Since: 1.0 */
+DH_API dh_encoder *dh_model_encoder(dh_model *model);
+DH_API dh_head *dh_model_head(dh_model *model);
+
+/** Attach (or replace) an extra tensor saved with the model, e.g. a loss's hash
+ *  centers. name: not a model parameter's name, not starting with "__", at most 255
+ *  bytes; dtype DH_DTYPE_FLOAT32 or DH_DTYPE_INT64; shape [ndim <= 8]; data copied.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NO_MEMORY. Thread-safety: exclusive.
+ *  Since: 1.0 */
+DH_API dh_status dh_model_set_tensor(dh_model *model, const char *name, int32_t dtype,
+                                     uint32_t ndim, const int64_t *shape, const void *data);
+
+/** Look up an extra tensor. Any out-pointer may be NULL; shape needs 8 slots; *data
+ *  is borrowed until the tensor is replaced or the model freed.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NOT_FOUND. Thread-safety: shared.
+ *  Since: 1.0 */
+DH_API dh_status dh_model_get_tensor(const dh_model *model, const char *name, int32_t *dtype,
+                                     uint32_t *ndim, int64_t *shape, const void **data);
+
+/** Attach (or replace) a metadata string saved in the file's __metadata__. Keys
+ *  that dh_model_save writes itself (docs/model.md) are refused.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NO_MEMORY. Thread-safety: exclusive.
+ *  Since: 1.0 */
+DH_API dh_status dh_model_set_metadata(dh_model *model, const char *key, const char *value);
+
+/** A metadata string (borrowed) attached by the caller or read from the file, or
+ *  NULL when absent. Thread-safety: shared. Since: 1.0 */
+DH_API const char *dh_model_get_metadata(const dh_model *model, const char *key);
+
+/** Register every trainable tensor of the model (encoder in DH_PARAM_GROUP_BACKBONE,
+ *  head in DH_PARAM_GROUP_HEAD; biases and norm parameters flagged no-decay) with an
+ *  optimizer. The model must outlive the optimizer's use of them.
+ *  Returns as dh_optimizer_add_param(). Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_optimizer_add_model(dh_optimizer *opt, dh_model *model);
 
 /* ======================================================================== */
 /* Training                                                                 */
 /* ======================================================================== */
 /* @@SECTION train */
+
+/* The trainer runs the epoch/batch loop over a dataset with a model, a loss and
+ * an optimizer it builds from the options (defaults from the loss's recipe):
+ * learning-rate schedule, HashNet beta through the loss's epoch hook, optional
+ * evaluation every N epochs on a query/database split with the best weights kept,
+ * progress reports (a callback; a terminal line when verbose), checkpoints written
+ * atomically and resumable bit-exactly (same thread count), and deterministic runs
+ * for a given seed and thread count. */
+typedef struct dh_trainer dh_trainer;
+
+/** Events reported to dh_train_callback. */
+enum {
+    DH_TRAIN_EVENT_BATCH = 0, /* after each optimizer step */
+    DH_TRAIN_EVENT_EPOCH = 1, /* after each epoch (and its evaluation, if any) */
+    DH_TRAIN_EVENT_EVAL = 2   /* after a validation evaluation */
+};
+
+/** Progress numbers, filled by libdh. Readers must check struct_size before
+ *  reading fields added after 1.0 (fields are only appended). */
+typedef struct dh_train_progress {
+    size_t struct_size;
+    int32_t event;          /* DH_TRAIN_EVENT_* */
+    int32_t epoch;          /* 0-based epoch being (or just) trained */
+    int32_t epochs;         /* total epochs of this run */
+    int32_t best_epoch;     /* epoch of best_map, -1 if none yet */
+    uint64_t batch;         /* 0-based batch within the epoch */
+    uint64_t batches;       /* batches per epoch */
+    double loss;            /* BATCH: this batch's loss; EPOCH: the epoch's mean */
+    double images_per_s;    /* training throughput of the current epoch */
+    double eta_s;           /* estimated seconds left in the run */
+    double elapsed_s;       /* seconds since dh_trainer_run started */
+    double lr;              /* scheduled learning rate (head group) */
+    double map;             /* EVAL/EPOCH: last validation mAP, NaN if none */
+    double best_map;        /* best validation mAP so far, NaN if none */
+} dh_train_progress;
+
+/** Progress callback; runs on the training thread. Return 0 to continue, nonzero
+ *  to stop the run after this step (dh_trainer_run then returns DH_E_INTERRUPTED;
+ *  checkpoints already written stay intact). Must not call into the trainer. */
+typedef int32_t (*dh_train_callback)(const dh_train_progress *progress, void *user);
+
+/** Options of dh_trainer_create(). Fill with dh_trainer_options_init(). Zero or
+ *  negative "use default" values take the loss's recipe (dh_loss_get_recipe). */
+typedef struct dh_trainer_options {
+    size_t struct_size;         /* set by dh_trainer_options_init() */
+    uint32_t epochs;            /* 0: the recipe's */
+    uint32_t batch_size;        /* 0: the recipe's */
+    uint64_t seed;              /* shuffling and augmentation; default 1 */
+    int32_t optimizer;          /* DH_OPTIM_*, or -1 (default): the recipe's */
+    int32_t schedule;           /* DH_SCHED_* over epochs; -1 (default): cosine to
+                                   lr/100 over the run */
+    double lr;                  /* 0: the recipe's */
+    double momentum;            /* < 0 (default): the recipe's */
+    double weight_decay;        /* < 0 (default): the recipe's */
+    double backbone_lr_mult;    /* 0 (default): 1 (training from scratch); set e.g. 0.1
+                                   or the recipe's for pretrained backbones */
+    uint32_t warmup_epochs;     /* linear warm-up epochs; default 0 */
+    uint32_t augment;           /* DH_AUG_* flags for training batches; default 0 */
+    uint32_t eval_every;        /* evaluate every this many epochs (and after the last)
+                                   when a validation split is set; 0 (default): only
+                                   after the last epoch */
+    uint32_t keep_best;         /* 1 (default): end with the weights of the best
+                                   validation mAP; 0: the last weights */
+    uint64_t eval_topk;         /* mAP@topk of validation, 0 (default) = mAP@all */
+    const char *checkpoint_path;/* NULL (default): no checkpoints; copied */
+    uint32_t checkpoint_every;  /* epochs between checkpoints; 0 (default): 1 */
+    uint32_t resume;            /* 1: continue from checkpoint_path if it exists */
+    uint32_t verbose;           /* 1: progress on stderr (an updating line on a
+                                   terminal, a line per epoch otherwise); default 0 */
+    uint32_t reserved0;         /* must be 0 */
+    dh_train_callback callback; /* NULL (default): none */
+    void *callback_user;        /* passed to callback */
+} dh_trainer_options;
+
+/** Fill `opts` with struct_size and the defaults above. NULL: no-op.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API void dh_trainer_options_init(dh_trainer_options *opts);
+
+/** Create a trainer for `model` with `loss` over `train`.
+ *  The model, loss and dataset are borrowed and must outlive the trainer; the loss
+ *  must have been created for the model's K, the dataset's class count and (for
+ *  methods with per-sample state) n_train = dh_dataset_count(train). The trainer
+ *  calls dh_loss_init with the training labels and class counts, builds the
+ *  optimizer over the model's and the loss's parameters, and a shuffling loader
+ *  normalising with the model's mean/std at the model's input size.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_SHAPE (K, classes, n_train or input size
+ *  disagree), DH_E_VERSION, DH_E_NO_MEMORY, DH_E_UNSUPPORTED (search-only build).
+ *  Thread-safety: exclusive on model and loss. Since: 1.0 */
+DH_API dh_status dh_trainer_create(dh_model *model, dh_loss *loss, const dh_dataset *train,
+                                   const dh_trainer_options *opts, dh_trainer **out);
+
+/** Release a trainer (not the model, loss or dataset). NULL: no-op. Since: 1.0 */
+DH_API void dh_trainer_free(dh_trainer *trainer);
+
+/** Evaluate on `query` against `database` (borrowed, must outlive the trainer)
+ *  every opts.eval_every epochs: both are encoded with the model in inference mode
+ *  and mAP is computed with index-order ties. NULL, NULL removes the split.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_SHAPE (classes or sample shape differ).
+ *  Since: 1.0 */
+DH_API dh_status dh_trainer_set_validation(dh_trainer *trainer, const dh_dataset *query,
+                                           const dh_dataset *database);
+
+/** Run the remaining epochs (all of them, or from the checkpoint when resuming).
+ *  Returns DH_OK, DH_E_INTERRUPTED (callback), DH_E_FORMAT (the loss became NaN:
+ *  lower the learning rate), DH_E_IO (checkpoint), errors of the parts.
+ *  Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_trainer_run(dh_trainer *trainer);
+
+/** The latest numbers (event DH_TRAIN_EVENT_EPOCH of the last finished epoch).
+ *  out->struct_size must be set by the caller. Since: 1.0 */
+DH_API dh_status dh_trainer_get_progress(const dh_trainer *trainer, dh_train_progress *out);
+
+/** The optimizer the trainer built (borrowed), e.g. to read the learning rate.
+ *  Since: 1.0 */
+DH_API dh_optimizer *dh_trainer_optimizer(dh_trainer *trainer);
+
+/** Encode every sample of `ds` with `model` in inference mode (images normalised
+ *  with the model's mean/std, batched, multi-threaded).
+ *  @param out_codes [count, dh_code_bytes(K)] packed codes, or NULL.
+ *  @param out_u     [count, K] continuous outputs, or NULL (not both NULL).
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_SHAPE (sample shape is not the model's
+ *  input), errors of dh_model_encode_float. Thread-safety: exclusive on model.
+ *  Since: 1.0 */
+DH_API dh_status dh_model_encode_dataset(dh_model *model, const dh_dataset *ds,
+                                         uint8_t *out_codes, float *out_u);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@ from .core import (ISA_AUTO, ISA_AVX2, ISA_AVX512BW, ISA_AVX512VPOPCNT, ISA_SCAL
 
 # Modules per lib/ folder are imported here as they land (index, eval, data, ...).
 # @@IMPORTS
+from . import eval  # noqa: E402  dh.eval.mean_average_precision, evaluate, ...
 
 __all__ = ["DhError", "last_error", "version", "set_num_threads", "get_num_threads",
            "cpu_has_isa", "set_isa", "get_isa", "isa_name", "code_bytes", "has_training",

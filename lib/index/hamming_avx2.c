@@ -1,0 +1,114 @@
+/* lib/index/hamming_avx2.c -- Hamming kernels on AVX2: popcount by a 4-bit lookup table
+ * (VPSHUFB on both nibbles, Mula's method) summed per 64-bit lane with VPSADBW. Four
+ * 64-bit lanes per register; for K = 64/128/256 the distances of four rows are brought
+ * into one register and compared with the bound at once. */
+#include "hamming_common.h"
+
+#ifdef DH__HAVE_X86_KERNELS
+#include <immintrin.h>
+
+#define DH__TGT __attribute__((target("avx2,popcnt")))
+#define DH__K_INL static inline __attribute__((always_inline)) DH__TGT
+
+DH__K_INL __m256i popcnt64(__m256i v)
+{
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1,
+                                         2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    __m256i lo = _mm256_and_si256(v, low);
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+    __m256i cnt = _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
+    return _mm256_sad_epu8(cnt, _mm256_setzero_si256());
+}
+
+DH__K_INL __m256i load(const uint64_t *p) { return _mm256_loadu_si256((const __m256i *)(const void *)p); }
+
+/* Distances of rows r..r+3 as four 64-bit lanes, W = 1, 2 or 4 words. */
+DH__K_INL __m256i dist4(const uint64_t *codes, size_t r, __m256i qv, uint32_t w)
+{
+    const uint64_t *p = codes + r * w;
+    if (w == 1) return popcnt64(_mm256_xor_si256(load(p), qv));
+    if (w == 2) { /* x = [r0w0 r0w1 r1w0 r1w1], y = rows 2, 3 */
+        __m256i x = popcnt64(_mm256_xor_si256(load(p), qv));
+        __m256i y = popcnt64(_mm256_xor_si256(load(p + 4), qv));
+        __m256i s = _mm256_add_epi64(_mm256_unpacklo_epi64(x, y), _mm256_unpackhi_epi64(x, y));
+        return _mm256_permute4x64_epi64(s, 0xD8); /* [r0 r2 r1 r3] -> [r0 r1 r2 r3] */
+    }
+    __m256i a = popcnt64(_mm256_xor_si256(load(p), qv));
+    __m256i b = popcnt64(_mm256_xor_si256(load(p + 4), qv));
+    __m256i c = popcnt64(_mm256_xor_si256(load(p + 8), qv));
+    __m256i d = popcnt64(_mm256_xor_si256(load(p + 12), qv));
+    __m256i t0 = _mm256_add_epi64(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
+    __m256i t1 = _mm256_add_epi64(_mm256_unpacklo_epi64(c, d), _mm256_unpackhi_epi64(c, d));
+    return _mm256_add_epi64(_mm256_permute2x128_si256(t0, t1, 0x20),
+                            _mm256_permute2x128_si256(t0, t1, 0x31));
+}
+
+DH__K_INL __m256i query_vec(const uint64_t *q, uint32_t w)
+{
+    if (w == 1) return _mm256_set1_epi64x((long long)q[0]);
+    if (w == 2) return _mm256_set_epi64x((long long)q[1], (long long)q[0], (long long)q[1],
+                                         (long long)q[0]);
+    return load(q);
+}
+
+/* Bit i set where lane i of d is below the bound. */
+DH__K_INL uint32_t below(__m256i d, __m256i bv)
+{
+    return (uint32_t)_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(bv, d)));
+}
+
+DH__K_INL size_t scan_fixed(const uint64_t *q, const uint64_t *codes, uint32_t w, size_t r,
+                            size_t r_end, uint32_t bound, const uint64_t *tomb,
+                            uint64_t *out_pos, uint16_t *out_d, size_t space, size_t *n_out)
+{
+    const __m256i qv = query_vec(q, w);
+    const __m256i bv = _mm256_set1_epi64x((long long)bound);
+    size_t c = 0;
+    while (r + 8 <= r_end && c + 8 <= space) {
+        __m256i d0 = dist4(codes, r, qv, w);
+        __m256i d1 = dist4(codes, r + 4, qv, w);
+        uint32_t m = below(d0, bv) | below(d1, bv) << 4;
+        if (DH__UNLIKELY(m != 0)) {
+            m &= ~dh__tomb_bits8(tomb, r);
+            uint64_t tmp[8];
+            _mm256_storeu_si256((__m256i *)(void *)tmp, d0);
+            _mm256_storeu_si256((__m256i *)(void *)(tmp + 4), d1);
+            c = hc_emit8(m, tmp, r, out_pos, out_d, c);
+        }
+        r += 8;
+    }
+    return hc_scan_rows(q, codes, w, r, r_end, bound, tomb, out_pos, out_d, space, c, n_out);
+}
+
+DH__TGT static size_t k_scan(const uint64_t *q, const uint64_t *codes, uint32_t n_words,
+                             size_t r, size_t r_end, uint32_t bound, const uint64_t *tomb,
+                             uint64_t *out_pos, uint16_t *out_d, size_t space, size_t *n_out)
+{
+    switch (n_words) {
+    case 1: return scan_fixed(q, codes, 1, r, r_end, bound, tomb, out_pos, out_d, space, n_out);
+    case 2: return scan_fixed(q, codes, 2, r, r_end, bound, tomb, out_pos, out_d, space, n_out);
+    case 4: return scan_fixed(q, codes, 4, r, r_end, bound, tomb, out_pos, out_d, space, n_out);
+    default: /* other widths: one row at a time, 4 words per step */
+        return hc_scan_rows(q, codes, n_words, r, r_end, bound, tomb, out_pos, out_d, space, 0,
+                            n_out);
+    }
+}
+
+DH__TGT static void k_dist(const uint64_t *q, const uint64_t *codes, uint32_t n_words, size_t n,
+                           int32_t *out)
+{
+    size_t i = 0;
+    if (n_words == 1 || n_words == 2 || n_words == 4) {
+        const __m256i qv = query_vec(q, n_words);
+        for (; i + 4 <= n; i += 4) {
+            uint64_t tmp[4];
+            _mm256_storeu_si256((__m256i *)(void *)tmp, dist4(codes, i, qv, n_words));
+            for (int t = 0; t < 4; t++) out[i + (size_t)t] = (int32_t)tmp[t];
+        }
+    }
+    hc_dist_rows(q, codes, n_words, i, n, out);
+}
+
+const dh__kernels dh__kernels_avx2 = {DH_ISA_AVX2, k_scan, k_dist};
+#endif

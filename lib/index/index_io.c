@@ -1,0 +1,334 @@
+/* lib/index/index_io.c -- the index file format (docs/file-formats.md): save through the
+ * crash-safe atomic writer, load into memory or map read-only, validating every field.
+ *
+ * Layout (little-endian; offsets in bytes; R rows, W words per row):
+ *   0  header (64): magic, version, header size, K, W, R, removed, next id, flags,
+ *      reserved, CRC-32C of bytes 0..59
+ *   64 ids: R x int64, then zero padding to a multiple of 64
+ *   codes: R x W x uint64 (64-byte aligned, so a mapped file is used in place)
+ *   tombstones: ceil(R/64) x uint64 bitmap
+ *   trailer (8): CRC-32C of everything before it, then the end mark "DHIE" */
+#include "index.h"
+#include "../io/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const uint8_t k_magic[8] = {0x89, 'D', 'H', 'I', 'X', '\r', '\n', 0x1A};
+static const uint8_t k_end[4] = {'D', 'H', 'I', 'E'};
+#define DH__IX_VERSION 1u
+#define DH__IX_HEADER 64u
+
+typedef struct layout {
+    size_t ids_off, codes_off, tomb_off, end_off, total;
+} layout;
+
+/* Offsets for R rows of W words; 0 if they overflow. */
+static int compute_layout(uint64_t rows, uint32_t w, layout *l)
+{
+    if (rows > SIZE_MAX / 8 / DH__INDEX_MAX_WORDS / 2) return 0;
+    size_t r = (size_t)rows;
+    l->ids_off = DH__IX_HEADER;
+    l->codes_off = (DH__IX_HEADER + r * 8 + 63) / 64 * 64;
+    l->tomb_off = l->codes_off + r * w * 8;
+    l->end_off = l->tomb_off + (r + 63) / 64 * 8;
+    l->total = l->end_off + 8;
+    return 1;
+}
+
+/* ---- save ---- */
+
+typedef struct writer {
+    dh__atomic_file af;
+    uint32_t crc;
+    uint8_t buf[1 << 16];
+    size_t used;
+    dh_status st;
+} writer;
+
+static void w_flush(writer *w)
+{
+    if (w->st == DH_OK && w->used) w->st = dh__atomic_write(&w->af, w->buf, w->used);
+    w->crc = dh__crc32c(w->crc, w->buf, w->used);
+    w->used = 0;
+}
+
+static void w_u64(writer *w, uint64_t v)
+{
+    if (w->used + 8 > sizeof w->buf) w_flush(w);
+    dh__put_le64(w->buf + w->used, v);
+    w->used += 8;
+}
+
+static void w_bytes(writer *w, const void *p, size_t n)
+{
+    if (w->used + n > sizeof w->buf) w_flush(w);
+    memcpy(w->buf + w->used, p, n);
+    w->used += n;
+}
+
+static void write_header(writer *w, const dh_index *ix)
+{
+    uint8_t h[DH__IX_HEADER] = {0};
+    memcpy(h, k_magic, 8);
+    dh__put_le32(h + 8, DH__IX_VERSION);
+    dh__put_le32(h + 12, DH__IX_HEADER);
+    dh__put_le32(h + 16, ix->n_bits);
+    dh__put_le32(h + 20, ix->n_words);
+    dh__put_le64(h + 24, ix->n);
+    dh__put_le64(h + 32, ix->n_removed);
+    dh__put_le64(h + 40, ix->next_id);
+    dh__put_le32(h + 60, dh__crc32c(0, h, 60));
+    w_bytes(w, h, sizeof h);
+}
+
+static dh_status save_locked(const dh_index *ix, writer *w)
+{
+    layout l = {0};
+    compute_layout(ix->n, ix->n_words, &l); /* the rows exist in memory: no overflow */
+    write_header(w, ix);
+    for (size_t i = 0; i < ix->n; i++) w_u64(w, (uint64_t)ix->ids[i]);
+    for (size_t o = DH__IX_HEADER + ix->n * 8; o < l.codes_off; o += 8) w_u64(w, 0);
+    size_t n_code_words = ix->n * ix->n_words;
+    for (size_t i = 0; i < n_code_words && w->st == DH_OK; i++) w_u64(w, ix->codes[i]);
+    for (size_t i = 0; i < (ix->n + 63) / 64; i++) w_u64(w, ix->tomb ? ix->tomb[i] : 0);
+    w_flush(w);
+    uint8_t trailer[8];
+    dh__put_le32(trailer, w->crc);
+    memcpy(trailer + 4, k_end, 4);
+    w_bytes(w, trailer, 8);
+    w_flush(w);
+    return w->st;
+}
+
+dh_status dh_index_save(const dh_index *ix, const char *path)
+{
+    DH_CHECK_ARG_MSG(ix != NULL, "dh_index_save: index is NULL");
+    DH_CHECK_ARG_MSG(path != NULL && *path, "dh_index_save: path is NULL or empty");
+    writer *w = dh__alloc(sizeof *w);
+    if (!w) return DH_E_NO_MEMORY;
+    w->crc = 0;
+    w->used = 0;
+    dh_status st = dh__atomic_open(&w->af, path);
+    if (st == DH_OK) {
+        w->st = DH_OK;
+        dh__index_rdlock(ix);
+        st = save_locked(ix, w);
+        dh__index_unlock(ix);
+        if (st == DH_OK) st = dh__atomic_commit(&w->af);
+        else dh__atomic_abort(&w->af);
+    }
+    dh__free(w);
+    if (st != DH_OK) dh__error_prefix("dh_index_save '%s'", path);
+    return st;
+}
+
+/* ---- load ---- */
+
+#define FMT_ERR(...) dh__set_error(DH_E_FORMAT, __VA_ARGS__)
+
+typedef struct header {
+    uint32_t version, header_size, n_bits, n_words;
+    uint64_t rows, removed, next_id, flags;
+    uint32_t reserved;
+} header;
+
+static dh_status parse_header(const uint8_t *b, size_t len, header *h, layout *l)
+{
+    if (len < DH__IX_HEADER)
+        return FMT_ERR("file is %zu bytes, shorter than the %u-byte index header", len,
+                       DH__IX_HEADER);
+    if (memcmp(b, k_magic, 8) != 0) return FMT_ERR("bad magic at offset 0: not a libdh index");
+    h->version = dh__le32(b + 8);
+    if (h->version > DH__IX_VERSION)
+        return dh__set_error(DH_E_VERSION, "format version %u at offset 8 is newer than this "
+                             "library's %u", h->version, DH__IX_VERSION);
+    if (h->version == 0) return FMT_ERR("format version 0 at offset 8 is invalid");
+    if (dh__le32(b + 60) != dh__crc32c(0, b, 60))
+        return FMT_ERR("header checksum mismatch at offset 60 (corrupt header)");
+    h->header_size = dh__le32(b + 12);
+    h->n_bits = dh__le32(b + 16);
+    h->n_words = dh__le32(b + 20);
+    h->rows = dh__le64(b + 24);
+    h->removed = dh__le64(b + 32);
+    h->next_id = dh__le64(b + 40);
+    h->flags = dh__le64(b + 48);
+    h->reserved = dh__le32(b + 56);
+    if (h->header_size != DH__IX_HEADER)
+        return FMT_ERR("header size %u at offset 12 is not %u", h->header_size, DH__IX_HEADER);
+    if (h->n_bits < 8 || h->n_bits > DH__INDEX_MAX_BITS || h->n_bits % 8)
+        return FMT_ERR("code length %u at offset 16 is not a multiple of 8 in 8..%u", h->n_bits,
+                       DH__INDEX_MAX_BITS);
+    if (h->n_words != (h->n_bits + 63) / 64)
+        return FMT_ERR("word count %u at offset 20 does not match K = %u", h->n_words, h->n_bits);
+    if (h->flags != 0 || h->reserved != 0)
+        return dh__set_error(DH_E_VERSION, "unknown flags 0x%llx at offset 48 (written by a "
+                             "newer libdh?)", (unsigned long long)(h->flags | h->reserved));
+    if (h->removed > h->rows)
+        return FMT_ERR("removed count %llu at offset 32 exceeds the %llu rows",
+                       (unsigned long long)h->removed, (unsigned long long)h->rows);
+    if (!compute_layout(h->rows, h->n_words, l) || l->total != len)
+        return FMT_ERR("file is %zu bytes but its header (row count %llu at offset 24) needs "
+                       "%zu: truncated or corrupt", len, (unsigned long long)h->rows,
+                       compute_layout(h->rows, h->n_words, l) ? l->total : (size_t)0);
+    return DH_OK;
+}
+
+/* Every byte that has one valid value: padding, code padding bits, ids, tombstones. */
+static dh_status check_body(const uint8_t *b, const header *h, const layout *l)
+{
+    size_t rows = (size_t)h->rows;
+    if (memcmp(b + l->end_off + 4, k_end, 4) != 0)
+        return FMT_ERR("bad end mark at offset %zu", l->end_off + 4);
+    if (dh__le32(b + l->end_off) != dh__crc32c(0, b, l->end_off))
+        return FMT_ERR("data checksum mismatch at offset %zu (corrupt file)", l->end_off);
+    uint64_t max_id = 0;
+    for (size_t i = 0; i < rows; i++) {
+        uint64_t id = dh__le64(b + l->ids_off + i * 8);
+        if (id > (uint64_t)INT64_MAX)
+            return FMT_ERR("negative id at offset %zu", l->ids_off + i * 8);
+        if (id + 1 > max_id) max_id = id + 1;
+    }
+    if (h->next_id < max_id || h->next_id > (uint64_t)INT64_MAX + 1)
+        return FMT_ERR("next id %llu at offset 40 is not above the largest stored id",
+                       (unsigned long long)h->next_id);
+    for (size_t o = l->ids_off + rows * 8; o < l->codes_off; o++)
+        if (b[o]) return FMT_ERR("nonzero padding at offset %zu", o);
+    uint32_t rem = h->n_bits % 64;
+    if (rem) {
+        uint64_t pad = ~((UINT64_C(1) << rem) - 1);
+        for (size_t i = 0; i < rows; i++) {
+            size_t o = l->codes_off + (i * h->n_words + h->n_words - 1) * 8;
+            if (dh__le64(b + o) & pad)
+                return FMT_ERR("row %zu sets bits beyond K = %u (offset %zu)", i, h->n_bits, o);
+        }
+    }
+    uint64_t set = 0;
+    for (size_t i = 0; i < (rows + 63) / 64; i++) {
+        uint64_t t = dh__le64(b + l->tomb_off + i * 8);
+        if (i == rows / 64 && rows % 64 && (t >> (rows % 64)))
+            return FMT_ERR("tombstone bits past the last row at offset %zu", l->tomb_off + i * 8);
+        set += (uint64_t)__builtin_popcountll(t);
+    }
+    if (set != h->removed)
+        return FMT_ERR("tombstone bitmap at offset %zu marks %llu rows, header says %llu",
+                       l->tomb_off, (unsigned long long)set, (unsigned long long)h->removed);
+    return DH_OK;
+}
+
+static int host_is_little_endian(void)
+{
+    const uint16_t one = 1;
+    uint8_t b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+static dh_status fill_copy(dh_index *ix, const uint8_t *b, const header *h, const layout *l)
+{
+    size_t rows = (size_t)h->rows, words = rows * h->n_words;
+    DH_TRY(dh__index_reserve(ix, rows));
+    for (size_t i = 0; i < rows; i++) ix->ids[i] = (int64_t)dh__le64(b + l->ids_off + i * 8);
+    for (size_t i = 0; i < words; i++) ix->codes[i] = dh__le64(b + l->codes_off + i * 8);
+    if (h->removed) {
+        ix->tomb = dh__calloc((ix->cap + 63) / 64, 8);
+        if (!ix->tomb) return DH_E_NO_MEMORY;
+        for (size_t i = 0; i < (rows + 63) / 64; i++)
+            ix->tomb[i] = dh__le64(b + l->tomb_off + i * 8);
+    }
+    return DH_OK;
+}
+
+dh_status dh__index_load_buffer(const uint8_t *buf, size_t len, int borrow, const char *what,
+                                dh_index **out)
+{
+    *out = NULL;
+    header h = {0};
+    layout l = {0};
+    dh_status st = parse_header(buf, len, &h, &l);
+    if (st == DH_OK) st = check_body(buf, &h, &l);
+    if (st != DH_OK) {
+        dh__error_prefix("%s", what);
+        return st;
+    }
+    if (borrow && (!host_is_little_endian() || ((uintptr_t)buf & 7)))
+        return dh__set_error(DH_E_UNSUPPORTED, "%s: a mapped index needs a little-endian host "
+                             "and an 8-byte aligned buffer", what);
+    dh_index *ix;
+    DH_TRY(dh__index_new(h.n_bits, &ix));
+    ix->n_removed = (size_t)h.removed;
+    ix->next_id = h.next_id;
+    if (borrow) {
+        ix->readonly = 1;
+        ix->n = ix->cap = (size_t)h.rows;
+        ix->ids = (int64_t *)(uintptr_t)(buf + l.ids_off);
+        ix->codes = (uint64_t *)(uintptr_t)(buf + l.codes_off);
+        ix->tomb = (uint64_t *)(uintptr_t)(buf + l.tomb_off);
+    } else {
+        st = fill_copy(ix, buf, &h, &l);
+        ix->n = (size_t)h.rows;
+        if (st != DH_OK) {
+            dh_index_free(ix);
+            return st;
+        }
+    }
+    *out = ix;
+    return DH_OK;
+}
+
+dh_status dh_index_load(const char *path, dh_index **out)
+{
+    DH_CHECK_ARG_MSG(out != NULL, "dh_index_load: out is NULL");
+    *out = NULL;
+    DH_CHECK_ARG_MSG(path != NULL, "dh_index_load: path is NULL");
+    uint8_t *buf;
+    size_t len;
+    DH_TRY(dh__read_file(path, &buf, &len));
+    char what[600];
+    snprintf(what, sizeof what, "index file '%s'", path);
+    dh_status st = dh__index_load_buffer(buf, len, 0, what, out);
+    dh__free(buf);
+    return st;
+}
+
+dh_status dh_index_load_mmap(const char *path, dh_index **out)
+{
+    DH_CHECK_ARG_MSG(out != NULL, "dh_index_load_mmap: out is NULL");
+    *out = NULL;
+    DH_CHECK_ARG_MSG(path != NULL, "dh_index_load_mmap: path is NULL");
+    if (!host_is_little_endian())
+        return dh__set_error(DH_E_UNSUPPORTED, "dh_index_load_mmap: big-endian host");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return dh__set_error(errno == ENOENT ? DH_E_NOT_FOUND : DH_E_IO, "cannot open '%s': %s",
+                             path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return dh__set_error(DH_E_IO, "'%s' is not a regular file", path);
+    }
+    size_t len = (size_t)sb.st_size;
+    char what[600];
+    snprintf(what, sizeof what, "index file '%s'", path);
+    if (len < DH__IX_HEADER) {
+        close(fd);
+        return dh__set_error(DH_E_FORMAT, "%s: file is %zu bytes, shorter than the %u-byte "
+                             "index header", what, len, DH__IX_HEADER);
+    }
+    void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return dh__set_error(DH_E_IO, "cannot map '%s': %s", path, strerror(errno));
+    dh_status st = dh__index_load_buffer(map, len, 1, what, out);
+    if (st != DH_OK) {
+        munmap(map, len);
+        return st;
+    }
+    (*out)->map = map;
+    (*out)->map_len = len;
+    return DH_OK;
+}

@@ -1,0 +1,130 @@
+/* lib/io/model.h -- dh_model internals, the safetensors reader/writer, and the training
+ * interface the trainer (lib/train) uses. Not public.
+ *
+ * Training interface (one batch):
+ *     dh__model_zero_grad(m);
+ *     dh__model_forward_train(m, x, n, U);        x [n, C, H, W] (or [n, d]) float32,
+ *                                                 U [n, K]: continuous codes
+ *     ... loss computes dU [n, K] ...
+ *     dh__model_backward(m, dU);                  accumulates encoder + head grads
+ *     dh_optimizer_step(opt);                     opt filled by dh_optimizer_add_model
+ * dh__model_set_training(m, 0) makes forward_train run in inference mode (BN running
+ * statistics, no dropout; backward then fails with DH_E_STATE). The parameter list
+ * (dh__model_params) tags each tensor with its DH_PARAM_GROUP_*.
+ */
+#ifndef DH_IO_MODEL_H
+#define DH_IO_MODEL_H
+
+#include "../hash/hash.h"
+#include "../nn/nn.h"
+#include "io.h"
+
+/* ---- safetensors (https://github.com/huggingface/safetensors, format v0.x) ---- */
+
+/** safetensors dtypes libdh knows (others are rejected as DH_E_FORMAT). */
+enum {
+    DH__ST_F64 = 1, DH__ST_F32, DH__ST_F16, DH__ST_BF16, DH__ST_I64, DH__ST_I32, DH__ST_I16,
+    DH__ST_I8, DH__ST_U8, DH__ST_BOOL
+};
+#define DH__ST_MAX_DIMS 8
+#define DH__ST_MAX_HEADER ((uint64_t)100 << 20) /* the reference implementation's limit */
+
+typedef struct dh__st_tensor {
+    char *name;
+    int32_t dtype;                    /* DH__ST_* */
+    int32_t ndim;                     /* 0..8 */
+    int64_t shape[DH__ST_MAX_DIMS];
+    size_t numel;
+    size_t offset, nbytes;            /* data offsets relative to the data section */
+    const uint8_t *data;              /* into the parsed buffer */
+} dh__st_tensor;
+
+typedef struct dh__safetensors {
+    dh__st_tensor *t;                 /* in file order of their data offsets */
+    size_t n;
+    char **meta_keys, **meta_vals;    /* __metadata__ (string -> string) */
+    size_t n_meta;
+    size_t data_start;                /* 8 + header length */
+} dh__safetensors;
+
+/** Parse and validate a whole safetensors image: header length bounded and inside
+ *  the buffer, JSON well formed, every entry with a known dtype, a shape of
+ *  non-negative integers and data_offsets whose size matches; offsets sorted,
+ *  non-overlapping and covering the data section exactly; metadata strings only;
+ *  unique names. Tensors point into `buf`, which must outlive `out`. Errors are
+ *  DH_E_FORMAT with the byte offset or tensor name. */
+dh_status dh__safetensors_parse(const uint8_t *buf, size_t len, dh__safetensors *out);
+void dh__safetensors_free(dh__safetensors *st);
+const dh__st_tensor *dh__safetensors_find(const dh__safetensors *st, const char *name);
+const char *dh__safetensors_meta(const dh__safetensors *st, const char *key);
+size_t dh__st_dtype_size(int32_t dtype);
+const char *dh__st_dtype_name(int32_t dtype);
+/** Convert a tensor's elements (F64/F32/F16/BF16/I64/I32/...) to float32 into out[numel]. */
+void dh__st_to_float(const dh__st_tensor *t, float *out);
+
+/** Writer: add entries (data borrowed until write), then write atomically. */
+typedef struct dh__st_entry {
+    const char *name;
+    int32_t dtype;
+    int32_t ndim;
+    int64_t shape[DH__ST_MAX_DIMS];
+    const void *data;
+    size_t nbytes;
+} dh__st_entry;
+
+dh_status dh__safetensors_write(const char *path, const dh__st_entry *entries, size_t n,
+                                const char *const *meta_keys, const char *const *meta_vals,
+                                size_t n_meta);
+
+/* ---- the model ---- */
+
+typedef struct dh__model_param {
+    dh__param p;
+    int32_t group; /* DH_PARAM_GROUP_* */
+    int32_t pad_;
+} dh__model_param;
+
+typedef struct dh__extra_tensor {
+    char *name;
+    int32_t dtype; /* DH_DTYPE_FLOAT32 or DH_DTYPE_INT64 */
+    uint32_t ndim;
+    int64_t shape[DH__ST_MAX_DIMS];
+    void *data;
+    size_t nbytes;
+} dh__extra_tensor;
+
+struct dh_model {
+    dh_model_options o;     /* resolved; o.encoder points at `spec` */
+    char *spec;
+    dh_encoder *enc;
+    dh_head *head;
+    size_t D, K, sample_len;
+    int64_t in_shape[3];
+    int32_t in_ndim;
+    int32_t training;       /* mode of dh__model_forward_train (default 1) */
+    dh__model_param *params;
+    size_t n_params;
+    dh__extra_tensor *extra;
+    size_t n_extra;
+    char **meta_keys, **meta_vals;
+    size_t n_meta;
+    float *feat, *dfeat;    /* [rows, D] scratch for training */
+    size_t feat_rows;
+};
+
+/** Build the combined parameter list (encoder then head). */
+dh_status dh__model_collect_params(dh_model *m);
+/** Parameters and buffers, encoder first then head, with group tags. Borrowed. */
+size_t dh__model_params(dh_model *m, dh__model_param **out);
+dh_status dh__model_forward_train(dh_model *m, const float *x, size_t n, float *U);
+dh_status dh__model_backward(dh_model *m, const float *dU);
+void dh__model_zero_grad(dh_model *m);
+void dh__model_set_training(dh_model *m, int32_t training);
+/** Tell the encoder its weights changed (after loading values into dh__param data). */
+void dh__model_params_changed(dh_model *m);
+/** Resolve and validate options, create encoder + head (model_core.c). */
+dh_status dh__model_build(const dh_model_options *opts, dh_model **out);
+/** Reserved metadata keys written by dh_model_save (user keys may not use them). */
+int dh__model_reserved_key(const char *key);
+
+#endif

@@ -1,0 +1,197 @@
+/* lib/nn/net_impl.h -- internals of dh__net shared by the files beside dnnl_shim.c.
+ * Includes dnnl.h: only lib/nn/ files that implement the oneDNN path include this. */
+#ifndef DH_NN_NET_IMPL_H
+#define DH_NN_NET_IMPL_H
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "nn/nn.h"
+
+/* ---- oneDNN boundary helpers (dnnl_shim.c) ---- */
+
+/** Forward a failing oneDNN call as DH_E_BACKEND naming the call. */
+#define DH_DNNL(call)                                                                        \
+    do {                                                                                     \
+        dnnl_status_t dh__ds_ = (call);                                                      \
+        if (DH__UNLIKELY(dh__ds_ != dnnl_success))                                           \
+            return dh__dnnl_error(dh__ds_, #call, __func__);                                 \
+    } while (0)
+
+dh_status dh__dnnl_error(dnnl_status_t s, const char *call, const char *func);
+/** The process-wide CPU engine (created once, thread-safe). */
+dh_status dh__dnnl_engine(dnnl_engine_t *out);
+/** Plain memory descriptor: nd = 1..5, tag chosen from nd (x, nc, -, nchw, goihw). */
+dh_status dh__dnnl_md_plain(dnnl_memory_desc_t *md, int nd, const int64_t *dims);
+/** Same dims with format `any`. */
+dh_status dh__dnnl_md_any(dnnl_memory_desc_t *md, int nd, const int64_t *dims);
+size_t dh__dnnl_md_bytes(const dnnl_memory_desc_t *md);
+
+/* ---- the graph description ---- */
+
+enum {
+    NN_CONV, NN_BN, NN_ACT, NN_MAXPOOL, NN_AVGPOOL, NN_GAP, NN_FLATTEN, NN_LINEAR,
+    NN_DROPOUT, NN_ADD, NN_SOFTMAX, NN_CONCAT
+};
+#define NN_MAX_IN 8
+#define NN_MAX_PLANS 4
+#define NN_MAX_ARGS 12
+
+typedef struct nn_node {
+    int32_t kind, n_in, out;
+    int in[NN_MAX_IN];
+    int32_t kh, kw, stride, pad, dil, groups, has_bias, out_c;
+    int32_t act, axis;
+    float alpha, p, eps, momentum;
+    int param;   /* index of this node's first dh__param, or -1 */
+    int n_param;
+} nn_node;
+
+typedef struct nn_shape {
+    int32_t ndim;     /* 1 or 3 (without batch) */
+    int64_t d[3];
+    int32_t n_cons;   /* number of consuming node inputs */
+    int producer;     /* node index, -1 for the input */
+} nn_shape;
+
+struct nn_plan;
+
+struct dh__net {
+    dh_status err;
+    nn_node *nodes;
+    int n_nodes, cap_nodes;
+    nn_shape *t;
+    int n_t, cap_t;
+    dh__param *params;
+    size_t n_params, cap_params;
+    uint64_t seed, drop_calls;
+    int output, fmap, finalized;
+    uint64_t version;  /* bumped whenever parameter values may have changed */
+    struct nn_plan *plans[NN_MAX_PLANS];
+    struct nn_plan *train_plan;
+    uint64_t tick;
+    dnnl_stream_t stream;
+};
+
+/* ---- execution plans: everything built for one (batch, mode, threads) ---- */
+
+struct nn_step;
+typedef dh_status (*nn_step_fn)(struct nn_plan *p, struct nn_step *s);
+
+typedef struct nn_step {
+    dnnl_primitive_t prim;  /* borrowed from the plan's list, or NULL for fn */
+    nn_step_fn fn;
+    int node;
+    int needs_dx;           /* skipped when the caller did not ask for dx */
+    int nargs;
+    dnnl_exec_arg_t args[NN_MAX_ARGS];
+    void *ctx;              /* fn's context (node exec) */
+} nn_step;
+
+typedef struct nn_exec {
+    int fused;              /* inference: folded into its producer (no steps) */
+    int fold_bn;            /* node index of the BN folded into this conv/linear, or -1 */
+    int fold_add_other;     /* tensor added through a sum post-op, or -1 */
+    int fold_add;           /* node index of that add, or -1 */
+    int fold_act;           /* node index of a ReLU post-op, or -1 */
+    uint64_t synced;        /* net->version the cached weights were made from */
+    dnnl_memory_t w, b;     /* weights/bias in the primitive's layout */
+    dnnl_memory_t w_user, b_user;  /* plain master (or folded copy) */
+    dnnl_primitive_t w_reorder, b_reorder;
+    float *fold_w, *fold_b;
+    dnnl_memory_t mean, var, ws;
+    uint8_t *mask;          /* dropout */
+    size_t mask_n;
+    dnnl_memory_t src_bridge; /* value as the primitive wants it */
+    dnnl_memory_t aux, aux2;  /* per-op scratch memories */
+    dnnl_memory_t dw, db;     /* gradients in the primitive's layout */
+    const_dnnl_primitive_desc_t fwd_pd; /* training forward (hint for backward) */
+} nn_exec;
+
+typedef struct nn_plan {
+    size_t n;
+    int training, nthr;
+    uint64_t last_used;
+    dh__net *net;
+    dnnl_memory_desc_t *md;   /* per tensor */
+    dnnl_memory_t *val;       /* per tensor (aliases allowed, see owned lists) */
+    dnnl_memory_t *diff;      /* per tensor (training) */
+    char *written;            /* backward build: diff already has a writer */
+    nn_exec *ex;
+    nn_step *fwd, *bwd;
+    int n_fwd, cap_fwd, n_bwd, cap_bwd;
+    int building_bwd, cur_needs_dx;
+    dnnl_memory_t *mems;      /* owned */
+    int n_mems, cap_mems;
+    dnnl_primitive_t *prims;  /* owned */
+    int n_prims, cap_prims;
+    dnnl_primitive_desc_t *pds; /* owned */
+    int n_pds, cap_pds;
+    void **bufs;              /* owned aligned buffers */
+    int n_bufs, cap_bufs;
+    dnnl_memory_t out_user, fmap_user, dout_user, dfmap_user;
+    dnnl_primitive_t out_r, fmap_r, dout_r, dfmap_r;
+    int has_dx;               /* at run time: dx requested */
+    const float *dfmap_ptr, *dout_ptr;
+} nn_plan;
+
+/* plan.c */
+dh_status nn_plan_create(dh__net *net, size_t n, int training, nn_plan **out);
+void nn_plan_free(nn_plan *p);
+dh_status nn_plan_run(nn_plan *p, nn_step *steps, int count);
+/* registration (the plan owns and destroys what these return) */
+dh_status nn_mem(nn_plan *p, const dnnl_memory_desc_t *md, void *handle, dnnl_memory_t *out);
+/** A memory without a buffer: the caller's array is bound at run time. */
+dh_status nn_mem_user(nn_plan *p, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
+dh_status nn_pd(nn_plan *p, const void *op_desc, const_dnnl_primitive_attr_t attr,
+                const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd);
+dh_status nn_pd_keep(nn_plan *p, dnnl_primitive_desc_t pd); /* takes ownership */
+dh_status nn_prim(nn_plan *p, const_dnnl_primitive_desc_t pd, dnnl_primitive_t *out);
+dh_status nn_reorder_prim(nn_plan *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
+                          int accumulate, dnnl_primitive_t *out);
+void *nn_buf(nn_plan *p, size_t bytes);
+const dnnl_memory_desc_t *nn_pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t what, int idx);
+/* steps */
+dh_status nn_step_add(nn_plan *p, dnnl_primitive_t prim, nn_step_fn fn, void *ctx, int node,
+                      int nargs, const dnnl_exec_arg_t *args);
+/** Add a reorder step src -> dst (dst = src, or dst += src when accumulate). */
+dh_status nn_step_reorder(nn_plan *p, dnnl_memory_t src, dnnl_memory_t dst, int accumulate,
+                          int node);
+/** The memory holding tensor t's value in layout `want` (a bridged copy made by a
+ *  forward step, or the value itself). */
+dh_status nn_value_as(nn_plan *p, int t, const dnnl_memory_desc_t *want, int node,
+                      dnnl_memory_t *out);
+/** Backward: the memory holding diff[t] in layout `want` (bridged if needed). */
+dh_status nn_diff_as(nn_plan *p, int t, const dnnl_memory_desc_t *want, int node,
+                     dnnl_memory_t *out);
+/** Backward: where a primitive producing the gradient of tensor t in layout `md`
+ *  should write; call nn_diff_end after adding the primitive's step. */
+typedef struct nn_pending { int t, node; dnnl_memory_t tmp; } nn_pending;
+dh_status nn_diff_begin(nn_plan *p, int t, const dnnl_memory_desc_t *md, int node,
+                        nn_pending *pend, dnnl_memory_t *target);
+dh_status nn_diff_end(nn_plan *p, nn_pending *pend);
+/** Backward: route `src` (any layout, same logical dims) into diff[t]. */
+dh_status nn_diff_route(nn_plan *p, int t, dnnl_memory_t src, int node);
+/** Create tensor t's value (and diff when training) with layout md. */
+dh_status nn_tensor_set(nn_plan *p, int t, const dnnl_memory_desc_t *md);
+/** Make tensor `t` share tensor `src`'s value memory (inference fusion). */
+void nn_tensor_alias(nn_plan *p, int t, int src);
+float *nn_mem_ptr(dnnl_memory_t m);
+
+/* ops_conv.c: conv + linear (with inference folding) */
+dh_status nn_build_fwd_wop(nn_plan *p, int i);
+dh_status nn_build_bwd_wop(nn_plan *p, int i);
+/* ops_shape.c (dispatch for all but conv/linear) and ops_norm.c */
+dh_status nn_build_fwd_misc(nn_plan *p, int i);
+dh_status nn_build_bwd_misc(nn_plan *p, int i);
+dh_status nn_fwd_bn(nn_plan *p, int i);
+dh_status nn_bwd_bn(nn_plan *p, int i);
+dh_status nn_fwd_act(nn_plan *p, int i);
+dh_status nn_bwd_act(nn_plan *p, int i);
+dh_status nn_fwd_dropout(nn_plan *p, int i);
+dh_status nn_bwd_dropout(nn_plan *p, int i);
+dh_status nn_fwd_softmax(nn_plan *p, int i);
+dh_status nn_bwd_softmax(nn_plan *p, int i);
+/* net.c */
+void nn_net_dims(const dh__net *net, int t, size_t n, int64_t dims[4], int *nd);
+
+#endif

@@ -1,0 +1,261 @@
+/* lib/nn/net_run.c -- dh__net finalisation (weight initialisation), accessors, and
+ * forward/backward over the plan cache; the deterministic RNG. */
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "nn/net_impl.h"
+
+/* ---- RNG: xoshiro256** seeded through splitmix64 ---- */
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void dh__rng_seed(dh__rng *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t dh__rng_next(dh__rng *r)
+{
+    uint64_t *s = r->s, res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return res;
+}
+
+double dh__rng_uniform(dh__rng *r) { return (double)(dh__rng_next(r) >> 11) * 0x1.0p-53; }
+
+/* ---- finalisation: PyTorch's default initialisation ---- */
+
+static void init_params(dh__net *net)
+{
+    dh__rng r;
+    dh__rng_seed(&r, net->seed);
+    for (int i = 0; i < net->n_nodes; i++) {
+        const nn_node *nd = &net->nodes[i];
+        dh__param *p = nd->param >= 0 ? &net->params[nd->param] : NULL;
+        if (nd->kind == NN_CONV || nd->kind == NN_LINEAR) {
+            /* kaiming_uniform(a = sqrt(5)): bound = 1/sqrt(fan_in); the bias uses the same */
+            size_t fan_in = p[0].n / (size_t)nd->out_c;
+            double bound = 1.0 / sqrt((double)fan_in);
+            for (size_t k = 0; k < p[0].n; k++)
+                p[0].data[k] = (float)((2.0 * dh__rng_uniform(&r) - 1.0) * bound);
+            if (nd->has_bias)
+                for (size_t k = 0; k < p[1].n; k++)
+                    p[1].data[k] = (float)((2.0 * dh__rng_uniform(&r) - 1.0) * bound);
+        } else if (nd->kind == NN_BN) {
+            for (size_t k = 0; k < p[0].n; k++) {
+                p[0].data[k] = 1.0f;
+                p[1].data[k] = 0.0f;
+                p[2].data[k] = 0.0f;
+                p[3].data[k] = 1.0f;
+            }
+            p[4].data[0] = 0.0f;
+        }
+    }
+}
+
+dh_status dh__net_finalize(dh__net *net, int output, int fmap)
+{
+    DH_CHECK_ARG(net != NULL);
+    if (net->err != DH_OK) {
+        if (dh_last_error()[0] == '\0')
+            dh__set_error(net->err, "nn: building the network failed");
+        return net->err;
+    }
+    DH_CHECK_ARG_MSG(!net->finalized, "nn: the net is already finalized");
+    DH_CHECK_ARG_MSG(output > 0 && output < net->n_t, "nn: output tensor %d does not exist",
+                     output);
+    DH_CHECK_ARG_MSG(fmap == -1 || (fmap > 0 && fmap < net->n_t && fmap != output),
+                     "nn: feature-map tensor %d is invalid", fmap);
+    net->output = output;
+    net->fmap = fmap;
+    net->finalized = 1;
+    init_params(net);
+    return DH_OK;
+}
+
+int32_t dh__net_shape(const dh__net *net, int t, int64_t shape[3])
+{
+    if (!net || t < 0 || t >= net->n_t || !shape) return 0;
+    for (int k = 0; k < net->t[t].ndim; k++) shape[k] = net->t[t].d[k];
+    return net->t[t].ndim;
+}
+
+size_t dh__net_numel(const dh__net *net, int t)
+{
+    if (!net || t < 0 || t >= net->n_t) return 0;
+    size_t n = 1;
+    for (int k = 0; k < net->t[t].ndim; k++) n *= (size_t)net->t[t].d[k];
+    return n;
+}
+
+int dh__net_output(const dh__net *net) { return net ? net->output : -1; }
+int dh__net_fmap(const dh__net *net) { return net ? net->fmap : -1; }
+
+size_t dh__net_params(dh__net *net, dh__param **out)
+{
+    if (!net) {
+        if (out) *out = NULL;
+        return 0;
+    }
+    net->version++; /* the caller may write through the returned pointers */
+    if (out) *out = net->params;
+    return net->n_params;
+}
+
+void dh__net_params_changed(dh__net *net)
+{
+    if (net) net->version++;
+}
+
+void dh__net_zero_grad(dh__net *net)
+{
+    if (!net) return;
+    for (size_t i = 0; i < net->n_params; i++)
+        if (net->params[i].grad) memset(net->params[i].grad, 0, net->params[i].n * sizeof(float));
+}
+
+int dh__net_cached_plans(const dh__net *net)
+{
+    int c = 0;
+    for (int i = 0; net && i < NN_MAX_PLANS; i++) c += net->plans[i] != NULL;
+    return c;
+}
+
+/* ---- the plan cache ---- */
+
+static dh_status get_plan(dh__net *net, size_t n, int training, nn_plan **out)
+{
+    int nthr = dh__num_threads();
+    int victim = -1;
+    for (int i = 0; i < NN_MAX_PLANS; i++) {
+        nn_plan *p = net->plans[i];
+        if (p && p->n == n && p->training == training && p->nthr == nthr) {
+            p->last_used = ++net->tick;
+            *out = p;
+            return DH_OK;
+        }
+        if (!p) {
+            if (victim < 0 || net->plans[victim]) victim = i;
+        } else if (p != net->train_plan &&
+                   (victim < 0 || (net->plans[victim] &&
+                                   p->last_used < net->plans[victim]->last_used))) {
+            victim = i;
+        }
+    }
+    if (victim < 0) victim = 0; /* every slot holds the training plan: cannot happen */
+    nn_plan *p;
+    DH_TRY(nn_plan_create(net, n, training, &p));
+    if (net->plans[victim] == net->train_plan) net->train_plan = NULL;
+    nn_plan_free(net->plans[victim]);
+    net->plans[victim] = p;
+    p->last_used = ++net->tick;
+    *out = p;
+    return DH_OK;
+}
+
+/* oneDNN (OpenMP runtime) sizes its teams from the calling thread's OpenMP setting. */
+static void apply_threads(void)
+{
+#ifdef _OPENMP
+    int want = dh__num_threads();
+    if (omp_get_max_threads() != want) omp_set_num_threads(want);
+#endif
+}
+
+static dh_status run_reorder(dh__net *net, dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to)
+{
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    DH_DNNL(dnnl_primitive_execute(r, net->stream, 2, a));
+    DH_DNNL(dnnl_stream_wait(net->stream));
+    return DH_OK;
+}
+
+static dh_status check_bn_batch(const dh__net *net, size_t n)
+{
+    for (int i = 0; i < net->n_nodes; i++) {
+        const nn_node *nd = &net->nodes[i];
+        const nn_shape *s = &net->t[nd->in[0]];
+        if (nd->kind == NN_BN && n * (s->ndim == 3 ? (size_t)(s->d[1] * s->d[2]) : 1) < 2)
+            return dh__set_error(DH_E_INVALID_ARG,
+                                 "nn: training batch norm '%s' needs more than one value per "
+                                 "channel (batch %zu)",
+                                 net->params[nd->param].name, n);
+    }
+    return DH_OK;
+}
+
+dh_status dh__net_forward(dh__net *net, const float *x, size_t n, int32_t training, float *out,
+                          float *fmap)
+{
+    DH_CHECK_ARG(net != NULL && x != NULL);
+    DH_CHECK_ARG_MSG(net->finalized, "nn: forward on a net that is not finalized");
+    DH_CHECK_ARG_MSG(n >= 1 && n <= ((size_t)1 << 20), "nn: batch size %zu not in 1..2^20", n);
+    DH_CHECK_ARG_MSG(training == 0 || training == 1, "nn: training flag %d is not 0 or 1",
+                     training);
+    if (fmap && net->fmap < 0)
+        return dh__set_error(DH_E_UNSUPPORTED, "nn: this network has no feature map");
+    if (training) DH_TRY(check_bn_batch(net, n));
+    apply_threads();
+    nn_plan *p;
+    DH_TRY(get_plan(net, n, training, &p));
+    DH_DNNL(dnnl_memory_set_data_handle(p->val[0], (void *)(uintptr_t)x));
+    DH_TRY(nn_plan_run(p, p->fwd, p->n_fwd));
+    if (out) {
+        DH_DNNL(dnnl_memory_set_data_handle(p->out_user, out));
+        DH_TRY(run_reorder(net, p->out_r, p->val[net->output], p->out_user));
+    }
+    if (fmap) {
+        DH_DNNL(dnnl_memory_set_data_handle(p->fmap_user, fmap));
+        DH_TRY(run_reorder(net, p->fmap_r, p->val[net->fmap], p->fmap_user));
+    }
+    if (training) {
+        net->train_plan = p;
+        net->version++; /* running statistics moved; an optimizer step may follow */
+    }
+    return DH_OK;
+}
+
+static dh_status seed_grad(dh__net *net, nn_plan *p, int t, const float *g, dnnl_memory_t user,
+                           dnnl_primitive_t r)
+{
+    if (g) {
+        DH_DNNL(dnnl_memory_set_data_handle(user, (void *)(uintptr_t)g));
+        return run_reorder(net, r, user, p->diff[t]);
+    }
+    memset(nn_mem_ptr(p->diff[t]), 0, dh__dnnl_md_bytes(&p->md[t]));
+    return DH_OK;
+}
+
+dh_status dh__net_backward(dh__net *net, const float *dout, const float *dfmap, float *dx)
+{
+    DH_CHECK_ARG(net != NULL);
+    DH_CHECK_ARG_MSG(dout != NULL || dfmap != NULL, "nn: backward needs dout or dfmap");
+    if (dfmap && net->fmap < 0)
+        return dh__set_error(DH_E_UNSUPPORTED, "nn: this network has no feature map");
+    nn_plan *p = net->train_plan;
+    if (!p) return dh__set_error(DH_E_STATE, "nn: backward without a training forward");
+    apply_threads();
+    DH_TRY(seed_grad(net, p, net->output, dout, p->dout_user, p->dout_r));
+    if (net->fmap >= 0) DH_TRY(seed_grad(net, p, net->fmap, dfmap, p->dfmap_user, p->dfmap_r));
+    p->has_dx = dx != NULL;
+    DH_DNNL(dnnl_memory_set_data_handle(p->diff[0], dx));
+    dh_status st = nn_plan_run(p, p->bwd, p->n_bwd);
+    net->version++;
+    return st;
+}

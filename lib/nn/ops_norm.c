@@ -1,0 +1,258 @@
+/* lib/nn/ops_norm.c -- batch norm (2d and 1d), element-wise activations, dropout and
+ * softmax on oneDNN, forward (training / inference) and backward.
+ *
+ * These primitives take their input's layout as is (no reorders): a BN or ReLU
+ * after a convolution runs on the convolution's blocked output. */
+#include <math.h>
+#include <string.h>
+
+#include "nn/net_impl.h"
+
+/* ---- batch norm ---- */
+
+/* PyTorch's running statistics: r = (1 - m) r + m s, with the unbiased variance. */
+static dh_status bn_update_running(nn_plan *p, nn_step *s)
+{
+    nn_exec *x = s->ctx;
+    dh__net *net = p->net;
+    const nn_node *nd = &net->nodes[s->node];
+    dh__param *bp = &net->params[nd->param];
+    const float *mean = nn_mem_ptr(x->mean), *var = nn_mem_ptr(x->var);
+    const nn_shape *sh = &net->t[nd->in[0]];
+    double cnt = (double)p->n * (sh->ndim == 3 ? (double)(sh->d[1] * sh->d[2]) : 1.0);
+    double unbias = cnt > 1 ? cnt / (cnt - 1) : 1.0;
+    float m = nd->momentum;
+    for (size_t c = 0; c < bp[0].n; c++) {
+        bp[2].data[c] = (1 - m) * bp[2].data[c] + m * mean[c];
+        bp[3].data[c] = (float)((1 - m) * bp[3].data[c] + m * var[c] * unbias);
+    }
+    bp[4].data[0] += 1.0f;
+    return DH_OK;
+}
+
+dh_status nn_fwd_bn(nn_plan *p, int i)
+{
+    dh__net *net = p->net;
+    const nn_node *nd = &net->nodes[i];
+    nn_exec *x = &p->ex[i];
+    dh__param *bp = &net->params[nd->param];
+    int in = nd->in[0];
+    unsigned flags = dnnl_use_scale | dnnl_use_shift | (p->training ? 0u : dnnl_use_global_stats);
+    dnnl_batch_normalization_desc_t bd;
+    DH_DNNL(dnnl_batch_normalization_forward_desc_init(
+        &bd, p->training ? dnnl_forward_training : dnnl_forward_inference, &p->md[in], nd->eps,
+        flags));
+    dnnl_primitive_desc_t pd;
+    DH_TRY(nn_pd(p, &bd, NULL, NULL, &pd));
+    x->fwd_pd = pd;
+    DH_TRY(nn_tensor_set(p, nd->out, nn_pd_md(pd, dnnl_query_dst_md, 0)));
+    dnnl_memory_desc_t cmd;
+    int64_t c = (int64_t)bp[0].n;
+    DH_TRY(dh__dnnl_md_plain(&cmd, 1, &c));
+    DH_TRY(nn_mem(p, &cmd, bp[0].data, &x->aux));
+    DH_TRY(nn_mem(p, &cmd, bp[1].data, &x->aux2));
+    DH_TRY(nn_mem(p, &cmd, p->training ? NULL : bp[2].data, &x->mean));
+    DH_TRY(nn_mem(p, &cmd, p->training ? NULL : bp[3].data, &x->var));
+    dnnl_primitive_t prim;
+    DH_TRY(nn_prim(p, pd, &prim));
+    dnnl_exec_arg_t a[6] = {{DNNL_ARG_SRC, p->val[in]},  {DNNL_ARG_DST, p->val[nd->out]},
+                            {DNNL_ARG_SCALE, x->aux},    {DNNL_ARG_SHIFT, x->aux2},
+                            {DNNL_ARG_MEAN, x->mean},    {DNNL_ARG_VARIANCE, x->var}};
+    DH_TRY(nn_step_add(p, prim, NULL, NULL, i, 6, a));
+    if (p->training) DH_TRY(nn_step_add(p, NULL, bn_update_running, x, i, 0, NULL));
+    return DH_OK;
+}
+
+dh_status nn_bwd_bn(nn_plan *p, int i)
+{
+    dh__net *net = p->net;
+    const nn_node *nd = &net->nodes[i];
+    nn_exec *x = &p->ex[i];
+    dh__param *bp = &net->params[nd->param];
+    int in = nd->in[0];
+    dnnl_batch_normalization_desc_t bd;
+    DH_DNNL(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &p->md[nd->out],
+                                                        &p->md[in], nd->eps,
+                                                        dnnl_use_scale | dnnl_use_shift));
+    dnnl_primitive_desc_t pd;
+    DH_TRY(nn_pd(p, &bd, NULL, x->fwd_pd, &pd));
+    dnnl_memory_desc_t cmd;
+    int64_t c = (int64_t)bp[0].n;
+    DH_TRY(dh__dnnl_md_plain(&cmd, 1, &c));
+    dnnl_memory_t ddst, target, gg, gb;
+    DH_TRY(nn_diff_as(p, nd->out, nn_pd_md(pd, dnnl_query_diff_dst_md, 0), i, &ddst));
+    DH_TRY(nn_mem(p, &cmd, NULL, &x->dw));
+    DH_TRY(nn_mem(p, &cmd, NULL, &x->db));
+    nn_pending pend;
+    /* BN's input gradient is needed even for the net input only when dx is asked;
+     * the parameter gradients always are, so compute both in one primitive and let
+     * the pending copy (if any) alone depend on dx. */
+    int needs_dx_save = in == 0;
+    DH_TRY(nn_diff_begin(p, in, nn_pd_md(pd, dnnl_query_diff_src_md, 0), i, &pend, &target));
+    if (needs_dx_save && !pend.tmp) { /* would write straight into dx: use a temp */
+        DH_TRY(nn_mem(p, nn_pd_md(pd, dnnl_query_diff_src_md, 0), NULL, &pend.tmp));
+        target = pend.tmp;
+    }
+    p->cur_needs_dx = 0;
+    dnnl_primitive_t prim;
+    DH_TRY(nn_prim(p, pd, &prim));
+    dnnl_exec_arg_t a[9] = {{DNNL_ARG_SRC, p->val[in]},  {DNNL_ARG_MEAN, x->mean},
+                            {DNNL_ARG_VARIANCE, x->var}, {DNNL_ARG_DIFF_DST, ddst},
+                            {DNNL_ARG_SCALE, x->aux},    {DNNL_ARG_SHIFT, x->aux2},
+                            {DNNL_ARG_DIFF_SRC, target}, {DNNL_ARG_DIFF_SCALE, x->dw},
+                            {DNNL_ARG_DIFF_SHIFT, x->db}};
+    DH_TRY(nn_step_add(p, prim, NULL, NULL, i, 9, a));
+    if (in == 0) p->cur_needs_dx = 1;
+    DH_TRY(nn_diff_end(p, &pend));
+    DH_TRY(nn_mem(p, &cmd, bp[0].grad, &gg));
+    DH_TRY(nn_mem(p, &cmd, bp[1].grad, &gb));
+    DH_TRY(nn_step_reorder(p, x->dw, gg, 1, i));
+    return nn_step_reorder(p, x->db, gb, 1, i);
+}
+
+/* ---- element-wise ---- */
+
+static dnnl_alg_kind_t act_alg(int32_t kind)
+{
+    switch (kind) {
+    case DH__ACT_TANH: return dnnl_eltwise_tanh;
+    case DH__ACT_SIGMOID: return dnnl_eltwise_logistic;
+    case DH__ACT_GELU: return dnnl_eltwise_gelu_erf;
+    default: return dnnl_eltwise_relu;
+    }
+}
+
+dh_status nn_fwd_act(nn_plan *p, int i)
+{
+    const nn_node *nd = &p->net->nodes[i];
+    nn_exec *x = &p->ex[i];
+    int in = nd->in[0];
+    dnnl_eltwise_desc_t ed;
+    DH_DNNL(dnnl_eltwise_forward_desc_init(
+        &ed, p->training ? dnnl_forward_training : dnnl_forward_inference, act_alg(nd->act),
+        &p->md[in], nd->alpha, 0.0f));
+    dnnl_primitive_desc_t pd;
+    DH_TRY(nn_pd(p, &ed, NULL, NULL, &pd));
+    x->fwd_pd = pd;
+    DH_TRY(nn_tensor_set(p, nd->out, nn_pd_md(pd, dnnl_query_dst_md, 0)));
+    dnnl_primitive_t prim;
+    DH_TRY(nn_prim(p, pd, &prim));
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_SRC, p->val[in]}, {DNNL_ARG_DST, p->val[nd->out]}};
+    return nn_step_add(p, prim, NULL, NULL, i, 2, a);
+}
+
+dh_status nn_bwd_act(nn_plan *p, int i)
+{
+    const nn_node *nd = &p->net->nodes[i];
+    int in = nd->in[0];
+    dnnl_eltwise_desc_t ed;
+    DH_DNNL(dnnl_eltwise_backward_desc_init(&ed, act_alg(nd->act), &p->md[nd->out], &p->md[in],
+                                            nd->alpha, 0.0f));
+    dnnl_primitive_desc_t pd;
+    DH_TRY(nn_pd(p, &ed, NULL, p->ex[i].fwd_pd, &pd));
+    dnnl_memory_t ddst, target;
+    nn_pending pend;
+    DH_TRY(nn_diff_begin(p, in, nn_pd_md(pd, dnnl_query_diff_src_md, 0), i, &pend, &target));
+    DH_TRY(nn_diff_as(p, nd->out, nn_pd_md(pd, dnnl_query_diff_dst_md, 0), i, &ddst));
+    dnnl_primitive_t prim;
+    DH_TRY(nn_prim(p, pd, &prim));
+    dnnl_exec_arg_t a[3] = {{DNNL_ARG_SRC, p->val[in]}, {DNNL_ARG_DIFF_DST, ddst},
+                            {DNNL_ARG_DIFF_SRC, target}};
+    DH_TRY(nn_step_add(p, prim, NULL, NULL, i, 3, a));
+    return nn_diff_end(p, &pend);
+}
+
+/* ---- dropout (C loop over the physical buffer: layout-agnostic) ---- */
+
+static dh_status dropout_fwd(nn_plan *p, nn_step *s)
+{
+    nn_exec *x = s->ctx;
+    dh__net *net = p->net;
+    const nn_node *nd = &net->nodes[s->node];
+    const float *in = nn_mem_ptr(p->val[nd->in[0]]);
+    float *out = nn_mem_ptr(p->val[nd->out]);
+    dh__rng r;
+    dh__rng_seed(&r, net->seed ^ (0x9e3779b97f4a7c15ull * (++net->drop_calls)) ^ (uint64_t)s->node);
+    float scale = nd->p < 1.0f ? 1.0f / (1.0f - nd->p) : 0.0f;
+    for (size_t k = 0; k < x->mask_n; k++) {
+        x->mask[k] = dh__rng_uniform(&r) >= nd->p;
+        out[k] = x->mask[k] ? in[k] * scale : 0.0f;
+    }
+    return DH_OK;
+}
+
+static dh_status dropout_bwd(nn_plan *p, nn_step *s)
+{
+    nn_exec *x = s->ctx;
+    const nn_node *nd = &p->net->nodes[s->node];
+    const float *g = nn_mem_ptr(p->diff[nd->out]);
+    float *d = nn_mem_ptr(x->aux);
+    float scale = nd->p < 1.0f ? 1.0f / (1.0f - nd->p) : 0.0f;
+    for (size_t k = 0; k < x->mask_n; k++) d[k] = x->mask[k] ? g[k] * scale : 0.0f;
+    return DH_OK;
+}
+
+dh_status nn_fwd_dropout(nn_plan *p, int i)
+{
+    const nn_node *nd = &p->net->nodes[i];
+    nn_exec *x = &p->ex[i];
+    if (!p->training) { /* identity at inference: share the input's memory */
+        nn_tensor_alias(p, nd->out, nd->in[0]);
+        return DH_OK;
+    }
+    DH_TRY(nn_tensor_set(p, nd->out, &p->md[nd->in[0]]));
+    x->mask_n = dh__dnnl_md_bytes(&p->md[nd->out]) / sizeof(float);
+    x->mask = dh__alloc(x->mask_n ? x->mask_n : 1);
+    if (!x->mask) return DH_E_NO_MEMORY;
+    return nn_step_add(p, NULL, dropout_fwd, x, i, 0, NULL);
+}
+
+dh_status nn_bwd_dropout(nn_plan *p, int i)
+{
+    const nn_node *nd = &p->net->nodes[i];
+    nn_exec *x = &p->ex[i];
+    nn_pending pend;
+    DH_TRY(nn_diff_begin(p, nd->in[0], &p->md[nd->out], i, &pend, &x->aux));
+    DH_TRY(nn_step_add(p, NULL, dropout_bwd, x, i, 0, NULL));
+    return nn_diff_end(p, &pend);
+}
+
+/* ---- softmax over one logical axis ---- */
+
+dh_status nn_fwd_softmax(nn_plan *p, int i)
+{
+    const nn_node *nd = &p->net->nodes[i];
+    nn_exec *x = &p->ex[i];
+    int in = nd->in[0];
+    dnnl_softmax_desc_t sd;
+    DH_DNNL(dnnl_softmax_forward_desc_init(
+        &sd, p->training ? dnnl_forward_training : dnnl_forward_inference, &p->md[in], nd->axis));
+    dnnl_primitive_desc_t pd;
+    DH_TRY(nn_pd(p, &sd, NULL, NULL, &pd));
+    x->fwd_pd = pd;
+    DH_TRY(nn_tensor_set(p, nd->out, nn_pd_md(pd, dnnl_query_dst_md, 0)));
+    dnnl_primitive_t prim;
+    DH_TRY(nn_prim(p, pd, &prim));
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_SRC, p->val[in]}, {DNNL_ARG_DST, p->val[nd->out]}};
+    return nn_step_add(p, prim, NULL, NULL, i, 2, a);
+}
+
+dh_status nn_bwd_softmax(nn_plan *p, int i)
+{
+    const nn_node *nd = &p->net->nodes[i];
+    int in = nd->in[0], out = nd->out;
+    dnnl_softmax_desc_t sd;
+    DH_DNNL(dnnl_softmax_backward_desc_init(&sd, &p->md[out], &p->md[out], nd->axis));
+    dnnl_primitive_desc_t pd;
+    DH_TRY(nn_pd(p, &sd, NULL, p->ex[i].fwd_pd, &pd));
+    dnnl_memory_t ddst, target;
+    nn_pending pend;
+    DH_TRY(nn_diff_begin(p, in, nn_pd_md(pd, dnnl_query_diff_src_md, 0), i, &pend, &target));
+    DH_TRY(nn_diff_as(p, out, nn_pd_md(pd, dnnl_query_diff_dst_md, 0), i, &ddst));
+    dnnl_primitive_t prim;
+    DH_TRY(nn_prim(p, pd, &prim));
+    dnnl_exec_arg_t a[3] = {{DNNL_ARG_DST, p->val[out]}, {DNNL_ARG_DIFF_DST, ddst},
+                            {DNNL_ARG_DIFF_SRC, target}};
+    DH_TRY(nn_step_add(p, prim, NULL, NULL, i, 3, a));
+    return nn_diff_end(p, &pend);
+}

@@ -1,0 +1,228 @@
+/* lib/nn/plan.c -- execution plans: all oneDNN memories, primitives and steps built
+ * once for one (batch size, mode, thread count) of a net, then replayed.
+ *
+ * A plan is two flat step lists (forward, backward). Every tensor has a value memory
+ * in the layout its producer chose (format `any`, so convolutions pick blocked
+ * layouts) and, when training, a gradient memory of the same layout. Consumers that
+ * want another layout get a bridging reorder step; gradients with several consumers
+ * are accumulated with reorders carrying a sum post-op. */
+#include <string.h>
+
+#include "nn/net_impl.h"
+
+#define GROW(arr, n, cap)                                                                    \
+    do {                                                                                     \
+        if ((n) == (cap)) {                                                                  \
+            int nc_ = (cap) ? 2 * (cap) : 16;                                                \
+            void *q_ = dh__realloc((arr), (size_t)nc_ * sizeof(*(arr)));                     \
+            if (!q_) return DH_E_NO_MEMORY;                                                  \
+            (arr) = q_;                                                                      \
+            (cap) = nc_;                                                                     \
+        }                                                                                    \
+    } while (0)
+
+dh_status nn_mem(nn_plan *p, const dnnl_memory_desc_t *md, void *handle, dnnl_memory_t *out)
+{
+    dnnl_engine_t eng;
+    DH_TRY(dh__dnnl_engine(&eng));
+    GROW(p->mems, p->n_mems, p->cap_mems);
+    DH_DNNL(dnnl_memory_create(out, md, eng, handle ? handle : DNNL_MEMORY_ALLOCATE));
+    p->mems[p->n_mems++] = *out;
+    return DH_OK;
+}
+
+dh_status nn_mem_user(nn_plan *p, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
+{
+    dnnl_engine_t eng;
+    DH_TRY(dh__dnnl_engine(&eng));
+    GROW(p->mems, p->n_mems, p->cap_mems);
+    DH_DNNL(dnnl_memory_create(out, md, eng, DNNL_MEMORY_NONE));
+    p->mems[p->n_mems++] = *out;
+    return DH_OK;
+}
+
+dh_status nn_pd(nn_plan *p, const void *op_desc, const_dnnl_primitive_attr_t attr,
+                const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd)
+{
+    dnnl_engine_t eng;
+    DH_TRY(dh__dnnl_engine(&eng));
+    GROW(p->pds, p->n_pds, p->cap_pds);
+    DH_DNNL(dnnl_primitive_desc_create(pd, (const_dnnl_op_desc_t)op_desc, attr, eng, hint));
+    p->pds[p->n_pds++] = *pd;
+    return DH_OK;
+}
+
+dh_status nn_pd_keep(nn_plan *p, dnnl_primitive_desc_t pd)
+{
+    if (p->n_pds == p->cap_pds) {
+        int nc = p->cap_pds ? 2 * p->cap_pds : 16;
+        void *q = dh__realloc(p->pds, (size_t)nc * sizeof(*p->pds));
+        if (!q) {
+            dnnl_primitive_desc_destroy(pd);
+            return DH_E_NO_MEMORY;
+        }
+        p->pds = q;
+        p->cap_pds = nc;
+    }
+    p->pds[p->n_pds++] = pd;
+    return DH_OK;
+}
+
+dh_status nn_prim(nn_plan *p, const_dnnl_primitive_desc_t pd, dnnl_primitive_t *out)
+{
+    GROW(p->prims, p->n_prims, p->cap_prims);
+    DH_DNNL(dnnl_primitive_create(out, pd));
+    p->prims[p->n_prims++] = *out;
+    return DH_OK;
+}
+
+void *nn_buf(nn_plan *p, size_t bytes)
+{
+    if (p->n_bufs == p->cap_bufs) {
+        int nc = p->cap_bufs ? 2 * p->cap_bufs : 16;
+        void *q = dh__realloc(p->bufs, (size_t)nc * sizeof(void *));
+        if (!q) return NULL;
+        p->bufs = q;
+        p->cap_bufs = nc;
+    }
+    void *b = dh__alloc_aligned(bytes ? bytes : 64, 64);
+    if (b) {
+        memset(b, 0, bytes);
+        p->bufs[p->n_bufs++] = b;
+    }
+    return b;
+}
+
+dh_status nn_reorder_prim(nn_plan *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
+                          int accumulate, dnnl_primitive_t *out)
+{
+    dnnl_engine_t eng;
+    DH_TRY(dh__dnnl_engine(&eng));
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dh_status st = DH_OK;
+    if (accumulate) {
+        /* dst = src + 1.0 * dst: the gradient of a tensor with several consumers */
+        DH_DNNL(dnnl_primitive_attr_create(&attr));
+        if (dnnl_post_ops_create(&po) != dnnl_success ||
+            dnnl_post_ops_append_sum(po, 1.0f) != dnnl_success ||
+            dnnl_primitive_attr_set_post_ops(attr, po) != dnnl_success)
+            st = dh__set_error(DH_E_BACKEND, "oneDNN: building a sum post-op failed");
+    }
+    dnnl_primitive_desc_t pd = NULL;
+    if (st == DH_OK) {
+        dnnl_status_t ds = dnnl_reorder_primitive_desc_create(&pd, src, eng, dst, eng, attr);
+        if (ds != dnnl_success) st = dh__dnnl_error(ds, "dnnl_reorder_primitive_desc_create", __func__);
+        else st = nn_pd_keep(p, pd);
+    }
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    DH_TRY(st);
+    return nn_prim(p, pd, out);
+}
+
+dh_status nn_step_add(nn_plan *p, dnnl_primitive_t prim, nn_step_fn fn, void *ctx, int node,
+                      int nargs, const dnnl_exec_arg_t *args)
+{
+    nn_step **list = p->building_bwd ? &p->bwd : &p->fwd;
+    int *n = p->building_bwd ? &p->n_bwd : &p->n_fwd;
+    int *cap = p->building_bwd ? &p->cap_bwd : &p->cap_fwd;
+    GROW(*list, *n, *cap);
+    nn_step *s = &(*list)[(*n)++];
+    memset(s, 0, sizeof *s);
+    s->prim = prim;
+    s->fn = fn;
+    s->ctx = ctx;
+    s->node = node;
+    s->needs_dx = p->cur_needs_dx;
+    s->nargs = nargs;
+    for (int i = 0; i < nargs && i < NN_MAX_ARGS; i++) s->args[i] = args[i];
+    return DH_OK;
+}
+
+static const dnnl_memory_desc_t *mem_md(dnnl_memory_t m)
+{
+    const dnnl_memory_desc_t *md = NULL;
+    dnnl_memory_get_memory_desc(m, &md);
+    return md;
+}
+
+dh_status nn_step_reorder(nn_plan *p, dnnl_memory_t src, dnnl_memory_t dst, int accumulate,
+                          int node)
+{
+    dnnl_primitive_t r;
+    DH_TRY(nn_reorder_prim(p, mem_md(src), mem_md(dst), accumulate, &r));
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
+    return nn_step_add(p, r, NULL, NULL, node, 2, a);
+}
+
+dh_status nn_tensor_set(nn_plan *p, int t, const dnnl_memory_desc_t *md)
+{
+    p->md[t] = *md;
+    DH_TRY(nn_mem(p, md, NULL, &p->val[t]));
+    if (p->training) DH_TRY(nn_mem(p, md, NULL, &p->diff[t]));
+    return DH_OK;
+}
+
+void nn_tensor_alias(nn_plan *p, int t, int src)
+{
+    p->md[t] = p->md[src];
+    p->val[t] = p->val[src];
+}
+
+dh_status nn_value_as(nn_plan *p, int t, const dnnl_memory_desc_t *want, int node,
+                      dnnl_memory_t *out)
+{
+    if (dnnl_memory_desc_equal(want, &p->md[t])) {
+        *out = p->val[t];
+        return DH_OK;
+    }
+    DH_TRY(nn_mem(p, want, NULL, out));
+    return nn_step_reorder(p, p->val[t], *out, 0, node);
+}
+
+dh_status nn_diff_as(nn_plan *p, int t, const dnnl_memory_desc_t *want, int node,
+                     dnnl_memory_t *out)
+{
+    if (dnnl_memory_desc_equal(want, &p->md[t])) {
+        *out = p->diff[t];
+        return DH_OK;
+    }
+    DH_TRY(nn_mem(p, want, NULL, out));
+    return nn_step_reorder(p, p->diff[t], *out, 0, node);
+}
+
+dh_status nn_diff_begin(nn_plan *p, int t, const dnnl_memory_desc_t *md, int node,
+                        nn_pending *pend, dnnl_memory_t *target)
+{
+    pend->t = t;
+    pend->node = node;
+    pend->tmp = NULL;
+    if (t == 0) p->cur_needs_dx = 1;
+    if (!p->written[t] && dnnl_memory_desc_equal(md, &p->md[t])) {
+        *target = p->diff[t];
+        return DH_OK;
+    }
+    DH_TRY(nn_mem(p, md, NULL, &pend->tmp));
+    *target = pend->tmp;
+    return DH_OK;
+}
+
+dh_status nn_diff_end(nn_plan *p, nn_pending *pend)
+{
+    dh_status st = DH_OK;
+    if (pend->tmp)
+        st = nn_step_reorder(p, pend->tmp, p->diff[pend->t], p->written[pend->t], pend->node);
+    p->written[pend->t] = 1;
+    p->cur_needs_dx = 0;
+    return st;
+}
+
+dh_status nn_diff_route(nn_plan *p, int t, dnnl_memory_t src, int node)
+{
+    if (t == 0) p->cur_needs_dx = 1;
+    dh_status st = nn_step_reorder(p, src, p->diff[t], p->written[t], node);
+    p->written[t] = 1;
+    p->cur_needs_dx = 0;
+    return st;
+}

@@ -1,0 +1,191 @@
+/* lib/nn/plan_build.c -- building, running and freeing an execution plan; the
+ * inference fusion analysis (conv/linear + BN fold + residual sum + ReLU post-ops). */
+#include <string.h>
+
+#include "nn/net_impl.h"
+
+/* The single consumer node of tensor t, or -1 when it has zero or several, or when
+ * t is exposed to the caller (output or feature map) and so must stay materialised. */
+static int sole_consumer(const dh__net *net, int t)
+{
+    if (net->t[t].n_cons != 1 || t == net->output || t == net->fmap) return -1;
+    for (int j = 0; j < net->n_nodes; j++)
+        for (int k = 0; k < net->nodes[j].n_in; k++)
+            if (net->nodes[j].in[k] == t) return j;
+    return -1;
+}
+
+/* Inference: fold BN into the producing conv/linear, then a residual add through a
+ * sum post-op (when the other operand is ready before the conv runs), then ReLU. */
+static void plan_fusion(nn_plan *p)
+{
+    dh__net *net = p->net;
+    for (int i = 0; i < net->n_nodes; i++) {
+        nn_node *nd = &net->nodes[i];
+        if (nd->kind != NN_CONV && nd->kind != NN_LINEAR) continue;
+        if (p->ex[i].fused) continue;
+        int t = nd->out, c = sole_consumer(net, t);
+        if (c >= 0 && net->nodes[c].kind == NN_BN) {
+            p->ex[i].fold_bn = c;
+            p->ex[c].fused = 1;
+            t = net->nodes[c].out;
+            c = sole_consumer(net, t);
+        }
+        if (c >= 0 && net->nodes[c].kind == NN_ADD && nd->kind == NN_CONV) {
+            const nn_node *ad = &net->nodes[c];
+            int other = ad->in[0] == t ? ad->in[1] : ad->in[0];
+            if (other != t && net->t[other].producer < i) {
+                p->ex[i].fold_add_other = other;
+                p->ex[i].fold_add = c;
+                p->ex[c].fused = 1;
+                t = ad->out;
+                c = sole_consumer(net, t);
+            }
+        }
+        if (c >= 0 && net->nodes[c].kind == NN_ACT && net->nodes[c].act == DH__ACT_RELU) {
+            p->ex[i].fold_act = c;
+            p->ex[c].fused = 1;
+        }
+    }
+}
+
+/* Tensors produced by fused nodes share their producer's memory. */
+static void plan_alias_fused(nn_plan *p, int i)
+{
+    const nn_exec *x = &p->ex[i];
+    const dh__net *net = p->net;
+    int src = net->nodes[i].out;
+    if (x->fold_bn >= 0) nn_tensor_alias(p, net->nodes[x->fold_bn].out, src);
+    if (x->fold_add >= 0) nn_tensor_alias(p, net->nodes[x->fold_add].out, src);
+    if (x->fold_act >= 0) nn_tensor_alias(p, net->nodes[x->fold_act].out, src);
+}
+
+/* Caller arrays (plain layout) and the reorders between them and the net. */
+static dh_status plan_glue_one(nn_plan *p, int t, dnnl_memory_t *user, dnnl_primitive_t *r,
+                               dnnl_memory_t *duser, dnnl_primitive_t *dr)
+{
+    int64_t dims[4];
+    int nd;
+    dnnl_memory_desc_t md;
+    nn_net_dims(p->net, t, p->n, dims, &nd);
+    DH_TRY(dh__dnnl_md_plain(&md, nd, dims));
+    DH_TRY(nn_mem_user(p, &md, user));
+    DH_TRY(nn_reorder_prim(p, &p->md[t], &md, 0, r));
+    if (!p->training) return DH_OK;
+    DH_TRY(nn_mem_user(p, &md, duser));
+    return nn_reorder_prim(p, &md, &p->md[t], 0, dr);
+}
+
+static dh_status plan_glue(nn_plan *p)
+{
+    dh__net *net = p->net;
+    DH_TRY(plan_glue_one(p, net->output, &p->out_user, &p->out_r, &p->dout_user, &p->dout_r));
+    if (net->fmap >= 0)
+        DH_TRY(plan_glue_one(p, net->fmap, &p->fmap_user, &p->fmap_r, &p->dfmap_user, &p->dfmap_r));
+    return DH_OK;
+}
+
+static dh_status plan_build(nn_plan *p)
+{
+    dh__net *net = p->net;
+    int64_t dims[4];
+    int nd;
+    nn_net_dims(net, 0, p->n, dims, &nd);
+    DH_TRY(dh__dnnl_md_plain(&p->md[0], nd, dims));
+    DH_TRY(nn_mem_user(p, &p->md[0], &p->val[0]));
+    if (p->training) DH_TRY(nn_mem_user(p, &p->md[0], &p->diff[0]));
+    if (!p->training) plan_fusion(p);
+    for (int i = 0; i < net->n_nodes; i++) {
+        if (p->ex[i].fused) continue;
+        int k = net->nodes[i].kind;
+        if (k == NN_CONV || k == NN_LINEAR) DH_TRY(nn_build_fwd_wop(p, i));
+        else DH_TRY(nn_build_fwd_misc(p, i));
+        if (!p->training) plan_alias_fused(p, i);
+    }
+    DH_TRY(plan_glue(p));
+    if (!p->training) return DH_OK;
+    p->building_bwd = 1;
+    p->written[net->output] = 1;
+    if (net->fmap >= 0) p->written[net->fmap] = 1;
+    for (int i = net->n_nodes - 1; i >= 0; i--) {
+        int k = net->nodes[i].kind;
+        if (k == NN_CONV || k == NN_LINEAR) DH_TRY(nn_build_bwd_wop(p, i));
+        else DH_TRY(nn_build_bwd_misc(p, i));
+    }
+    p->building_bwd = 0;
+    return DH_OK;
+}
+
+dh_status nn_plan_create(dh__net *net, size_t n, int training, nn_plan **out)
+{
+    *out = NULL;
+    nn_plan *p = dh__calloc(1, sizeof *p);
+    if (!p) return DH_E_NO_MEMORY;
+    p->net = net;
+    p->n = n;
+    p->training = training;
+    p->nthr = dh__num_threads();
+    size_t nt = (size_t)net->n_t, nn = (size_t)net->n_nodes;
+    p->md = dh__calloc(nt, sizeof *p->md);
+    p->val = dh__calloc(nt, sizeof *p->val);
+    p->diff = dh__calloc(nt, sizeof *p->diff);
+    p->written = dh__calloc(nt, 1);
+    p->ex = dh__calloc(nn ? nn : 1, sizeof *p->ex);
+    if (!p->md || !p->val || !p->diff || !p->written || !p->ex) {
+        nn_plan_free(p);
+        return DH_E_NO_MEMORY;
+    }
+    for (size_t i = 0; i < nn; i++) {
+        p->ex[i].fold_bn = p->ex[i].fold_add_other = p->ex[i].fold_add = p->ex[i].fold_act = -1;
+        p->ex[i].synced = (uint64_t)-1;
+    }
+    dh_status st = plan_build(p);
+    if (st != DH_OK) {
+        dh__error_prefix("building the %s plan for batch %zu", training ? "training" : "inference",
+                         n);
+        nn_plan_free(p);
+        return st;
+    }
+    *out = p;
+    return DH_OK;
+}
+
+void nn_plan_free(nn_plan *p)
+{
+    if (!p) return;
+    for (int i = 0; i < p->n_prims; i++) dnnl_primitive_destroy(p->prims[i]);
+    for (int i = 0; i < p->n_pds; i++) dnnl_primitive_desc_destroy(p->pds[i]);
+    for (int i = 0; i < p->n_mems; i++) dnnl_memory_destroy(p->mems[i]);
+    for (int i = 0; i < p->n_bufs; i++) dh__free_aligned(p->bufs[i]);
+    if (p->ex && p->net)
+        for (int i = 0; i < p->net->n_nodes; i++) dh__free(p->ex[i].mask);
+    dh__free(p->prims);
+    dh__free(p->pds);
+    dh__free(p->mems);
+    dh__free(p->bufs);
+    dh__free(p->fwd);
+    dh__free(p->bwd);
+    dh__free(p->md);
+    dh__free(p->val);
+    dh__free(p->diff);
+    dh__free(p->written);
+    dh__free(p->ex);
+    dh__free(p);
+}
+
+dh_status nn_plan_run(nn_plan *p, nn_step *steps, int count)
+{
+    dnnl_stream_t s = p->net->stream;
+    for (int i = 0; i < count; i++) {
+        nn_step *st = &steps[i];
+        if (st->needs_dx && !p->has_dx) continue;
+        if (st->prim) {
+            DH_DNNL(dnnl_primitive_execute(st->prim, s, st->nargs, st->args));
+        } else {
+            DH_DNNL(dnnl_stream_wait(s));
+            DH_TRY(st->fn(p, st));
+        }
+    }
+    DH_DNNL(dnnl_stream_wait(s));
+    return DH_OK;
+}

@@ -1,0 +1,220 @@
+/* lib/train/checkpoint.c -- trainer checkpoints: one safetensors file holding the
+ * model's tensors ("model.*"), the optimizer state ("optim.*"), the loss's
+ * parameters and state ("loss.*"), the best-weights snapshot and the run counters
+ * ("trainer.*"). Written atomically (a crash or Ctrl-C never leaves a torn file);
+ * resuming restores every piece so the run continues bit-exactly (same threads). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "io/model.h"
+#include "loss/loss.h"
+#include "nn/optim.h"
+#include "train_impl.h"
+
+#define CKPT_FORMAT "libdh-checkpoint"
+#define CKPT_VERSION "1"
+
+enum { ST_VERSION, ST_NEXT_EPOCH, ST_OPT_STEP, ST_LOSS_ITER, ST_LOSS_RNG, ST_LOSS_EPOCH,
+       ST_BEST_EPOCH, ST_BATCHES, ST_COUNT };
+enum { F_BEST_MAP, F_LAST_MAP, F_LOSS_BETA, F_COUNT };
+
+typedef struct ckpt_list {
+    dh__st_entry *e;
+    char **names;
+    size_t n, cap;
+} ckpt_list;
+
+static dh_status add(ckpt_list *l, const char *prefix, const char *name, int32_t dtype,
+                     const void *data, size_t count, size_t elem)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        dh__st_entry *e = dh__realloc(l->e, cap * sizeof *e);
+        if (!e) return DH_E_NO_MEMORY;
+        l->e = e;
+        char **nm = dh__realloc(l->names, cap * sizeof *nm);
+        if (!nm) return DH_E_NO_MEMORY;
+        l->names = nm;
+        l->cap = cap;
+    }
+    size_t len = strlen(prefix) + strlen(name) + 1;
+    char *full = dh__alloc(len);
+    if (!full) return DH_E_NO_MEMORY;
+    snprintf(full, len, "%s%s", prefix, name);
+    dh__st_entry *e = &l->e[l->n];
+    memset(e, 0, sizeof *e);
+    e->name = full;
+    e->dtype = dtype;
+    e->ndim = 1;
+    e->shape[0] = (int64_t)count;
+    e->data = data;
+    e->nbytes = count * elem;
+    l->names[l->n++] = full;
+    return DH_OK;
+}
+
+static void list_free(ckpt_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) dh__free(l->names[i]);
+    dh__free(l->names);
+    dh__free(l->e);
+}
+
+static dh_status collect(dh_trainer *t, ckpt_list *l, int64_t *st, double *f)
+{
+    dh__model_param *mp;
+    size_t nm = dh__model_params(t->model, &mp);
+    for (size_t i = 0; i < nm; i++)
+        DH_TRY(add(l, "model.", mp[i].p.name, DH__ST_F32, mp[i].p.data, mp[i].p.n, 4));
+    size_t ns = dh__optimizer_state_count(t->opt);
+    for (size_t i = 0; i < ns; i++) {
+        const char *name;
+        float *data;
+        size_t n;
+        DH_TRY(dh__optimizer_state_get(t->opt, i, &name, &data, &n));
+        DH_TRY(add(l, "optim.", name, DH__ST_F32, data, n, 4));
+    }
+    dh__param *lp;
+    size_t nl = dh__loss_params(t->loss, &lp);
+    for (size_t i = 0; i < nl; i++) DH_TRY(add(l, "loss.", lp[i].name, DH__ST_F32, lp[i].data, lp[i].n, 4));
+    nl = dh__loss_state(t->loss, &lp);
+    for (size_t i = 0; i < nl; i++) DH_TRY(add(l, "loss.", lp[i].name, DH__ST_F32, lp[i].data, lp[i].n, 4));
+    if (t->best) DH_TRY(add(l, "trainer.", "best_weights", DH__ST_F32, t->best, t->best_len, 4));
+    st[ST_VERSION] = 1;
+    st[ST_NEXT_EPOCH] = t->epoch + 1;
+    st[ST_OPT_STEP] = (int64_t)dh_optimizer_get_step(t->opt);
+    st[ST_LOSS_ITER] = t->loss->iter;
+    memcpy(&st[ST_LOSS_RNG], &t->loss->rng, sizeof(int64_t));
+    st[ST_LOSS_EPOCH] = t->loss->epoch;
+    st[ST_BEST_EPOCH] = t->best_epoch;
+    st[ST_BATCHES] = (int64_t)t->batches;
+    DH_TRY(add(l, "trainer.", "state", DH__ST_I64, st, ST_COUNT, 8));
+    f[F_BEST_MAP] = t->best_map;
+    f[F_LAST_MAP] = t->last_map;
+    f[F_LOSS_BETA] = t->loss->beta;
+    return add(l, "trainer.", "values", DH__ST_F64, f, F_COUNT, 8);
+}
+
+dh_status dh__checkpoint_save(dh_trainer *t, const char *path)
+{
+    ckpt_list l = {0};
+    int64_t st_vals[ST_COUNT];
+    double f[F_COUNT];
+    char kbuf[32];
+    snprintf(kbuf, sizeof kbuf, "%u", dh_model_n_bits(t->model));
+    const char *keys[] = {"format", "version", "encoder", "n_bits", "loss", "libdh"};
+    const char *vals[] = {CKPT_FORMAT, CKPT_VERSION, dh_model_get_options(t->model)->encoder,
+                          kbuf, t->loss->m->name, dh_version_string()};
+    dh_status st = collect(t, &l, st_vals, f);
+    if (st == DH_OK) st = dh__safetensors_write(path, l.e, l.n, keys, vals, 6);
+    list_free(&l);
+    if (st != DH_OK) dh__error_prefix("checkpoint '%s'", path);
+    return st;
+}
+
+/* Copy a stored tensor into dst[n] (F32), checking it exists with that size. */
+static dh_status restore(const dh__safetensors *s, const char *prefix, const char *name,
+                         void *dst, size_t n, int32_t dtype)
+{
+    char full[512];
+    snprintf(full, sizeof full, "%s%s", prefix, name);
+    const dh__st_tensor *x = dh__safetensors_find(s, full);
+    if (!x) return dh__set_error(DH_E_FORMAT, "tensor '%s' is missing", full);
+    if (x->dtype != dtype || x->numel != n)
+        return dh__set_error(DH_E_SHAPE, "tensor '%s' has %zu elements of %s, expected %zu",
+                             full, x->numel, dh__st_dtype_name(x->dtype), n);
+    memcpy(dst, x->data, x->nbytes);
+    return DH_OK;
+}
+
+static dh_status check_meta(dh_trainer *t, const dh__safetensors *s)
+{
+    const char *fmt = dh__safetensors_meta(s, "format"), *ver = dh__safetensors_meta(s, "version");
+    if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0)
+        return dh__set_error(DH_E_FORMAT, "not a libdh checkpoint (metadata format is '%s')",
+                             fmt ? fmt : "(none)");
+    if (!ver || strcmp(ver, CKPT_VERSION) != 0)
+        return dh__set_error(DH_E_VERSION, "checkpoint version '%s' is not %s", ver ? ver : "?",
+                             CKPT_VERSION);
+    const char *enc = dh__safetensors_meta(s, "encoder"), *loss = dh__safetensors_meta(s, "loss");
+    const char *kb = dh__safetensors_meta(s, "n_bits");
+    char kbuf[32];
+    snprintf(kbuf, sizeof kbuf, "%u", dh_model_n_bits(t->model));
+    if (!enc || !loss || !kb || strcmp(enc, dh_model_get_options(t->model)->encoder) ||
+        strcmp(loss, t->loss->m->name) || strcmp(kb, kbuf))
+        return dh__set_error(DH_E_SHAPE, "checkpoint is for encoder '%s', loss '%s', %s bits; "
+                             "this run has '%s', '%s', %s bits", enc ? enc : "?",
+                             loss ? loss : "?", kb ? kb : "?",
+                             dh_model_get_options(t->model)->encoder, t->loss->m->name, kbuf);
+    return DH_OK;
+}
+
+static dh_status restore_all(dh_trainer *t, const dh__safetensors *s)
+{
+    DH_TRY(check_meta(t, s));
+    int64_t st[ST_COUNT];
+    double f[F_COUNT];
+    DH_TRY(restore(s, "trainer.", "state", st, ST_COUNT, DH__ST_I64));
+    DH_TRY(restore(s, "trainer.", "values", f, F_COUNT, DH__ST_F64));
+    if (st[ST_BATCHES] != (int64_t)t->batches || st[ST_NEXT_EPOCH] < 0)
+        return dh__set_error(DH_E_SHAPE, "checkpoint was written with %lld batches per epoch, "
+                             "this run has %llu (batch size or data set differ)",
+                             (long long)st[ST_BATCHES], (unsigned long long)t->batches);
+    dh__model_param *mp;
+    size_t nm = dh__model_params(t->model, &mp);
+    for (size_t i = 0; i < nm; i++)
+        DH_TRY(restore(s, "model.", mp[i].p.name, mp[i].p.data, mp[i].p.n, DH__ST_F32));
+    size_t ns = dh__optimizer_state_count(t->opt);
+    for (size_t i = 0; i < ns; i++) {
+        const char *name;
+        float *data;
+        size_t n;
+        DH_TRY(dh__optimizer_state_get(t->opt, i, &name, &data, &n));
+        DH_TRY(restore(s, "optim.", name, data, n, DH__ST_F32));
+    }
+    dh__param *lp;
+    size_t nl = dh__loss_params(t->loss, &lp);
+    for (size_t i = 0; i < nl; i++) DH_TRY(restore(s, "loss.", lp[i].name, lp[i].data, lp[i].n, DH__ST_F32));
+    nl = dh__loss_state(t->loss, &lp);
+    for (size_t i = 0; i < nl; i++) DH_TRY(restore(s, "loss.", lp[i].name, lp[i].data, lp[i].n, DH__ST_F32));
+    const dh__st_tensor *b = dh__safetensors_find(s, "trainer.best_weights");
+    if (b) {
+        size_t total = 0;
+        for (size_t i = 0; i < nm; i++) total += mp[i].p.n;
+        if (!t->best && !(t->best = dh__alloc((total + 1) * sizeof(float)))) return DH_E_NO_MEMORY;
+        t->best_len = total;
+        DH_TRY(restore(s, "trainer.", "best_weights", t->best, total, DH__ST_F32));
+    }
+    dh__optimizer_set_step(t->opt, (uint64_t)st[ST_OPT_STEP]);
+    t->loss->iter = st[ST_LOSS_ITER];
+    memcpy(&t->loss->rng, &st[ST_LOSS_RNG], sizeof(int64_t));
+    t->loss->epoch = (int32_t)st[ST_LOSS_EPOCH];
+    t->loss->beta = (float)f[F_LOSS_BETA];
+    t->best_epoch = (int32_t)st[ST_BEST_EPOCH];
+    t->best_map = f[F_BEST_MAP];
+    t->last_map = f[F_LAST_MAP];
+    t->start_epoch = (int32_t)st[ST_NEXT_EPOCH];
+    dh__model_params_changed(t->model);
+    return DH_OK;
+}
+
+dh_status dh__checkpoint_try_resume(dh_trainer *t)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    dh_status st = dh__read_file(t->checkpoint_path, &buf, &len);
+    if (st == DH_E_NOT_FOUND) {
+        dh_clear_error();
+        return DH_OK; /* nothing to resume: start from scratch */
+    }
+    DH_TRY(st);
+    dh__safetensors s;
+    memset(&s, 0, sizeof s);
+    st = dh__safetensors_parse(buf, len, &s);
+    if (st == DH_OK) st = restore_all(t, &s);
+    dh__safetensors_free(&s);
+    dh__free(buf);
+    if (st != DH_OK) dh__error_prefix("resume from '%s'", t->checkpoint_path);
+    return st;
+}

@@ -1,0 +1,44 @@
+/* lib/train/train_impl.h -- the trainer object, shared by trainer.c, validate.c and
+ * checkpoint.c. */
+#ifndef DH_TRAIN_IMPL_H
+#define DH_TRAIN_IMPL_H
+
+#include "train.h"
+
+struct dh_trainer {
+    dh_trainer_options o;       /* resolved (epochs, batch size filled in) */
+    char *checkpoint_path;
+    dh_model *model;
+    dh_loss *loss;
+    const dh_dataset *train;
+    const dh_dataset *val_query, *val_db;
+    dh_loader *loader;
+    dh_optimizer *opt;
+    uint64_t batches;           /* per epoch */
+    /* batch buffers */
+    float *x, *y, *U, *dU;
+    int32_t *cls;
+    int64_t *idx;
+    /* run state */
+    int32_t epoch, start_epoch, best_epoch;
+    double best_map, last_map, epoch_loss, t_run;
+    float *best;                /* snapshot of every model tensor at best_map */
+    size_t best_len;
+    dh__progress prog;
+    dh_train_progress last;
+};
+
+dh_status dh__trainer_make_loader(dh_trainer *t);
+dh_status dh__trainer_alloc_buffers(dh_trainer *t);
+/** After each epoch: method hooks (ADSH's database-code update). */
+dh_status dh__trainer_epoch_hooks(dh_trainer *t);
+/** Encode the validation split, compute mAP, snapshot the weights if best. */
+dh_status dh__trainer_validate(dh_trainer *t);
+void dh__trainer_restore_best(dh_trainer *t);
+/** Checkpoints (checkpoint.c). */
+dh_status dh__checkpoint_save(dh_trainer *t, const char *path);
+/** If `path` exists, restore everything and set start_epoch; a missing file starts
+ *  from scratch; a file for another model/loss is DH_E_SHAPE / DH_E_FORMAT. */
+dh_status dh__checkpoint_try_resume(dh_trainer *t);
+
+#endif

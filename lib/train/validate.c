@@ -1,0 +1,249 @@
+/* lib/train/validate.c -- the trainer's loaders and buffers, dataset encoding,
+ * periodic validation with best-weights snapshots, and per-epoch method hooks. */
+#include <math.h>
+#include <string.h>
+
+#include "io/model.h"
+#include "loss/loss.h"
+#include "train_impl.h"
+
+/* Loader options matching the model's input: size and normalisation. */
+static dh_status loader_opts_for(dh_model *m, const dh_dataset *ds, dh_loader_options *lo)
+{
+    const dh_model_options *mo = dh_model_get_options(m);
+    int64_t shape[3] = {0, 0, 0};
+    int32_t nd = dh_model_input_shape(m, shape);
+    if (dh_dataset_is_image(ds)) {
+        if (nd != 3 || (int64_t)dh_dataset_channels(ds) != shape[0])
+            return dh__set_error(DH_E_SHAPE, "the dataset's images have %u channels, the model "
+                                 "expects input %s with %lld", dh_dataset_channels(ds),
+                                 nd == 3 ? "CHW" : "rows", (long long)shape[0]);
+        lo->out_height = (uint32_t)shape[1];
+        lo->out_width = (uint32_t)shape[2];
+        if (dh_dataset_height(ds) != lo->out_height || dh_dataset_width(ds) != lo->out_width)
+            lo->augment |= DH_AUG_CENTER_CROP;
+        for (int c = 0; c < 4; c++) {
+            lo->mean[c] = mo->mean[c];
+            lo->std[c] = mo->std[c];
+        }
+    } else {
+        size_t want = nd == 1 ? (size_t)shape[0] : (size_t)(shape[0] * shape[1] * shape[2]);
+        if (dh_dataset_sample_size(ds) != want)
+            return dh__set_error(DH_E_SHAPE, "the dataset's rows have %zu values, the model "
+                                 "expects %zu", dh_dataset_sample_size(ds), want);
+    }
+    return DH_OK;
+}
+
+dh_status dh__trainer_make_loader(dh_trainer *t)
+{
+    dh_loader_options lo;
+    dh_loader_options_init(&lo);
+    dh_loss_recipe r;
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    DH_TRY(dh_loss_get_recipe(t->loss, &r));
+    uint32_t bs = t->o.batch_size ? t->o.batch_size : (r.batch_size ? r.batch_size : 64);
+    size_t n = dh_dataset_count(t->train);
+    if (bs > n) bs = (uint32_t)n;
+    t->o.batch_size = bs;
+    lo.batch_size = bs;
+    lo.shuffle = 1;
+    lo.drop_last = n >= 2 * (size_t)bs; /* batch-norm needs full-ish batches */
+    lo.seed = t->o.seed;
+    lo.augment = dh_dataset_is_image(t->train) ? t->o.augment : 0;
+    DH_TRY(loader_opts_for(t->model, t->train, &lo));
+    DH_TRY(dh_loader_create(t->train, &lo, &t->loader));
+    t->batches = dh_loader_batches_per_epoch(t->loader);
+    return DH_OK;
+}
+
+dh_status dh__trainer_alloc_buffers(dh_trainer *t)
+{
+    size_t B = t->o.batch_size, K = dh_model_n_bits(t->model);
+    size_t C = dh_dataset_n_classes(t->train);
+    t->x = dh__calloc(dh_loader_batch_floats(t->loader) + 1, sizeof(float));
+    t->y = dh__calloc(B * C + 1, sizeof(float));
+    t->cls = dh__calloc(B + 1, sizeof(int32_t));
+    t->idx = dh__calloc(B + 1, sizeof(int64_t));
+    t->U = dh__calloc(B * K + 1, sizeof(float));
+    t->dU = dh__calloc(B * K + 1, sizeof(float));
+    if (!t->x || !t->y || !t->cls || !t->idx || !t->U || !t->dU) return DH_E_NO_MEMORY;
+    return DH_OK;
+}
+
+dh_status dh_model_encode_dataset(dh_model *m, const dh_dataset *ds, uint8_t *out_codes,
+                                  float *out_u)
+{
+    DH_CHECK_ARG(m != NULL && ds != NULL && (out_codes || out_u));
+    dh_loader_options lo;
+    dh_loader_options_init(&lo);
+    lo.batch_size = 256;
+    lo.shuffle = 0;
+    DH_TRY(loader_opts_for(m, ds, &lo));
+    dh_loader *ld = NULL;
+    DH_TRY(dh_loader_create(ds, &lo, &ld));
+    size_t sl = dh_loader_sample_floats(ld), K = dh_model_n_bits(m), cb = dh_code_bytes((uint32_t)K);
+    float *x = dh__alloc(dh_loader_batch_floats(ld) * sizeof(float));
+    dh_status st = x ? DH_OK : DH_E_NO_MEMORY;
+    size_t done = 0, total = dh_dataset_count(ds);
+    while (st == DH_OK && done < total) {
+        size_t n = 0;
+        st = dh_loader_next(ld, x, NULL, NULL, NULL, NULL, &n);
+        if (st != DH_OK || n == 0) break;
+        st = dh_model_encode_float(m, x, n, sl, out_codes ? out_codes + done * cb : NULL,
+                                   out_u ? out_u + done * K : NULL);
+        done += n;
+    }
+    if (st == DH_OK && done != total)
+        st = dh__set_error(DH_E_INTERNAL, "dh_model_encode_dataset: loader gave %zu of %zu",
+                           done, total);
+    dh__free(x);
+    dh_loader_free(ld);
+    return st;
+}
+
+dh_status dh_trainer_set_validation(dh_trainer *t, const dh_dataset *q, const dh_dataset *db)
+{
+    DH_CHECK_ARG(t != NULL && (q == NULL) == (db == NULL));
+    if (q) {
+        uint32_t C = dh_dataset_n_classes(t->train);
+        if (dh_dataset_n_classes(q) != C || dh_dataset_n_classes(db) != C)
+            return dh__set_error(DH_E_SHAPE, "dh_trainer_set_validation: query/database have "
+                                 "%u/%u classes, training %u", dh_dataset_n_classes(q),
+                                 dh_dataset_n_classes(db), C);
+        DH_CHECK_ARG_MSG(dh_dataset_count(q) > 0 && dh_dataset_count(db) > 0,
+                         "dh_trainer_set_validation: empty query or database set");
+    }
+    t->val_query = q;
+    t->val_db = db;
+    return DH_OK;
+}
+
+/* Labels of a whole dataset for dh_eval: class ids when every row has one. */
+static dh_status eval_labels(const dh_dataset *ds, void **out, int32_t *type)
+{
+    size_t n = dh_dataset_count(ds), C = dh_dataset_n_classes(ds);
+    int32_t *cls = dh__alloc((n + 1) * sizeof(int32_t));
+    if (!cls) return DH_E_NO_MEMORY;
+    dh_status st = dh_dataset_get_class_ids(ds, 0, n, cls);
+    int single = st == DH_OK;
+    for (size_t i = 0; single && i < n; i++) single = cls[i] >= 0;
+    if (single) {
+        *out = cls;
+        *type = DH_LABELS_CLASS_I32;
+        return DH_OK;
+    }
+    dh__free(cls);
+    float *y = dh__alloc((n * C + 1) * sizeof(float));
+    if (!y) return DH_E_NO_MEMORY;
+    st = dh_dataset_get_labels(ds, 0, n, y);
+    if (st != DH_OK) {
+        dh__free(y);
+        return st;
+    }
+    *out = y;
+    *type = DH_LABELS_MULTIHOT_F32;
+    return DH_OK;
+}
+
+static dh_status snapshot(dh_trainer *t)
+{
+    dh__model_param *p;
+    size_t np = dh__model_params(t->model, &p), total = 0;
+    for (size_t i = 0; i < np; i++) total += p[i].p.n;
+    if (!t->best) {
+        t->best = dh__alloc((total + 1) * sizeof(float));
+        if (!t->best) return DH_E_NO_MEMORY;
+        t->best_len = total;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < np; i++) {
+        memcpy(t->best + off, p[i].p.data, p[i].p.n * sizeof(float));
+        off += p[i].p.n;
+    }
+    return DH_OK;
+}
+
+void dh__trainer_restore_best(dh_trainer *t)
+{
+    dh__model_param *p;
+    size_t np = dh__model_params(t->model, &p), off = 0;
+    for (size_t i = 0; i < np; i++) {
+        memcpy(p[i].p.data, t->best + off, p[i].p.n * sizeof(float));
+        off += p[i].p.n;
+    }
+    dh__model_params_changed(t->model);
+}
+
+dh_status dh__trainer_validate(dh_trainer *t)
+{
+    const dh_dataset *q = t->val_query, *db = t->val_db;
+    uint32_t K = dh_model_n_bits(t->model);
+    size_t nq = dh_dataset_count(q), nd = dh_dataset_count(db), cb = dh_code_bytes(K);
+    uint8_t *qc = dh__alloc(nq * cb + 1), *dc = dh__alloc(nd * cb + 1);
+    void *ql = NULL, *dl = NULL;
+    int32_t type = 0, type2 = 0;
+    dh_status st = (qc && dc) ? DH_OK : DH_E_NO_MEMORY;
+    if (st == DH_OK) st = dh_model_encode_dataset(t->model, q, qc, NULL);
+    if (st == DH_OK) st = dh_model_encode_dataset(t->model, db, dc, NULL);
+    if (st == DH_OK) st = eval_labels(q, &ql, &type);
+    if (st == DH_OK) st = eval_labels(db, &dl, &type2);
+    if (st == DH_OK && type != type2) {
+        /* mixed: use multi-hot floats for both */
+        dh__free(ql);
+        dh__free(dl);
+        ql = dl = NULL;
+        float *a = dh__alloc((nq * dh_dataset_n_classes(q) + 1) * sizeof(float));
+        float *b = dh__alloc((nd * dh_dataset_n_classes(db) + 1) * sizeof(float));
+        ql = a;
+        dl = b;
+        st = (a && b) ? dh_dataset_get_labels(q, 0, nq, a) : DH_E_NO_MEMORY;
+        if (st == DH_OK) st = dh_dataset_get_labels(db, 0, nd, b);
+        type = DH_LABELS_MULTIHOT_F32;
+    }
+    double map = NAN;
+    if (st == DH_OK) {
+        dh_eval_options eo;
+        dh_eval_options_init(&eo);
+        eo.n_bits = K;
+        eo.label_type = type;
+        eo.n_classes = dh_dataset_n_classes(q);
+        eo.topk = t->o.eval_topk < nd ? t->o.eval_topk : 0;
+        st = dh_eval_map(&eo, qc, ql, nq, dc, dl, nd, &map, NULL);
+    }
+    dh__free(qc);
+    dh__free(dc);
+    dh__free(ql);
+    dh__free(dl);
+    DH_TRY(st);
+    t->last_map = map;
+    if (t->prog.verbose && t->prog.fp) {
+        fprintf(t->prog.fp, "epoch %d/%u  validation mAP%s %.4f\n", t->epoch + 1, t->o.epochs,
+                t->o.eval_topk ? "@k" : "", map);
+        fflush(t->prog.fp);
+    }
+    if (isnan(t->best_map) || map > t->best_map) {
+        t->best_map = map;
+        t->best_epoch = t->epoch;
+        if (t->o.keep_best) DH_TRY(snapshot(t));
+    }
+    return DH_OK;
+}
+
+dh_status dh__trainer_epoch_hooks(dh_trainer *t)
+{
+    /* Asymmetric methods (ADSH) learn database codes: after each network epoch the
+     * whole training set is encoded and the codes are updated by the discrete step. */
+    if (strcmp(t->loss->m->name, "adsh") != 0) return DH_OK;
+    size_t n = dh_dataset_count(t->train), K = dh_model_n_bits(t->model);
+    float *U = dh__alloc((n * K + 1) * sizeof(float));
+    int64_t *idx = dh__alloc((n + 1) * sizeof(int64_t));
+    dh_status st = (U && idx) ? DH_OK : DH_E_NO_MEMORY;
+    for (size_t i = 0; st == DH_OK && i < n; i++) idx[i] = (int64_t)i;
+    if (st == DH_OK) st = dh_model_encode_dataset(t->model, t->train, NULL, U);
+    if (st == DH_OK) st = dh_loss_update_codes(t->loss, U, idx, n);
+    dh__free(U);
+    dh__free(idx);
+    return st;
+}
