@@ -538,10 +538,12 @@ typedef struct dh_loader dh_loader;
 
 /** Create a loader over ds (ds may be freed afterwards; the loader shares its
  *  storage). opts: NULL for defaults. Augmentations need an image dataset.
- *  Returns DH_OK, DH_E_INVALID_ARG (NULL, empty dataset, batch_size 0, output
- *  larger than the image without a resizing augmentation, augment flags on
- *  feature rows, std 0), DH_E_VERSION, DH_E_NO_MEMORY. Thread-safety: pure.
- *  Since: 1.0 */
+ *  Without a crop flag, images whose size differs from the output size are
+ *  resized (bilinear) to it. Returns DH_OK, DH_E_INVALID_ARG (NULL, empty
+ *  dataset, batch_size 0, drop_last with fewer samples than a batch, a random
+ *  crop larger than the padded image, augment flags or output sizes on feature
+ *  rows, unknown flags, std <= 0, parameters out of range), DH_E_VERSION,
+ *  DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.0 */
 DH_API dh_status dh_loader_create(const dh_dataset *ds, const dh_loader_options *opts,
                                   dh_loader **out);
 /** Stop the background threads and release; NULL is a no-op. Since: 1.0 */
@@ -1657,7 +1659,8 @@ DH_API dh_status dh_model_encode(dh_model *model, const uint8_t *images, size_t 
 /** Encode float inputs (already normalised) into packed codes.
  *  @param x          [n, C, H, W] float32 NCHW, or [n, d] for mlp models; borrowed.
  *  @param sample_len floats per sample; must equal C*H*W (or d), else DH_E_SHAPE.
- *  Other parameters and returns as dh_model_encode(). Since: 1.0 */
+ *  Other parameters and returns as dh_model_encode(), plus DH_E_INVALID_ARG for a
+ *  NaN or infinite input value (named by row and column). Since: 1.0 */
 DH_API dh_status dh_model_encode_float(dh_model *model, const float *x, size_t n,
                                        size_t sample_len, uint8_t *out_codes, float *out_u);
 

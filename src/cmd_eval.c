@@ -1,10 +1,443 @@
-/* src/cmd_eval.c -- `dh eval` (placeholder until its owner lands it). */
+/* src/cmd_eval.c -- `dh eval`: retrieval metrics from query/database codes and labels
+ * stored as .npy files (mAP, P@N / R@N, PR curve by Hamming radius, P@H<=r). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "canvas.h"
 #include "cli.h"
+
+static const char *CMD = "eval";
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: dh eval --query-codes Q.npy --db-codes D.npy --query-labels QL.npy\n"
+            "               --db-labels DL.npy [options]\n"
+            "\n"
+            "Ranks the database by Hamming distance for every query (no sorting: per-distance\n"
+            "histograms) and prints mAP, P@N / R@N, P@H<=r and the PR curve by radius.\n"
+            "\n"
+            "inputs (.npy):\n"
+            "  codes   uint8 [n, K/8] packed LSB-first (K = 8 x columns), or sign rows\n"
+            "          [n, K] of float32/float64/int8 (x >= 0 is bit 1)\n"
+            "  labels  int32/int64 [n]: class ids (negative = no label); or multi-hot\n"
+            "          [n, C] of uint8/bool/int32/int64 (nonzero = label) or float32/float64\n"
+            "          (> 0 = label). Relevant = at least one shared label.\n"
+            "\n"
+            "options:\n"
+            "  --topk N          mAP@N (default: 0 = over the whole database)\n"
+            "  --ties MODE       index (default: database order inside a tie, as a stable\n"
+            "                    sort) or expected (mean over all orders inside each tie)\n"
+            "  --no-relevant P   zero (default: such queries score 0 and count), skip, or\n"
+            "                    skip-unlabeled (only queries without any label are left out)\n"
+            "  --radius R        Hamming radius of P@H<=R (default 2)\n"
+            "  --at N[,N...]     cut-offs of P@N and R@N (default 100,1000, capped at n_db)\n"
+            "  --pr-csv FILE     write the PR curve by radius: radius,precision,recall\n"
+            "  --pr-png FILE     draw the PR curve by radius as a PNG chart\n"
+            "  --json            print the results as one JSON object\n"
+            "  --threads N       threads (default: all cores / OMP_NUM_THREADS)\n"
+            "  -h, --help        this text\n");
+}
+
+typedef struct eval_args {
+    const char *qc, *dc, *ql, *dl, *pr_csv, *pr_png;
+    uint64_t topk;
+    uint32_t radius, threads;
+    int32_t ties, no_relevant;
+    int json;
+    uint64_t at[64];
+    size_t n_at;
+} eval_args;
+
+static int parse_u64(const char *flag, const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || errno || s[0] == '-' || v > max)
+        return dh_cli_usage_error(CMD, "%s: '%s' is not an integer in 0..%llu", flag, s,
+                                  (unsigned long long)max);
+    *out = v;
+    return 0;
+}
+
+static int parse_list(const char *s, eval_args *a)
+{
+    char buf[1024];
+    if (strlen(s) >= sizeof buf) return dh_cli_usage_error(CMD, "--at: list too long");
+    strcpy(buf, s);
+    a->n_at = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (a->n_at == 64) return dh_cli_usage_error(CMD, "--at: more than 64 cut-offs");
+        if (parse_u64("--at", tok, UINT64_MAX, &a->at[a->n_at]) != 0) return DH_EXIT_USAGE;
+        if (a->at[a->n_at] == 0) return dh_cli_usage_error(CMD, "--at: cut-offs start at 1");
+        a->n_at++;
+    }
+    return a->n_at ? 0 : dh_cli_usage_error(CMD, "--at: empty list");
+}
+
+static int parse_enum(const char *flag, const char *v, const char *const *names, int n,
+                      int32_t *out)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v, names[i])) {
+            *out = i;
+            return 0;
+        }
+    return dh_cli_usage_error(CMD, "%s: unknown value '%s'", flag, v);
+}
+
+/* One flag with its value at argv[*i + 1]; returns 0 or an exit code. */
+static int parse_flag(int argc, char **argv, int *i, eval_args *a)
+{
+    static const char *const ties[] = {"index", "expected"};
+    static const char *const norel[] = {"zero", "skip", "skip-unlabeled"};
+    const char *f = argv[*i];
+    if (!strcmp(f, "--json")) {
+        a->json = 1;
+        return 0;
+    }
+    static const char *const known[] = {"--query-codes", "--db-codes", "--query-labels",
+                                        "--db-labels", "--pr-csv", "--pr-png", "--topk",
+                                        "--ties", "--no-relevant", "--at", "--radius",
+                                        "--threads"};
+    int ok = 0;
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) ok |= !strcmp(f, known[k]);
+    if (!ok) return dh_cli_usage_error(CMD, "unknown option '%s'", f);
+    if (*i + 1 >= argc) return dh_cli_usage_error(CMD, "%s needs a value", f);
+    const char *v = argv[++*i];
+    uint64_t u = 0;
+    if (!strcmp(f, "--query-codes")) a->qc = v;
+    else if (!strcmp(f, "--db-codes")) a->dc = v;
+    else if (!strcmp(f, "--query-labels")) a->ql = v;
+    else if (!strcmp(f, "--db-labels")) a->dl = v;
+    else if (!strcmp(f, "--pr-csv")) a->pr_csv = v;
+    else if (!strcmp(f, "--pr-png")) a->pr_png = v;
+    else if (!strcmp(f, "--topk")) return parse_u64(f, v, UINT64_MAX, &a->topk);
+    else if (!strcmp(f, "--ties")) return parse_enum(f, v, ties, 2, &a->ties);
+    else if (!strcmp(f, "--no-relevant")) return parse_enum(f, v, norel, 3, &a->no_relevant);
+    else if (!strcmp(f, "--at")) return parse_list(v, a);
+    else if (!strcmp(f, "--radius") || !strcmp(f, "--threads")) {
+        if (parse_u64(f, v, 4096, &u) != 0) return DH_EXIT_USAGE;
+        *(f[2] == 'r' ? &a->radius : &a->threads) = (uint32_t)u;
+    } else {
+        return dh_cli_usage_error(CMD, "unknown option '%s'", f);
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, eval_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->radius = 2;
+    for (int i = 1; i < argc; i++) {
+        int rc = parse_flag(argc, argv, &i, a);
+        if (rc) return rc;
+    }
+    const char *missing = !a->qc ? "--query-codes" : !a->dc ? "--db-codes"
+                        : !a->ql ? "--query-labels" : !a->dl ? "--db-labels" : NULL;
+    if (missing) return dh_cli_usage_error(CMD, "%s is required", missing);
+    return 0;
+}
+
+/* ---- loading ---------------------------------------------------------------- */
+
+typedef struct side {
+    dh_array *codes, *labels;
+    uint8_t *packed;  /* owned when the codes were sign rows */
+    void *conv;       /* owned converted labels */
+    size_t n;
+    uint32_t n_bits;
+    int32_t label_type;
+    uint32_t n_classes;
+} side;
+
+static int load(const char *flag, const char *path, dh_array **out)
+{
+    dh_status st = dh_npy_load(path, out);
+    if (st == DH_OK) return 0;
+    fprintf(stderr, "dh eval: %s %s: %s (%s)\n", flag, path, dh_last_error(), dh_status_str(st));
+    return st == DH_E_NOT_FOUND || st == DH_E_IO ? DH_EXIT_IO : DH_EXIT_FAIL;
+}
+
+static int bad_file(const char *flag, const char *path, const char *what)
+{
+    fprintf(stderr, "dh eval: %s %s: %s\n", flag, path, what);
+    return DH_EXIT_FAIL;
+}
+
+/* Codes: packed uint8 as they are, sign rows packed by the library. */
+static int prepare_codes(const char *flag, const char *path, side *s)
+{
+    int rc = load(flag, path, &s->codes);
+    if (rc) return rc;
+    const dh_array *c = s->codes;
+    int32_t t = dh_array_dtype(c);
+    if (dh_array_ndim(c) != 2 || dh_array_dim(c, 0) < 1 || dh_array_dim(c, 1) < 1)
+        return bad_file(flag, path, "expected a 2-D array [n, K/8] or [n, K] with n, K >= 1");
+    s->n = (size_t)dh_array_dim(c, 0);
+    int64_t cols = dh_array_dim(c, 1);
+    if (t == DH_DTYPE_UINT8) {
+        s->n_bits = (uint32_t)(cols * 8 > 65536 ? 65536 : cols * 8);
+        return 0;
+    }
+    if (t != DH_DTYPE_FLOAT32 && t != DH_DTYPE_FLOAT64 && t != DH_DTYPE_INT8)
+        return bad_file(flag, path, "codes must be uint8 (packed) or float32/float64/int8 signs");
+    s->n_bits = (uint32_t)(cols > 65536 ? 65536 : cols);
+    s->packed = malloc(s->n * dh_code_bytes(s->n_bits));
+    if (!s->packed) return bad_file(flag, path, "out of memory");
+    const void *x = dh_array_data(c);
+    dh_status st = t == DH_DTYPE_FLOAT32   ? dh_codes_pack_float(x, s->n, s->n_bits, 0, s->packed)
+                   : t == DH_DTYPE_FLOAT64 ? dh_codes_pack_double(x, s->n, s->n_bits, 0, s->packed)
+                                           : dh_codes_pack_int8(x, s->n, s->n_bits, 0, s->packed);
+    return st == DH_OK ? 0 : bad_file(flag, path, dh_last_error());
+}
+
+static const uint8_t *codes_of(const side *s)
+{
+    return s->packed ? s->packed : dh_array_data(s->codes);
+}
+
+/* Labels: 1-D ids -> int32; 2-D -> uint8 multi-hot (nonzero) or float32 (> 0). */
+static int prepare_labels(const char *flag, const char *path, side *s)
+{
+    int rc = load(flag, path, &s->labels);
+    if (rc) return rc;
+    const dh_array *l = s->labels;
+    int32_t t = dh_array_dtype(l);
+    uint32_t nd = dh_array_ndim(l);
+    size_t n = nd >= 1 ? (size_t)dh_array_dim(l, 0) : 0, cnt = dh_array_count(l);
+    const void *x = dh_array_data(l);
+    if (nd != 1 && nd != 2) return bad_file(flag, path, "labels must be 1-D ids or 2-D rows");
+    if (n != s->n) {
+        fprintf(stderr, "dh eval: %s %s: %zu labels for %zu codes\n", flag, path, n, s->n);
+        return DH_EXIT_FAIL;
+    }
+    s->label_type = nd == 1 ? DH_LABELS_CLASS_I32
+                    : (t == DH_DTYPE_FLOAT32 || t == DH_DTYPE_FLOAT64) ? DH_LABELS_MULTIHOT_F32
+                                                                       : DH_LABELS_MULTIHOT_U8;
+    s->n_classes = nd == 2 ? (uint32_t)dh_array_dim(l, 1) : 0;
+    if (nd == 1 && t != DH_DTYPE_INT32 && t != DH_DTYPE_INT64)
+        return bad_file(flag, path, "1-D labels must be int32 or int64 class ids");
+    if ((nd == 1 && t == DH_DTYPE_INT32) || (nd == 2 && (t == DH_DTYPE_UINT8 ||
+                                                         t == DH_DTYPE_FLOAT32)))
+        return 0; /* usable as they are */
+    size_t esz = s->label_type == DH_LABELS_MULTIHOT_U8 ? 1 : 4;
+    s->conv = malloc(cnt * esz + 1);
+    if (!s->conv) return bad_file(flag, path, "out of memory");
+    for (size_t i = 0; i < cnt; i++) {
+        if (s->label_type == DH_LABELS_MULTIHOT_F32) {
+            ((float *)s->conv)[i] = (float)((const double *)x)[i];
+            continue;
+        }
+        int64_t v = t == DH_DTYPE_INT64 ? ((const int64_t *)x)[i]
+                    : t == DH_DTYPE_INT32 ? ((const int32_t *)x)[i]
+                                          : ((const int8_t *)x)[i];
+        if (nd == 1 && (v > INT32_MAX || v < INT32_MIN)) {
+            fprintf(stderr, "dh eval: %s %s: label %zu = %lld does not fit int32\n", flag, path,
+                    i, (long long)v);
+            return DH_EXIT_FAIL;
+        }
+        if (nd == 1) ((int32_t *)s->conv)[i] = (int32_t)v;
+        else ((uint8_t *)s->conv)[i] = v != 0;
+    }
+    return 0;
+}
+
+static const void *labels_of(const side *s)
+{
+    return s->conv ? s->conv : dh_array_data(s->labels);
+}
+
+static void side_free(side *s)
+{
+    dh_array_free(s->codes);
+    dh_array_free(s->labels);
+    free(s->packed);
+    free(s->conv);
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+typedef struct results {
+    double map, ball_p, ball_r, ball_e;
+    double p[64], r[64];
+    double *prp, *prr; /* [K + 1] */
+} results;
+
+static const char *TIES_NAME[] = {"index", "expected"};
+static const char *NOREL_NAME[] = {"zero", "skip", "skip-unlabeled"};
+
+static void print_json_array(FILE *fp, const double *v, size_t n)
+{
+    fputc('[', fp);
+    for (size_t i = 0; i < n; i++) fprintf(fp, "%s%.17g", i ? ", " : "", v[i]);
+    fputc(']', fp);
+}
+
+static void print_json(const eval_args *a, const side *q, const side *d, uint64_t topk,
+                       const results *r)
+{
+    printf("{\"n_queries\": %zu, \"n_db\": %zu, \"n_bits\": %u, \"ties\": \"%s\", "
+           "\"no_relevant\": \"%s\", \"topk\": %llu, \"map\": %.17g,\n",
+           q->n, d->n, q->n_bits, TIES_NAME[a->ties], NOREL_NAME[a->no_relevant],
+           (unsigned long long)topk, r->map);
+    printf(" \"precision_at_n\": {");
+    for (size_t i = 0; i < a->n_at; i++)
+        printf("%s\"%llu\": %.17g", i ? ", " : "", (unsigned long long)a->at[i], r->p[i]);
+    printf("},\n \"recall_at_n\": {");
+    for (size_t i = 0; i < a->n_at; i++)
+        printf("%s\"%llu\": %.17g", i ? ", " : "", (unsigned long long)a->at[i], r->r[i]);
+    printf("},\n \"radius\": %u, \"ball_precision\": %.17g, \"ball_recall\": %.17g, "
+           "\"ball_empty_fraction\": %.17g,\n \"pr_precision\": ",
+           a->radius, r->ball_p, r->ball_r, r->ball_e);
+    print_json_array(stdout, r->prp, q->n_bits + 1);
+    printf(",\n \"pr_recall\": ");
+    print_json_array(stdout, r->prr, q->n_bits + 1);
+    printf("}\n");
+}
+
+static void print_text(const eval_args *a, const side *q, const side *d, uint64_t topk,
+                       const results *r)
+{
+    printf("queries %zu  database %zu  bits %u  labels %s  ties %s  no-relevant %s\n", q->n,
+           d->n, q->n_bits, q->label_type == DH_LABELS_CLASS_I32 ? "class-ids" : "multi-hot",
+           TIES_NAME[a->ties], NOREL_NAME[a->no_relevant]);
+    if (topk == d->n) printf("mAP@all        %.6f\n", r->map);
+    else printf("mAP@%-10llu %.6f\n", (unsigned long long)topk, r->map);
+    for (size_t i = 0; i < a->n_at; i++)
+        printf("P@%-12llu %.6f   R@%llu %.6f\n", (unsigned long long)a->at[i], r->p[i],
+               (unsigned long long)a->at[i], r->r[i]);
+    printf("P@H<=%-9u %.6f   R@H<=%u %.6f   empty balls %.2f%%\n", a->radius, r->ball_p,
+           a->radius, r->ball_r, 100.0 * r->ball_e);
+}
+
+static int write_csv(const char *path, const results *r, uint32_t n_bits)
+{
+    FILE *fp = fopen(path, "w");
+    if (!fp) {
+        fprintf(stderr, "dh eval: --pr-csv %s: %s\n", path, strerror(errno));
+        return DH_EXIT_IO;
+    }
+    fprintf(fp, "radius,precision,recall\n");
+    for (uint32_t h = 0; h <= n_bits; h++) fprintf(fp, "%u,%.17g,%.17g\n", h, r->prp[h], r->prr[h]);
+    if (fclose(fp) != 0) {
+        fprintf(stderr, "dh eval: --pr-csv %s: %s\n", path, strerror(errno));
+        return DH_EXIT_IO;
+    }
+    return 0;
+}
+
+static int write_png(const char *path, const results *r, uint32_t n_bits)
+{
+    dh_chart_series s = {r->prr, r->prp, (size_t)n_bits + 1, "by Hamming radius"};
+    if (dh_chart_png(path, "precision-recall", "recall", "precision", &s, 1) != 0) {
+        fprintf(stderr, "dh eval: --pr-png %s: could not write the chart\n", path);
+        return DH_EXIT_IO;
+    }
+    return 0;
+}
+
+/* ---- the command -------------------------------------------------------------- */
+
+static int32_t show_progress(double f, void *user)
+{
+    (void)user;
+    fprintf(stderr, "\rdh eval: %3.0f%%", 100.0 * f);
+    if (f >= 1.0) fprintf(stderr, "\r              \r");
+    return 0;
+}
+
+/* Multi-hot rows given as uint8 on one side and float on the other: both as uint8. */
+static int unify_multihot(side *s)
+{
+    const float *x = labels_of(s);
+    size_t cnt = s->n * s->n_classes;
+    uint8_t *u = malloc(cnt + 1);
+    if (!u) return DH_EXIT_FAIL;
+    for (size_t i = 0; i < cnt; i++) u[i] = x[i] > 0.0f;
+    free(s->conv);
+    s->conv = u;
+    s->label_type = DH_LABELS_MULTIHOT_U8;
+    return 0;
+}
+
+static int check_sides(side *q, side *d)
+{
+    if (q->label_type != d->label_type && q->label_type != DH_LABELS_CLASS_I32 &&
+        d->label_type != DH_LABELS_CLASS_I32 && q->n_classes == d->n_classes &&
+        unify_multihot(q->label_type == DH_LABELS_MULTIHOT_F32 ? q : d) != 0) {
+        fprintf(stderr, "dh eval: out of memory\n");
+        return DH_EXIT_FAIL;
+    }
+    if (q->n_bits != d->n_bits) {
+        fprintf(stderr, "dh eval: query codes have %u bits, database codes %u\n", q->n_bits,
+                d->n_bits);
+        return DH_EXIT_FAIL;
+    }
+    if (q->label_type != d->label_type || q->n_classes != d->n_classes) {
+        fprintf(stderr, "dh eval: query and database labels differ in form (%s%u vs %s%u)\n",
+                q->label_type == DH_LABELS_CLASS_I32 ? "ids" : "multi-hot C=", q->n_classes,
+                d->label_type == DH_LABELS_CLASS_I32 ? "ids" : "multi-hot C=", d->n_classes);
+        return DH_EXIT_FAIL;
+    }
+    return 0;
+}
+
+static int run(eval_args *a, side *q, side *d)
+{
+    int rc = prepare_codes("--query-codes", a->qc, q);
+    if (!rc) rc = prepare_codes("--db-codes", a->dc, d);
+    if (!rc) rc = prepare_labels("--query-labels", a->ql, q);
+    if (!rc) rc = prepare_labels("--db-labels", a->dl, d);
+    if (!rc) rc = check_sides(q, d);
+    if (rc) return rc;
+    if (a->n_at == 0) { /* 100, 1000, capped at the database size */
+        a->at[a->n_at++] = d->n < 100 ? d->n : 100;
+        if (d->n > 100) a->at[a->n_at++] = d->n < 1000 ? d->n : 1000;
+    }
+    dh_eval_options o;
+    dh_eval_options_init(&o);
+    o.n_bits = q->n_bits;
+    o.ties = a->ties;
+    o.topk = a->topk;
+    o.no_relevant = a->no_relevant;
+    o.radius = a->radius;
+    o.label_type = q->label_type;
+    o.n_classes = q->n_classes;
+    o.n_threads = a->threads;
+    if (isatty(fileno(stderr)) && !a->json) o.progress = show_progress;
+    results r = {0};
+    r.prp = calloc(2 * ((size_t)q->n_bits + 1), sizeof(double));
+    if (!r.prp) return bad_file("--db-codes", a->dc, "out of memory");
+    r.prr = r.prp + q->n_bits + 1;
+    dh_status st = dh_eval_all(&o, codes_of(q), labels_of(q), q->n, codes_of(d), labels_of(d),
+                               d->n, a->at, a->n_at, &r.map, NULL, r.p, r.r, r.prp, r.prr,
+                               &r.ball_p, &r.ball_r, &r.ball_e);
+    if (st != DH_OK) rc = dh_cli_fail(CMD, st);
+    else if (a->json) print_json(a, q, d, a->topk ? a->topk : d->n, &r);
+    else print_text(a, q, d, a->topk ? a->topk : d->n, &r);
+    if (!rc && a->pr_csv) rc = write_csv(a->pr_csv, &r, q->n_bits);
+    if (!rc && a->pr_png) rc = write_png(a->pr_png, &r, q->n_bits);
+    free(r.prp);
+    return rc;
+}
 
 int dh_cmd_eval(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "dh eval: not built yet\n");
-    return DH_EXIT_FAIL;
+    if (dh_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return DH_EXIT_OK;
+    }
+    eval_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc;
+    side q = {0}, d = {0};
+    rc = run(&a, &q, &d);
+    side_free(&q);
+    side_free(&d);
+    return rc;
 }

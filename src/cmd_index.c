@@ -1,10 +1,480 @@
-/* src/cmd_index.c -- `dh index` (placeholder until its owner lands it). */
+/* src/cmd_index.c -- `dh index build|add|remove|search|info|export`: bit-packed code
+ * indexes from .npy code files (±1 rows, bool rows, packed uint8 rows) or raw packed
+ * files, searched by Hamming distance with text or JSON output. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+
+static const char *CMD = "index";
+
+typedef struct ix_args {
+    const char *sub, *out, *queries, *ids, *ids_out, *format, *isa;
+    const char *files[256];
+    int n_files;
+    uint32_t bits, k, threads, flags;
+    int64_t radius; /* -1: k-NN */
+    int json, mmap, compact;
+} ix_args;
+
+/* ---- usage ---- */
+
+static const char *const SUBS[] = {"build", "add", "remove", "search", "info", "export"};
+
+static void usage_sub(FILE *fp, const char *sub)
+{
+    if (!strcmp(sub, "build"))
+        fprintf(fp, "usage: dh index build -o OUT.dhi [--bits K] [--ids IDS.npy] CODES...\n"
+                    "  Create an index from code files (ids 0, 1, ... unless --ids).\n"
+                    "  --bits K        code length; needed for raw files, else taken from the .npy\n");
+    else if (!strcmp(sub, "add"))
+        fprintf(fp, "usage: dh index add INDEX.dhi [-o OUT.dhi] [--ids IDS.npy] CODES...\n"
+                    "  Append codes (ids continue after the largest id unless --ids) and save\n"
+                    "  atomically over INDEX.dhi (or to OUT.dhi).\n");
+    else if (!strcmp(sub, "remove"))
+        fprintf(fp, "usage: dh index remove INDEX.dhi --ids ID[,ID...]|IDS.npy [-o OUT.dhi]"
+                    " [--compact]\n"
+                    "  Remove rows by id (other ids never change) and save atomically.\n"
+                    "  --compact       drop the removed rows from the file now\n");
+    else if (!strcmp(sub, "search"))
+        fprintf(fp, "usage: dh index search INDEX.dhi --queries Q [-k K | --radius R] [--json]"
+                    " [--mmap]\n"
+                    "  k nearest codes (default k = 10) or all codes within Hamming distance R\n"
+                    "  (inclusive) of every query; ties go to the code added first.\n"
+                    "  Text output: one line 'query rank id distance' per result.\n"
+                    "  --mmap          map the index read-only instead of reading it\n");
+    else if (!strcmp(sub, "info"))
+        fprintf(fp, "usage: dh index info INDEX.dhi [--json]\n"
+                    "  Code length, row counts and tombstones of an index file.\n");
+    else if (!strcmp(sub, "export"))
+        fprintf(fp, "usage: dh index export INDEX.dhi -o OUT.npy [--format F] [--ids-out IDS.npy]\n"
+                    "  Write the live codes as a .npy file. F: float32 (default), float64,\n"
+                    "  int8 (±1 rows), packed (uint8, LSB-first), packbits (numpy.packbits).\n");
+    fprintf(fp, "common options:\n"
+                "  --bitorder big|little  bit order of uint8 .npy / raw files (default little:\n"
+                "                  bit j = bit j%%8 of byte j/8; big = numpy.packbits)\n"
+                "  --threads N     threads (default: all cores)\n"
+                "  --isa NAME      force scalar, avx2, avx512bw or avx512vpopcnt kernels\n"
+                "  -h, --help      this text\n"
+                "code files: .npy ±1 rows (float32/float64/int8), bool rows, or packed uint8\n"
+                "rows; any other name is a raw file of packed codes (needs the code length).\n");
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: dh index <build|add|remove|search|info|export> [options]\n"
+                "'dh index <subcommand> --help' describes each.\n");
+}
+
+/* ---- argument parsing ---- */
+
+static int parse_u32(const char *flag, const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!*s || *end || errno || s[0] == '-' || v < lo || v > hi)
+        return dh_cli_usage_error(CMD, "%s: '%s' is not an integer in %u..%u", flag, s, lo, hi);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int set_value(ix_args *a, const char *f, const char *v)
+{
+    if (!strcmp(f, "-o") || !strcmp(f, "--out")) a->out = v;
+    else if (!strcmp(f, "--queries")) a->queries = v;
+    else if (!strcmp(f, "--ids")) a->ids = v;
+    else if (!strcmp(f, "--ids-out")) a->ids_out = v;
+    else if (!strcmp(f, "--format")) a->format = v;
+    else if (!strcmp(f, "--isa")) a->isa = v;
+    else if (!strcmp(f, "--bits")) return parse_u32(f, v, 8, 4096, &a->bits);
+    else if (!strcmp(f, "-k") || !strcmp(f, "--k")) return parse_u32(f, v, 1, 1u << 30, &a->k);
+    else if (!strcmp(f, "--threads")) return parse_u32(f, v, 0, 4096, &a->threads);
+    else if (!strcmp(f, "--radius")) {
+        uint32_t r;
+        if (parse_u32(f, v, 0, 4096, &r)) return DH_EXIT_USAGE;
+        a->radius = r;
+    } else if (!strcmp(f, "--bitorder")) {
+        if (strcmp(v, "big") && strcmp(v, "little"))
+            return dh_cli_usage_error(CMD, "--bitorder: '%s' is not 'big' or 'little'", v);
+        a->flags = !strcmp(v, "big") ? DH_CODES_MSB_FIRST : 0;
+    } else return dh_cli_usage_error(CMD, "unknown option '%s' for 'dh index %s'", f, a->sub);
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, ix_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->sub = argv[0];
+    a->radius = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (f[0] != '-' || !f[1]) {
+            if (a->n_files == (int)(sizeof a->files / sizeof a->files[0]))
+                return dh_cli_usage_error(CMD, "too many files");
+            a->files[a->n_files++] = f;
+        } else if (!strcmp(f, "--json")) a->json = 1;
+        else if (!strcmp(f, "--mmap")) a->mmap = 1;
+        else if (!strcmp(f, "--compact")) a->compact = 1;
+        else if (i + 1 >= argc) {
+            if (!strcmp(f, "-o") || !strncmp(f, "--", 2) || !strcmp(f, "-k"))
+                return dh_cli_usage_error(CMD, "option '%s' needs a value", f);
+            return dh_cli_usage_error(CMD, "unknown option '%s'", f);
+        } else if (set_value(a, f, argv[++i]) != 0) return DH_EXIT_USAGE;
+    }
+    if (a->threads) dh_set_num_threads(a->threads);
+    if (a->isa) {
+        for (int32_t i = DH_ISA_SCALAR; i <= DH_ISA_AVX512VPOPCNT; i++)
+            if (!strcmp(a->isa, dh_isa_name(i))) {
+                dh_status st = dh_set_isa(i);
+                return st == DH_OK ? 0 : dh_cli_fail(CMD, st);
+            }
+        return dh_cli_usage_error(CMD, "--isa: unknown kernel set '%s'", a->isa);
+    }
+    return 0;
+}
+
+/* ---- files ---- */
+
+static int has_npy_ext(const char *p)
+{
+    size_t n = strlen(p);
+    return n >= 4 && !strcmp(p + n - 4, ".npy");
+}
+
+/* A raw file of packed codes, K bits each, LSB-first afterwards. */
+static int read_raw(const char *path, uint32_t bits, uint32_t flags, uint8_t **out, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        fprintf(stderr, "dh %s: cannot open '%s': %s\n", CMD, path, strerror(errno));
+        return DH_EXIT_IO;
+    }
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    size_t cb = dh_code_bytes(bits);
+    if (len < 0 || (size_t)len % cb) {
+        fclose(fp);
+        fprintf(stderr, "dh %s: '%s' is %ld bytes, not a whole number of %zu-byte (%u-bit) "
+                "codes\n", CMD, path, len, cb, bits);
+        return DH_EXIT_FAIL;
+    }
+    *n = (size_t)len / cb;
+    *out = malloc((size_t)len + 1);
+    if (!*out || fread(*out, 1, (size_t)len, fp) != (size_t)len) {
+        fclose(fp);
+        free(*out);
+        fprintf(stderr, "dh %s: cannot read '%s'\n", CMD, path);
+        return DH_EXIT_IO;
+    }
+    fclose(fp);
+    if (flags & DH_CODES_MSB_FIRST) dh_codes_reverse_bit_order(*out, *n, bits, *out);
+    return 0;
+}
+
+/* Packed LSB-first rows of any code file; *bits in: expected K (0 = any), out: K. */
+static int read_codes(const char *path, uint32_t flags, uint32_t *bits, uint8_t **out,
+                      size_t *n)
+{
+    if (!has_npy_ext(path)) {
+        if (!*bits)
+            return dh_cli_usage_error(CMD, "'%s' is a raw code file: give --bits", path);
+        return read_raw(path, *bits, flags, out, n);
+    }
+    dh_index *tmp = NULL;
+    dh_status st = dh_index_import_npy(path, flags, &tmp);
+    if (st != DH_OK) return dh_cli_fail(CMD, st);
+    uint32_t k = dh_index_n_bits(tmp);
+    if (*bits && k != *bits) {
+        dh_index_free(tmp);
+        fprintf(stderr, "dh %s: '%s' holds %u-bit codes, expected %u\n", CMD, path, k, *bits);
+        return DH_EXIT_FAIL;
+    }
+    *bits = k;
+    *n = dh_index_count(tmp);
+    *out = malloc(*n * dh_code_bytes(k) + 1);
+    st = *out ? dh_index_export(tmp, DH_CODE_PACKED, 0, *n, *out, NULL) : DH_E_NO_MEMORY;
+    dh_index_free(tmp);
+    if (st != DH_OK) {
+        free(*out);
+        return dh_cli_fail(CMD, st);
+    }
+    return 0;
+}
+
+/* Ids from a .npy (int64 or int32, 1-D) or a comma-separated list. */
+static int read_ids(const char *spec, int64_t **out, size_t *n)
+{
+    if (!has_npy_ext(spec)) {
+        size_t cap = 1;
+        for (const char *p = spec; *p; p++) cap += *p == ',';
+        *out = malloc(cap * sizeof **out);
+        *n = 0;
+        const char *p = spec;
+        while (*out && *p) {
+            char *end;
+            errno = 0;
+            long long v = strtoll(p, &end, 10);
+            if (end == p || errno || (*end && *end != ',')) {
+                free(*out);
+                return dh_cli_usage_error(CMD, "--ids: bad id list '%s'", spec);
+            }
+            (*out)[(*n)++] = v;
+            p = *end ? end + 1 : end;
+        }
+        return *out ? 0 : DH_EXIT_FAIL;
+    }
+    dh_array *arr = NULL;
+    dh_status st = dh_npy_load(spec, &arr);
+    if (st != DH_OK) return dh_cli_fail(CMD, st);
+    int32_t dt = dh_array_dtype(arr);
+    if (dh_array_ndim(arr) != 1 || (dt != DH_DTYPE_INT64 && dt != DH_DTYPE_INT32)) {
+        dh_array_free(arr);
+        fprintf(stderr, "dh %s: ids file '%s' must be a 1-D int64 or int32 array\n", CMD, spec);
+        return DH_EXIT_FAIL;
+    }
+    *n = dh_array_count(arr);
+    *out = malloc(*n * sizeof **out + 1);
+    for (size_t i = 0; *out && i < *n; i++)
+        (*out)[i] = dt == DH_DTYPE_INT64 ? ((const int64_t *)dh_array_data(arr))[i]
+                                         : ((const int32_t *)dh_array_data(arr))[i];
+    dh_array_free(arr);
+    return *out ? 0 : DH_EXIT_FAIL;
+}
+
+/* Append every code file, taking ids from `ids` (consumed in order) when given. */
+static int add_files(dh_index *ix, const ix_args *a, int first, const int64_t *ids,
+                     size_t n_ids)
+{
+    size_t used = 0;
+    for (int f = first; f < a->n_files; f++) {
+        uint32_t bits = dh_index_n_bits(ix);
+        uint8_t *codes = NULL;
+        size_t n = 0;
+        int rc = read_codes(a->files[f], a->flags, &bits, &codes, &n);
+        if (rc) return rc;
+        if (ids && used + n > n_ids) {
+            free(codes);
+            fprintf(stderr, "dh %s: --ids has %zu ids, fewer than the codes\n", CMD, n_ids);
+            return DH_EXIT_FAIL;
+        }
+        dh_status st = ids ? dh_index_add_with_ids(ix, codes, n, ids + used)
+                           : dh_index_add(ix, codes, n);
+        free(codes);
+        if (st != DH_OK) return dh_cli_fail(CMD, st);
+        used += ids ? n : 0;
+    }
+    if (ids && used != n_ids) {
+        fprintf(stderr, "dh %s: --ids has %zu ids for %zu codes\n", CMD, n_ids, used);
+        return DH_EXIT_FAIL;
+    }
+    return 0;
+}
+
+/* ---- subcommands ---- */
+
+static int save_or_fail(const dh_index *ix, const char *path)
+{
+    dh_status st = dh_index_save(ix, path);
+    return st == DH_OK ? 0 : dh_cli_fail(CMD, st);
+}
+
+static int cmd_build_add(const ix_args *a, int build)
+{
+    if (build && !a->out) return dh_cli_usage_error(CMD, "build needs -o OUT.dhi");
+    if (a->n_files < (build ? 1 : 2))
+        return dh_cli_usage_error(CMD, build ? "build needs at least one code file"
+                                             : "add needs INDEX.dhi and a code file");
+    dh_index *ix = NULL;
+    dh_status st;
+    if (build) {
+        uint32_t bits = a->bits;
+        if (!bits && has_npy_ext(a->files[0])) { /* K from the first .npy */
+            dh_index *tmp = NULL;
+            st = dh_index_import_npy(a->files[0], a->flags, &tmp);
+            if (st != DH_OK) return dh_cli_fail(CMD, st);
+            bits = dh_index_n_bits(tmp);
+            dh_index_free(tmp);
+        }
+        if (!bits) return dh_cli_usage_error(CMD, "'%s' is a raw code file: give --bits",
+                                             a->files[0]);
+        dh_index_options o;
+        dh_index_options_init(&o);
+        o.n_bits = bits;
+        st = dh_index_create(&o, &ix);
+    } else st = dh_index_load(a->files[0], &ix);
+    if (st != DH_OK) return dh_cli_fail(CMD, st);
+    int64_t *ids = NULL;
+    size_t n_ids = 0;
+    int rc = a->ids ? read_ids(a->ids, &ids, &n_ids) : 0;
+    if (!rc) rc = add_files(ix, a, build ? 0 : 1, ids, n_ids);
+    const char *dst = build ? a->out : (a->out ? a->out : a->files[0]);
+    if (!rc) rc = save_or_fail(ix, dst);
+    if (!rc) printf("%s: %zu codes of %u bits\n", dst, dh_index_count(ix), dh_index_n_bits(ix));
+    free(ids);
+    dh_index_free(ix);
+    return rc;
+}
+
+static int cmd_remove(const ix_args *a)
+{
+    if (a->n_files != 1 || !a->ids)
+        return dh_cli_usage_error(CMD, "remove needs INDEX.dhi and --ids");
+    int64_t *ids = NULL;
+    size_t n_ids = 0, removed = 0;
+    int rc = read_ids(a->ids, &ids, &n_ids);
+    if (rc) return rc;
+    dh_index *ix = NULL;
+    dh_status st = dh_index_load(a->files[0], &ix);
+    if (st == DH_OK) st = dh_index_remove_ids(ix, ids, n_ids, &removed);
+    if (st == DH_OK && a->compact) st = dh_index_compact(ix);
+    rc = st == DH_OK ? save_or_fail(ix, a->out ? a->out : a->files[0]) : dh_cli_fail(CMD, st);
+    if (!rc) printf("removed %zu rows; %zu remain\n", removed, dh_index_count(ix));
+    free(ids);
+    dh_index_free(ix);
+    return rc;
+}
+
+static void print_row(const ix_args *a, size_t q, const int64_t *ids, const int32_t *d, size_t n,
+                      int last)
+{
+    if (!a->json) {
+        for (size_t j = 0; j < n && ids[j] >= 0; j++)
+            printf("%zu %zu %lld %d\n", q, j, (long long)ids[j], d[j]);
+        return;
+    }
+    printf("  {\"query\": %zu, \"ids\": [", q);
+    for (size_t j = 0; j < n && ids[j] >= 0; j++) printf("%s%lld", j ? ", " : "", (long long)ids[j]);
+    printf("], \"distances\": [");
+    for (size_t j = 0; j < n && ids[j] >= 0; j++) printf("%s%d", j ? ", " : "", d[j]);
+    printf("]}%s\n", last ? "" : ",");
+}
+
+static dh_status run_search(const ix_args *a, const dh_index *ix, const uint8_t *q, size_t nq)
+{
+    if (a->json)
+        printf("{\"n_bits\": %u, \"%s\": %lld, \"results\": [\n", dh_index_n_bits(ix),
+               a->radius >= 0 ? "radius" : "k", a->radius >= 0 ? (long long)a->radius : (long long)a->k);
+    else printf("# query rank id distance\n");
+    dh_status st;
+    if (a->radius >= 0) {
+        dh_range_result *res = NULL;
+        st = dh_index_range_search(ix, q, nq, (uint32_t)a->radius, &res);
+        const size_t *lims = dh_range_result_lims(res);
+        for (size_t i = 0; st == DH_OK && i < nq; i++)
+            print_row(a, i, dh_range_result_ids(res) + lims[i],
+                      dh_range_result_distances(res) + lims[i], lims[i + 1] - lims[i], i + 1 == nq);
+        dh_range_result_free(res);
+    } else {
+        int32_t *D = malloc(nq * a->k * sizeof *D + 4);
+        int64_t *I = malloc(nq * a->k * sizeof *I + 8);
+        st = D && I ? dh_index_search(ix, q, nq, a->k, D, I) : DH_E_NO_MEMORY;
+        for (size_t i = 0; st == DH_OK && i < nq; i++)
+            print_row(a, i, I + i * a->k, D + i * a->k, a->k, i + 1 == nq);
+        free(D);
+        free(I);
+    }
+    if (a->json && st == DH_OK) printf("]}\n");
+    return st;
+}
+
+static int cmd_search(ix_args *a)
+{
+    if (a->n_files != 1 || !a->queries)
+        return dh_cli_usage_error(CMD, "search needs INDEX.dhi and --queries");
+    if (!a->k) a->k = 10;
+    dh_index *ix = NULL;
+    dh_status st = a->mmap ? dh_index_load_mmap(a->files[0], &ix) : dh_index_load(a->files[0], &ix);
+    if (st != DH_OK) return dh_cli_fail(CMD, st);
+    uint32_t bits = dh_index_n_bits(ix);
+    uint8_t *q = NULL;
+    size_t nq = 0;
+    int rc = read_codes(a->queries, a->flags, &bits, &q, &nq);
+    if (!rc) {
+        st = run_search(a, ix, q, nq);
+        if (st != DH_OK) rc = dh_cli_fail(CMD, st);
+    }
+    free(q);
+    dh_index_free(ix);
+    return rc;
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+static int cmd_info(const ix_args *a)
+{
+    if (a->n_files != 1) return dh_cli_usage_error(CMD, "info needs INDEX.dhi");
+    dh_index *ix = NULL;
+    dh_status st = dh_index_load_mmap(a->files[0], &ix);
+    if (st != DH_OK) return dh_cli_fail(CMD, st);
+    uint32_t b = dh_index_n_bits(ix);
+    if (a->json) {
+        printf("{\"path\": ");
+        json_str(a->files[0]);
+        printf(", \"n_bits\": %u, \"code_bytes\": %u, \"count\": %zu, \"removed\": %zu}\n", b,
+               b / 8, dh_index_count(ix), dh_index_n_removed(ix));
+    } else
+        printf("%s: libdh index, %u-bit codes (%u bytes), %zu live rows, %zu removed rows "
+               "awaiting compaction\n", a->files[0], b, b / 8, dh_index_count(ix),
+               dh_index_n_removed(ix));
+    dh_index_free(ix);
+    return 0;
+}
+
+static int cmd_export(const ix_args *a)
+{
+    static const char *const names[] = {"packed", "packbits", "float32", "float64", "int8"};
+    if (a->n_files != 1 || !a->out)
+        return dh_cli_usage_error(CMD, "export needs INDEX.dhi and -o OUT.npy");
+    int32_t fmt = -1;
+    for (int32_t i = 0; i < 5; i++)
+        if (!strcmp(a->format ? a->format : "float32", names[i])) fmt = i;
+    if (fmt < 0) return dh_cli_usage_error(CMD, "--format: unknown format '%s'", a->format);
+    dh_index *ix = NULL;
+    dh_status st = dh_index_load_mmap(a->files[0], &ix);
+    if (st == DH_OK) st = dh_index_export_npy(ix, a->out, fmt, a->ids_out);
+    dh_index_free(ix);
+    return st == DH_OK ? 0 : dh_cli_fail(CMD, st);
+}
 
 int dh_cmd_index(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "dh index: not built yet\n");
-    return DH_EXIT_FAIL;
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? DH_EXIT_USAGE : DH_EXIT_OK;
+    }
+    const char *sub = argv[1];
+    int known = 0;
+    for (size_t i = 0; i < sizeof SUBS / sizeof SUBS[0]; i++) known |= !strcmp(sub, SUBS[i]);
+    if (!known) {
+        fprintf(stderr, "dh index: unknown subcommand '%s'\n", sub);
+        usage(stderr);
+        return DH_EXIT_USAGE;
+    }
+    if (dh_cli_wants_help(argc - 1, argv + 1)) {
+        usage_sub(stdout, sub);
+        return DH_EXIT_OK;
+    }
+    ix_args a;
+    int rc = parse_args(argc - 1, argv + 1, &a);
+    if (rc) return rc;
+    if (!strcmp(sub, "build")) return cmd_build_add(&a, 1);
+    if (!strcmp(sub, "add")) return cmd_build_add(&a, 0);
+    if (!strcmp(sub, "remove")) return cmd_remove(&a);
+    if (!strcmp(sub, "search")) return cmd_search(&a);
+    if (!strcmp(sub, "info")) return cmd_info(&a);
+    return cmd_export(&a);
 }

@@ -29,4 +29,10 @@ const char *dh_test_tmpdir(void);
         dh_status st_ = (expr);                                                        \
         ck_assert_msg(st_ == DH_OK, "%s failed: %d %s", #expr, st_, dh_last_error());  \
     } while (0)
+/** Forward a failing status from a helper that returns dh_status. */
+#define DH_TRY_T(expr)                                                                 \
+    do {                                                                               \
+        dh_status st_t_ = (expr);                                                      \
+        if (st_t_ != DH_OK) return st_t_;                                              \
+    } while (0)
 #endif

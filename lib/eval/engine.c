@@ -27,9 +27,9 @@ typedef struct block_acc {
 /* Per-thread scratch. */
 typedef struct scratch {
     uint32_t *cnt, *rcnt, *nlt, *rstart; /* [K + 1] each */
-    uint16_t *rel_h;                     /* [n_db] */
-    uint32_t *rel_pos, *ranks;           /* [n_db] */
-    double *hits;                        /* [n_ns] */
+    uint64_t *rel;                       /* [n_db] scan output */
+    uint32_t *ranks;               /* [n_db] */
+    double *hits;                  /* [n_ns] */
 } scratch;
 
 typedef struct ctx {
@@ -46,18 +46,19 @@ typedef struct ctx {
 /* Ranks (1-based, ascending) of the relevant items under database-order ties: item j
  * at distance h and bucket position pos has rank N_<h + pos + 1; a counting sort by h
  * keeps database order inside each bucket, which is rank order. */
-static void build_ranks(const ctx *c, scratch *s, uint64_t R)
+static void build_ranks(const ctx *c, scratch *s, const uint32_t *cnt, const uint64_t *rel,
+                        uint64_t R)
 {
     uint32_t n_acc = 0, r_acc = 0;
     for (uint32_t h = 0; h <= c->d->n_bits; h++) {
         s->nlt[h] = n_acc;
         s->rstart[h] = r_acc;
-        n_acc += s->cnt[h];
+        n_acc += cnt[h];
         r_acc += s->rcnt[h];
     }
     for (uint64_t j = 0; j < R; j++) {
-        uint32_t h = s->rel_h[j];
-        s->ranks[s->rstart[h]++] = s->nlt[h] + s->rel_pos[j] + 1;
+        uint32_t h = (uint32_t)(rel[j] >> 32);
+        s->ranks[s->rstart[h]++] = s->nlt[h] + (uint32_t)rel[j] + 1;
     }
 }
 
@@ -71,7 +72,8 @@ static int counted(int32_t policy, int has_relevant, int labeled)
 }
 
 /* Precision-recall by radius and the Hamming ball, from cumulative counts. */
-static void radius_metrics(const ctx *c, const scratch *s, uint64_t R, block_acc *a)
+static void radius_metrics(const ctx *c, const scratch *s, const uint32_t *cnt, uint64_t R,
+                           block_acc *a)
 {
     const uint32_t K = c->d->n_bits;
     double *pr_p = NULL, *pr_r = NULL;
@@ -81,7 +83,7 @@ static void radius_metrics(const ctx *c, const scratch *s, uint64_t R, block_acc
     }
     uint64_t n_in = 0, r_in = 0;
     for (uint32_t h = 0; h <= K; h++) {
-        n_in += s->cnt[h];
+        n_in += cnt[h];
         r_in += s->rcnt[h];
         double prec = n_in ? (double)r_in / (double)n_in : 0.0;
         double rec = R ? (double)r_in / (double)R : 0.0;
@@ -101,13 +103,14 @@ static void process_query(const ctx *c, scratch *s, size_t q, block_acc *a)
 {
     const dh__eval_data *d = c->d;
     const dh__eval_request *rq = c->rq;
+    const uint32_t *cnt = s->cnt;
+    const uint64_t *rel = s->rel;
     memset(s->cnt, 0, (d->n_bits + 1) * sizeof *s->cnt);
+    const uint64_t R = c->scan(d, q, s->cnt, s->rel);
     memset(s->rcnt, 0, (d->n_bits + 1) * sizeof *s->rcnt);
-    uint64_t R = c->scan(d, q, s->cnt, s->rel_h, s->rel_pos);
-    for (uint64_t j = 0; j < R; j++) s->rcnt[s->rel_h[j]]++;
-    if (c->need_ranks) build_ranks(c, s, R);
-    dh__eval_profile p = {d->n_bits, d->n_db, R, s->cnt, s->rcnt,
-                          c->need_ranks ? s->ranks : NULL};
+    for (uint64_t j = 0; j < R; j++) s->rcnt[rel[j] >> 32]++;
+    if (c->need_ranks) build_ranks(c, s, cnt, rel, R);
+    dh__eval_profile p = {d->n_bits, d->n_db, R, cnt, s->rcnt, c->need_ranks ? s->ranks : NULL};
     int labeled = dh__eval_query_labeled(d, q);
     if (rq->want_map) {
         int has_hits = 0;
@@ -128,14 +131,14 @@ static void process_query(const ctx *c, scratch *s, size_t q, block_acc *a)
             a->vec[rq->n_ns + i] += R ? s->hits[i] / (double)R : 0.0;
         }
     }
-    if (rq->want_pr || rq->want_ball) radius_metrics(c, s, R, a);
+    if (rq->want_pr || rq->want_ball) radius_metrics(c, s, cnt, R, a);
 }
+
 
 static void scratch_free(scratch *s)
 {
     dh__free(s->cnt);
-    dh__free(s->rel_h);
-    dh__free(s->rel_pos);
+    dh__free(s->rel);
     dh__free(s->ranks);
     dh__free(s->hits);
 }
@@ -145,11 +148,10 @@ static dh_status scratch_alloc(const ctx *c, scratch *s)
     memset(s, 0, sizeof *s);
     size_t kb = (size_t)c->d->n_bits + 1, n = c->d->n_db;
     s->cnt = dh__calloc(4 * kb, sizeof(uint32_t));
-    s->rel_h = dh__calloc(n, sizeof(uint16_t));
-    s->rel_pos = dh__calloc(n, sizeof(uint32_t));
+    s->rel = dh__calloc(n, sizeof(uint64_t));
     s->ranks = c->need_ranks ? dh__calloc(n, sizeof(uint32_t)) : NULL;
     s->hits = dh__calloc(c->rq->n_ns ? c->rq->n_ns : 1, sizeof(double));
-    if (!s->cnt || !s->rel_h || !s->rel_pos || (c->need_ranks && !s->ranks) || !s->hits) {
+    if (!s->cnt || !s->rel || (c->need_ranks && !s->ranks) || !s->hits) {
         scratch_free(s);
         return dh__set_error(DH_E_NO_MEMORY,
                              "dh_eval: out of memory for per-thread scratch (%zu database items)",
@@ -270,7 +272,10 @@ static dh_status sort_cutoffs(ctx *c)
 
 dh_status dh__eval_run(const dh__eval_data *d, const dh__eval_request *rq, dh__eval_result *res)
 {
-    ctx c = {.d = d, .rq = rq, .scan = dh__eval_scan_select(d), .ap_out = res->ap};
+    ctx c = {.d = d,
+             .rq = rq,
+             .scan = dh__eval_scan_select(d),
+             .ap_out = res->ap};
     c.need_ranks = rq->ties != DH_TIES_EXPECTED && (rq->want_map || rq->n_ns);
     c.vec_len = 2 * rq->n_ns + (rq->want_pr ? 2 * ((size_t)d->n_bits + 1) : 0);
     size_t per_block = sizeof(block_acc) + c.vec_len * sizeof(double);

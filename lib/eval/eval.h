@@ -27,7 +27,7 @@ typedef struct dh__eval_data {
     size_t q_stride, db_stride;
     int32_t rel_kind;      /* DH__REL_CLASS or DH__REL_MASK */
     uint32_t label_words;  /* DH__REL_MASK: uint64 words per label row */
-    const int32_t *q_ids, *db_ids;    /* DH__REL_CLASS (caller memory) */
+    const int32_t *q_ids, *db_ids;    /* DH__REL_CLASS (copies; no label: -2 / -1) */
     const uint64_t *q_mask, *db_mask; /* DH__REL_MASK (owned copies) */
     void *owned[4];        /* freed by dh__eval_data_free */
 } dh__eval_data;
@@ -71,17 +71,16 @@ dh_status dh__eval_run(const dh__eval_data *d, const dh__eval_request *rq,
 /* ---- per-query pass (scan.c) ---------------------------------------------- */
 
 /** One query against the whole database. cnt [n_bits + 1] must be zero on entry and
- *  receives the number of items at each distance. For each relevant item, in database
- *  order, rel_h[j] is its distance and rel_pos[j] the number of items at that distance
- *  that precede it in the database. rel_h and rel_pos hold n_db entries. Returns the
+ *  receives the number of items at each distance. rel [n_db] receives, for each
+ *  relevant item in database order, (distance << 32 | number of items at that distance
+ *  that precede it in the database); entries past the count are scratch. Returns the
  *  number of relevant items R. */
-typedef uint32_t (*dh__eval_scan_fn)(const dh__eval_data *d, size_t q, uint32_t *cnt,
-                                     uint16_t *rel_h, uint32_t *rel_pos);
-/** The scan kernel for d's shape on the kernel set in use (dh__isa()). */
+typedef uint64_t (*dh__eval_scan_fn)(const dh__eval_data *d, size_t q, uint32_t *cnt,
+                                     uint64_t *rel);
+/** The kernel for d's shape on the kernel set in use (dh__isa()). */
 dh__eval_scan_fn dh__eval_scan_select(const dh__eval_data *d);
-/** The portable kernel (tests compare every kernel set against it). */
-uint32_t dh__eval_scan_ref(const dh__eval_data *d, size_t q, uint32_t *cnt, uint16_t *rel_h,
-                           uint32_t *rel_pos);
+/** The portable kernel for any shape (a slow reference for tests). */
+uint64_t dh__eval_scan_ref(const dh__eval_data *d, size_t q, uint32_t *cnt, uint64_t *rel);
 
 /* ---- per-query metrics from a distance profile (ties.c) ------------------- */
 

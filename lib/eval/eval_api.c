@@ -74,14 +74,21 @@ static dh_status prepare_codes(dh__eval_data *d, const uint8_t *codes, size_t n,
     return DH_OK;
 }
 
-static dh_status check_ids(const int32_t *ids, size_t n, uint32_t n_classes, const char *name)
+/* Class ids, checked against n_classes and copied with "no label" made distinct on the
+ * two sides (queries -2, database -1), so that equality alone means relevance. */
+static dh_status copy_ids(dh__eval_data *d, const int32_t *ids, size_t n, uint32_t n_classes,
+                          int32_t none, int slot, const char *name, const int32_t **out)
 {
-    if (n_classes == 0) return DH_OK;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; n_classes && i < n; i++)
         if (ids[i] >= 0 && (uint32_t)ids[i] >= n_classes)
             return dh__set_error(DH_E_INVALID_ARG,
                                  "dh_eval: %s[%zu] = %d is not below opts->n_classes = %u", name,
                                  i, ids[i], n_classes);
+    int32_t *c = dh__calloc(n, sizeof(int32_t));
+    if (!c) return DH_E_NO_MEMORY;
+    d->owned[slot] = c;
+    for (size_t i = 0; i < n; i++) c[i] = ids[i] >= 0 ? ids[i] : none;
+    *out = c;
     return DH_OK;
 }
 
@@ -122,10 +129,9 @@ static dh_status prepare_labels(dh__eval_data *d, const dh_eval_options *o,
 {
     if (o->label_type == DH_LABELS_CLASS_I32) {
         d->rel_kind = DH__REL_CLASS;
-        d->q_ids = query_labels;
-        d->db_ids = db_labels;
-        DH_TRY(check_ids(d->q_ids, d->n_queries, o->n_classes, "query_labels"));
-        return check_ids(d->db_ids, d->n_db, o->n_classes, "db_labels");
+        DH_TRY(copy_ids(d, query_labels, d->n_queries, o->n_classes, -2, 2, "query_labels",
+                        &d->q_ids));
+        return copy_ids(d, db_labels, d->n_db, o->n_classes, -1, 3, "db_labels", &d->db_ids);
     }
     d->rel_kind = DH__REL_MASK;
     d->label_words = (o->n_classes + 63) / 64;

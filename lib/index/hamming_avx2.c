@@ -78,6 +78,10 @@ DH__K_INL size_t scan_fixed(const uint64_t *q, const uint64_t *codes, uint32_t w
         }
         r += 8;
     }
+    if (r + 8 <= r_end) { /* out of room: the caller cuts the list and calls again */
+        *n_out = c;
+        return r;
+    }
     return hc_scan_rows(q, codes, w, r, r_end, bound, tomb, out_pos, out_d, space, c, n_out);
 }
 

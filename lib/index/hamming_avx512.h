@@ -76,13 +76,20 @@ DH__K_INL size_t scan_fixed(const uint64_t *q, const uint64_t *codes, uint32_t w
         }
         r += 16;
     }
-    while (r + 8 <= r_end && c + 8 <= space) {
+    /* Out of room with rows left: return so the caller cuts the list (and keeps the
+     * vector loop), rather than crawling on row by row. */
+    if (r + 16 <= r_end) goto out;
+    if (r + 8 <= r_end && c + 8 <= space) {
         __m512i d0 = dist8(codes, r, qv, w);
         __mmask8 m0 = _mm512_cmplt_epu64_mask(d0, bv);
         if (m0) emit_vec(m0, d0, r, tomb, out_pos, out_d, &c);
         r += 8;
     }
+    if (r + 8 <= r_end) goto out;
     return hc_scan_rows(q, codes, w, r, r_end, bound, tomb, out_pos, out_d, space, c, n_out);
+out:
+    *n_out = c;
+    return r;
 }
 
 /* Distance of one row of any width: 8 words per step, a masked load for the rest. */

@@ -34,7 +34,7 @@ static dh_status range_scan(const dh__search *s, const uint64_t *q, dh__cand *c,
 {
     const dh_index *ix = s->ix;
     while (r < r_end) {
-        if (c->cap - c->count < 16) DH_TRY(cand_grow(c));
+        if (c->cap - c->count < DH__SCAN_MIN_SPACE) DH_TRY(cand_grow(c));
         size_t got = 0;
         r = s->kn->scan(q, ix->codes, ix->n_words, r, r_end, c->bound, s->tomb,
                         c->pos + c->count, c->d + c->count, c->cap - c->count, &got);

@@ -10,6 +10,8 @@ typedef struct dh__cand {
     uint16_t *d;     /* [cap] distances */
     size_t count, cap;
     uint32_t bound;  /* rows enter only if their distance is below this */
+    size_t below;    /* k-NN: entries with d < bound */
+    uint32_t *hist;  /* k-NN: [K + 1] entries per distance (valid for d <= bound) */
 } dh__cand;
 
 /** One search call: the plan (threads, chunks, blocks) and its buffers. */
@@ -30,11 +32,13 @@ typedef struct dh__search {
     size_t group;         /* k-NN: queries per task */
 } dh__search;
 
-dh_status dh__cand_init(dh__cand *c, size_t cap, uint32_t bound);
+/** Allocate a list of `cap` entries, with a histogram of n_bits + 1 counters if
+ *  n_bits > 0 (k-NN); empty, bound n_bits + 1. */
+dh_status dh__cand_init(dh__cand *c, size_t cap, uint32_t n_bits);
+void dh__cand_reset(dh__cand *c, uint32_t n_bits);
 void dh__cand_free(dh__cand *c);
 /** k-NN scan of rows [r, r_end) into c, cutting the list to s->k when it fills. */
-void dh__cand_scan(const dh__search *s, const uint64_t *q, dh__cand *c, size_t r, size_t r_end,
-                   uint32_t *hist);
+void dh__cand_scan(const dh__search *s, const uint64_t *q, dh__cand *c, size_t r, size_t r_end);
 
 /** Convert the queries and plan the work (s->ix, nq set; the read lock held). */
 dh_status dh__search_prepare(dh__search *s, const uint8_t *queries, const char *fn);

@@ -2,91 +2,126 @@
  * bound, queries tiled against cache-sized database blocks, OpenMP over query groups
  * (or over database chunks when queries are few), deterministic tie order.
  *
- * Per (query, database range) a candidate list holds rows in row order. Rows are
- * appended while their distance is below `bound`; when the list fills up it is cut
- * to the k best by (distance, row) with a histogram over 0..K (no sorting), and the
- * bound becomes the k-th distance T: a later row at distance T loses to the earlier
- * ones, so only d < T can still enter. The result is the unique k smallest (d, row)
- * pairs, whatever the kernel, block size, chunking or thread count. */
+ * Per (query, database range) a candidate list holds rows in row order with a
+ * histogram of their distances (0..K). The kernel appends rows whose distance is
+ * below `bound`; the driver then lowers the bound to T, the smallest distance with k
+ * kept rows at or below it, as soon as k rows lie below the old one. A later row at
+ * distance T loses the tie to the earlier ones, so only d < T can still enter. When
+ * the list fills with rows that fell out, it is cut back to k (no sorting anywhere;
+ * the output is a counting sort). The result is the unique k smallest (d, row) pairs,
+ * whatever the kernel, block size, chunking or thread count. */
 #include "index.h"
 #include "search.h"
 
 #include <string.h>
 
-dh_status dh__cand_init(dh__cand *c, size_t cap, uint32_t bound)
+dh_status dh__cand_init(dh__cand *c, size_t cap, uint32_t n_bits)
 {
+    memset(c, 0, sizeof *c);
     c->pos = dh__alloc(cap * sizeof *c->pos);
     c->d = dh__alloc(cap * sizeof *c->d);
-    c->count = 0;
+    c->hist = n_bits ? dh__calloc((size_t)n_bits + 1, sizeof *c->hist) : NULL;
     c->cap = cap;
-    c->bound = bound;
-    if (c->pos && c->d) return DH_OK;
+    c->bound = n_bits + 1;
+    if (c->pos && c->d && (c->hist || !n_bits)) return DH_OK;
     dh__cand_free(c);
     return DH_E_NO_MEMORY;
+}
+
+void dh__cand_reset(dh__cand *c, uint32_t n_bits)
+{
+    c->count = 0;
+    c->below = 0;
+    c->bound = n_bits + 1;
+    memset(c->hist, 0, ((size_t)n_bits + 1) * sizeof *c->hist);
 }
 
 void dh__cand_free(dh__cand *c)
 {
     dh__free(c->pos);
     dh__free(c->d);
-    c->pos = NULL;
-    c->d = NULL;
-    c->count = c->cap = 0;
+    dh__free(c->hist);
+    memset(c, 0, sizeof *c);
 }
 
-/* Keep the k best (d, row) entries, in row order, and lower the bound to the k-th
- * distance. Needs count >= k. hist has n_bits + 1 entries. */
-static void cand_shrink(dh__cand *c, uint32_t k, uint32_t n_bits, uint32_t *hist)
+/* Take the entries [from, count) a kernel call appended (it used an older, looser
+ * bound): keep those below the current bound and lower the bound as soon as k kept
+ * entries lie below it, to T = the smallest distance with k entries at or below it.
+ * Entries at T beyond the first k stay until the next cut. */
+static void cand_take(dh__cand *c, size_t from, uint32_t k)
 {
-    memset(hist, 0, ((size_t)n_bits + 1) * sizeof *hist);
-    for (size_t i = 0; i < c->count; i++) hist[c->d[i]]++;
-    size_t below = 0;
-    uint32_t t = 0;
-    while (below + hist[t] < k) below += hist[t++];
-    size_t keep_t = k - below, j = 0;
+    size_t j = from;
+    for (size_t i = from; i < c->count; i++) {
+        uint16_t d = c->d[i];
+        if (d >= c->bound) continue;
+        c->pos[j] = c->pos[i];
+        c->d[j] = d;
+        j++;
+        c->hist[d]++;
+        if (++c->below >= k) {
+            do {
+                c->bound--;
+                c->below -= c->hist[c->bound];
+            } while (c->below >= k);
+        }
+    }
+    c->count = j;
+}
+
+/* Drop entries that can no longer be among the k best: those above the bound, and
+ * those at the bound after the first k - below of them (later rows lose ties). */
+static void cand_cut(dh__cand *c, uint32_t k)
+{
+    size_t keep_t = k > c->below ? k - c->below : 0, j = 0, at_t = 0;
     for (size_t i = 0; i < c->count; i++) {
         uint16_t d = c->d[i];
-        if (d > t || (d == t && keep_t == 0)) continue;
-        if (d == t) keep_t--;
+        if (d > c->bound || (d == c->bound && at_t == keep_t)) continue;
+        at_t += d == c->bound;
         c->pos[j] = c->pos[i];
         c->d[j] = d;
         j++;
     }
     c->count = j;
-    c->bound = t;
+    c->hist[c->bound] = (uint32_t)at_t;
 }
 
-void dh__cand_scan(const dh__search *s, const uint64_t *q, dh__cand *c, size_t r, size_t r_end,
-                   uint32_t *hist)
+/* Kernel calls return after at most this many new entries, so the bound tightens
+ * often while it is still falling fast (the first few thousand rows). */
+#define DH__TAKE_WINDOW ((size_t)256)
+
+void dh__cand_scan(const dh__search *s, const uint64_t *q, dh__cand *c, size_t r, size_t r_end)
 {
     const dh_index *ix = s->ix;
     while (r < r_end && c->bound > 0) {
-        size_t got = 0;
-        r = s->kn->scan(q, ix->codes, ix->n_words, r, r_end, c->bound, s->tomb,
-                        c->pos + c->count, c->d + c->count, c->cap - c->count, &got);
+        if (c->cap - c->count < DH__SCAN_MIN_SPACE) cand_cut(c, s->k);
+        size_t room = c->cap - c->count, from = c->count, got = 0;
+        if (room > DH__TAKE_WINDOW) room = DH__TAKE_WINDOW;
+        r = s->kn->scan(q, ix->codes, ix->n_words, r, r_end, c->bound, s->tomb, c->pos + from,
+                        c->d + from, room, &got);
         c->count += got;
-        if (c->cap - c->count < 16) cand_shrink(c, s->k, ix->n_bits, hist);
+        if (got) cand_take(c, from, s->k);
     }
 }
-
 /* Sorted output of one query from its candidate lists (one per chunk, in row order). */
 static dh_status emit_query(const dh__search *s, dh__cand *parts, size_t n_parts, size_t qi,
                             uint32_t *hist)
 {
+    uint32_t k = s->k, n_bits = s->ix->n_bits;
     dh__cand all = parts[0], merged = {0};
-    if (n_parts > 1) { /* concatenating chunk lists keeps row order */
+    if (n_parts > 1) { /* chunk lists in chunk order are in row order: take them again */
         size_t total = 0;
         for (size_t p = 0; p < n_parts; p++) total += parts[p].count;
-        DH_TRY(dh__cand_init(&merged, total ? total : 1, 0));
+        DH_TRY(dh__cand_init(&merged, total ? total : 1, n_bits));
         for (size_t p = 0; p < n_parts; p++) {
-            memcpy(merged.pos + merged.count, parts[p].pos, parts[p].count * sizeof *merged.pos);
-            memcpy(merged.d + merged.count, parts[p].d, parts[p].count * sizeof *merged.d);
+            size_t from = merged.count;
+            memcpy(merged.pos + from, parts[p].pos, parts[p].count * sizeof *merged.pos);
+            memcpy(merged.d + from, parts[p].d, parts[p].count * sizeof *merged.d);
             merged.count += parts[p].count;
+            cand_take(&merged, from, k);
         }
         all = merged;
     }
-    uint32_t k = s->k, n_bits = s->ix->n_bits;
-    if (all.count > k) cand_shrink(&all, k, n_bits, hist);
+    if (all.count > k) cand_cut(&all, k);
     /* Counting sort by distance; stable, so ties stay in row order. */
     memset(hist, 0, ((size_t)n_bits + 2) * sizeof *hist);
     for (size_t i = 0; i < all.count; i++) hist[all.d[i] + 1]++;
@@ -109,13 +144,13 @@ static dh_status emit_query(const dh__search *s, dh__cand *parts, size_t n_parts
 /* One task: queries [q0, q1) against rows [r0, r1) in blocks; the candidate list of
  * query q is cands[(q - q0) * stride]. */
 static void run_task(const dh__search *s, size_t q0, size_t q1, size_t r0, size_t r1,
-                     dh__cand *cands, size_t stride, uint32_t *hist)
+                     dh__cand *cands, size_t stride)
 {
     uint32_t w = s->ix->n_words;
     for (size_t b = r0; b < r1; b += s->block_rows) {
         size_t be = b + s->block_rows < r1 ? b + s->block_rows : r1;
         for (size_t q = q0; q < q1; q++)
-            dh__cand_scan(s, s->queries + q * w, &cands[(q - q0) * stride], b, be, hist);
+            dh__cand_scan(s, s->queries + q * w, &cands[(q - q0) * stride], b, be);
     }
 }
 
@@ -131,17 +166,14 @@ static dh_status search_by_queries(const dh__search *s)
         dh__cand *cands = dh__calloc(s->group, sizeof *cands);
         dh_status my = cands ? DH_OK : DH_E_NO_MEMORY;
         for (size_t i = 0; i < s->group && my == DH_OK; i++)
-            my = dh__cand_init(&cands[i], s->cap, s->ix->n_bits + 1);
+            my = dh__cand_init(&cands[i], s->cap, s->ix->n_bits);
 #pragma omp for schedule(dynamic, 1)
         for (long long g = 0; g < ng; g++) {
             if (my != DH_OK) continue;
             size_t q0 = (size_t)g * s->group;
             size_t q1 = q0 + s->group < s->nq ? q0 + s->group : s->nq;
-            for (size_t i = 0; i < q1 - q0; i++) {
-                cands[i].count = 0;
-                cands[i].bound = s->ix->n_bits + 1;
-            }
-            run_task(s, q0, q1, 0, s->ix->n, cands, 1, hist);
+            for (size_t i = 0; i < q1 - q0; i++) dh__cand_reset(&cands[i], s->ix->n_bits);
+            run_task(s, q0, q1, 0, s->ix->n, cands, 1);
             for (size_t q = q0; q < q1 && my == DH_OK; q++)
                 my = emit_query(s, &cands[q - q0], 1, q, hist);
         }
@@ -165,7 +197,7 @@ static dh_status search_by_chunks(const dh__search *s)
     if (!cands) return DH_E_NO_MEMORY;
     dh_status st = DH_OK;
     for (size_t t = 0; t < n_tasks && st == DH_OK; t++)
-        st = dh__cand_init(&cands[t], s->cap, s->ix->n_bits + 1);
+        st = dh__cand_init(&cands[t], s->cap, s->ix->n_bits);
     long long nt = (long long)n_tasks, nql = (long long)s->nq;
     if (st == DH_OK) {
 #pragma omp parallel num_threads(s->n_threads) if (s->n_threads > 1)
@@ -177,7 +209,7 @@ static dh_status search_by_chunks(const dh__search *s)
                 size_t q = (size_t)t / nc, c = (size_t)t % nc;
                 size_t r0 = c * s->chunk_rows, r1 = r0 + s->chunk_rows;
                 if (r1 > s->ix->n) r1 = s->ix->n;
-                if (r0 < r1) run_task(s, q, q + 1, r0, r1, &cands[t], 1, hist);
+                if (r0 < r1) run_task(s, q, q + 1, r0, r1, &cands[t], 1);
             }
 #pragma omp for schedule(dynamic, 1)
             for (long long q = 0; q < nql; q++)

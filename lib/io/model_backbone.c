@@ -59,6 +59,8 @@ static dh_status match_all(const dh_model *m, size_t n_enc, const dh__safetensor
         }
         int same = t->ndim == p->ndim && t->numel == p->n;
         for (int32_t d = 0; same && d < p->ndim; d++) same = t->shape[d] == p->shape[d];
+        if (!same && p->n == 1 && t->numel == 1 && t->ndim <= 1 && p->ndim <= 1)
+            same = 1; /* a scalar counter saved as [] or [1] */
         if (!same) {
             char a[160], b[160];
             shape_str(a, sizeof a, t->ndim, t->shape);

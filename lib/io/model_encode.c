@@ -110,6 +110,11 @@ dh_status dh_model_encode_float(dh_model *m, const float *x, size_t n, size_t sa
         return dh__set_error(DH_E_SHAPE, "dh_model_encode_float: sample_len %zu but the model "
                              "takes %zu floats per sample", sample_len, m->sample_len);
     if (n == 0) return DH_OK;
+    /* ReLU maps NaN to 0, so a NaN input would silently give a plausible code */
+    for (size_t i = 0; i < n * sample_len; i++)
+        if (!isfinite(x[i]))
+            return dh__set_error(DH_E_INVALID_ARG, "dh_model_encode_float: x[%zu][%zu] is not "
+                                 "finite", i / sample_len, i % sample_len);
     size_t bs = m->o.batch_size < n ? m->o.batch_size : n;
     scratch s;
     DH_TRY(scratch_alloc(m, bs, 0, &s));

@@ -9,11 +9,7 @@
  * names the offset or tensor. The fuzz target tests/fuzz/fuzz_model_load.c drives it. */
 #include "model.h"
 
-#if defined(__has_include) && !__has_include(<cJSON.h>)
-#include <cjson/cJSON.h> /* Debian's cJSONConfig.cmake points the include dir at /usr/include */
-#else
 #include <cJSON.h>
-#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

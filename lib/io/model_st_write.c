@@ -6,11 +6,7 @@
  * leaves an existing file untouched. Tensors are stored in the order given. */
 #include "model.h"
 
-#if defined(__has_include) && !__has_include(<cJSON.h>)
-#include <cjson/cJSON.h> /* Debian's cJSONConfig.cmake points the include dir at /usr/include */
-#else
 #include <cJSON.h>
-#endif
 #include <stdlib.h>
 #include <string.h>
 

@@ -12,10 +12,14 @@
 
 #include "nn/net_impl.h"
 
-/* oneDNN's right padding that reproduces PyTorch's floor output size. */
+/* oneDNN's right padding that reproduces PyTorch's floor output size. When the last
+ * window ends before the input does (a 1x1 stride-2 conv on an even size), the exact
+ * value is negative; 0 gives the same output size through the floor, and a negative
+ * right padding makes oneDNN's backward-data skip zeroing the uncovered last row. */
 static int64_t pad_right(int64_t in, int64_t out, int32_t k, int32_t s, int32_t pad, int32_t dil)
 {
-    return (out - 1) * s + (int64_t)(k - 1) * dil + 1 - in - pad;
+    int64_t pr = (out - 1) * s + (int64_t)(k - 1) * dil + 1 - in - pad;
+    return pr > 0 ? pr : 0;
 }
 
 static void weight_dims(const dh__net *net, const nn_node *nd, int64_t *wd, int *wn)

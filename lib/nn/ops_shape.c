@@ -31,8 +31,10 @@ static dh_status pool_geo_init(const nn_plan *p, const nn_node *nd, pool_geo *g)
         g->k[0] = g->k[1] = nd->kh;
         g->s[0] = g->s[1] = nd->stride;
         g->pl[0] = g->pl[1] = nd->pad;
-        g->pr[0] = (od[2] - 1) * nd->stride + nd->kh - h - nd->pad;
+        g->pr[0] = (od[2] - 1) * nd->stride + nd->kh - h - nd->pad; /* >= 0: see ops_conv.c */
         g->pr[1] = (od[3] - 1) * nd->stride + nd->kh - w - nd->pad;
+        if (g->pr[0] < 0) g->pr[0] = 0;
+        if (g->pr[1] < 0) g->pr[1] = 0;
         g->alg = nd->kind == NN_MAXPOOL ? dnnl_pooling_max : dnnl_pooling_avg_include_padding;
     }
     return dh__dnnl_md_any(&g->dst_any, 4, od);
