@@ -100,7 +100,7 @@ static const uint8_t palette[6][3] = {{31, 119, 180}, {214, 39, 40}, {44, 160, 4
 int dh_chart_png(const char *path, const char *title, const char *xlabel, const char *ylabel,
                  const dh_chart_series *series, size_t n_series)
 {
-    const int W = 720, H = 560, L = 80, R = 30, T = 50, B = 70;
+    const int W = 720, H = 570, L = 80, R = 30, T = 64, B = 70;
     const uint8_t black[3] = {0, 0, 0}, grid[3] = {220, 220, 220};
     dh_canvas c;
     if (dh_canvas_init(&c, W, H, 255)) return -1;
@@ -133,9 +133,9 @@ int dh_chart_png(const char *path, const char *title, const char *xlabel, const 
             dh_canvas_text(&c, L + pw - 172, ly - 4, series[s].label, 2, black);
         }
     }
-    dh_canvas_text(&c, (W - dh_canvas_text_width(title, 3)) / 2, 12, title, 3, black);
+    dh_canvas_text(&c, (W - dh_canvas_text_width(title, 3)) / 2, 8, title, 3, black);
     dh_canvas_text(&c, L + (pw - dh_canvas_text_width(xlabel, 2)) / 2, H - 30, xlabel, 2, black);
-    dh_canvas_text(&c, 8, T - 22, ylabel, 2, black);
+    dh_canvas_text(&c, 8, T - 18, ylabel, 2, black);
     int rc = dh_canvas_write_png(&c, path);
     dh_canvas_free(&c);
     return rc;

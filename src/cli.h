@@ -1,6 +1,7 @@
 /* src/cli.h -- the `dh` command-line tool: shared helpers and the subcommand table. */
 #ifndef DH_CLI_H
 #define DH_CLI_H
+#include <stdint.h>
 #include <stdio.h>
 
 #include "dh.h"
@@ -18,8 +19,22 @@ int dh_cli_usage_error(const char *cmd, const char *fmt, ...);
 /** True if argv has -h/--help. */
 int dh_cli_wants_help(int argc, char **argv);
 
+/** If argv[*i] is `name`, take its value from argv[*i + 1] (advancing *i) and return 1;
+ *  -1 if the value is missing; 0 if argv[*i] is another flag. */
+int dh_cli_flag(int argc, char **argv, int *i, const char *name, const char **val);
+/** Parse an integer/number flag value in [lo, hi]; 0 or a usage-error exit code. */
+int dh_cli_u32(const char *cmd, const char *flag, const char *s, uint32_t lo, uint32_t hi,
+               uint32_t *out);
+int dh_cli_f64(const char *cmd, const char *flag, const char *s, double lo, double hi,
+               double *out);
+/** Monotonic seconds. */
+double dh_cli_now(void);
+/** mkdir -p; 0 or DH_EXIT_IO (message printed). */
+int dh_cli_mkdir(const char *cmd, const char *dir);
+
 /* Subcommands; each lives in src/cmd_<name>.c */
 int dh_cmd_index(int argc, char **argv);
 int dh_cmd_eval(int argc, char **argv);
 int dh_cmd_info(int argc, char **argv);
+int dh_cmd_demo(int argc, char **argv);
 #endif

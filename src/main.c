@@ -11,6 +11,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     /* @@COMMANDS (one line per subcommand, keep alphabetical) */
+    {"demo", dh_cmd_demo, "train, index and evaluate on Fashion-MNIST; writes pictures"},
     {"eval", dh_cmd_eval, "retrieval metrics from query/database codes and labels"},
     {"index", dh_cmd_index, "build, extend, inspect and search bit-packed code indexes"},
     {"info", dh_cmd_info, "describe a libdh file (index, model, .npy)"},

@@ -394,11 +394,10 @@ END_TEST
                       dh_last_error(), text);                                              \
     } while (0)
 
-START_TEST(test_eval_bad_inputs_fail_with_clear_errors)
+START_TEST(test_eval_bad_arguments_fail_with_clear_errors)
 {
     dh_eval_options o = opts8();
-    double m, v[9];
-    uint64_t ns[2] = {1, 6};
+    double m;
     FAIL_HAS(dh_eval_map(NULL, HQ, HQL, 1, HD, HDL, 5, &m, NULL), "opts is NULL");
     FAIL_HAS(dh_eval_map(&o, NULL, HQL, 1, HD, HDL, 5, &m, NULL), "query_codes");
     FAIL_HAS(dh_eval_map(&o, HQ, HQL, 1, NULL, HDL, 5, &m, NULL), "db_codes");
@@ -413,7 +412,14 @@ START_TEST(test_eval_bad_inputs_fail_with_clear_errors)
         o.n_bits = bad_bits[i];
         FAIL_HAS(dh_eval_map(&o, HQ, HQL, 1, HD, HDL, 5, &m, NULL), "n_bits");
     }
-    o = opts8();
+}
+END_TEST
+
+START_TEST(test_eval_bad_options_fail_with_clear_errors)
+{
+    dh_eval_options o = opts8();
+    double m, v[9];
+    uint64_t ns[2] = {1, 6};
     o.topk = 6;
     FAIL_HAS(dh_eval_map(&o, HQ, HQL, 1, HD, HDL, 5, &m, NULL), "topk");
     o = opts8();
@@ -511,7 +517,8 @@ static Suite *eval_suite(void)
     tc = tcase_create("Limits");
     tcase_add_test(tc, test_eval_progress_reports_and_interrupts);
     tcase_add_test(tc, test_eval_options_old_and_oversized_struct);
-    tcase_add_test(tc, test_eval_bad_inputs_fail_with_clear_errors);
+    tcase_add_test(tc, test_eval_bad_arguments_fail_with_clear_errors);
+    tcase_add_test(tc, test_eval_bad_options_fail_with_clear_errors);
     suite_add_tcase(s, tc);
     return s;
 }

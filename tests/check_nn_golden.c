@@ -4,10 +4,16 @@
  * counter-based hash fill() shared with the generator, so whole networks are
  * checked without storing their weights.
  *
- * Tolerances (relative to the largest magnitude of the PyTorch tensor): layers 1e-4
- * for outputs and 1e-3 for gradients; networks 1e-3 for outputs, input gradients
- * and sampled parameter-gradient elements (relative to their RMS: 1e-2), sums of
- * squares 2e-3 relative. Float32 on both sides with different summation orders. */
+ * Tolerances (PyTorch computed in float64, so these bound libdh's float32 error):
+ *  - layers: outputs within 1e-4 and gradients within 1e-3 of the tensor's largest
+ *    magnitude;
+ *  - networks: outputs within 1e-3. Gradients of deep ReLU networks are not smooth:
+ *    a pre-activation within float32 rounding of zero flips its ReLU mask (seen in
+ *    resnet18-cifar: one of 768 values of a channel, moving that channel's weight
+ *    gradient by 5%). So network gradients must have a relative L2 error below 1e-2
+ *    with at least 99% of the elements within 1e-3 of the largest magnitude; the
+ *    summaries of the large tensors: sum within 1e-2 of sum|g|, sum of squares
+ *    within 2e-2 relative, sampled elements within 0.1 of the RMS. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +130,47 @@ static void near(const float *got, const gv_tensor *want, double tol, const char
                   want->name, err, at, (double)got[at], (double)want->data[at]);
 }
 
+static const dh__param *find_param(dh__net *net, const char *name);
+
+/* Network gradients: relative L2 error and the fraction of elements off by more
+ * than elem_tol times the largest magnitude. */
+static void near_net(const float *got, const gv_tensor *want, const char *what)
+{
+    double scale = 1e-30, num = 0, den = 0;
+    for (size_t i = 0; i < want->n; i++) scale = fmax(scale, fabs(want->data[i]));
+    size_t off = 0;
+    for (size_t i = 0; i < want->n; i++) {
+        double e = (double)got[i] - want->data[i];
+        num += e * e;
+        den += (double)want->data[i] * want->data[i];
+        off += fabs(e) > 1e-3 * scale;
+    }
+    double rel = sqrt(num / (den + 1e-300));
+    ck_assert_msg(rel <= 1e-2 && (double)off <= 0.01 * (double)want->n,
+                  "%s %s: relative L2 error %.3g, %zu of %zu elements off by > 1e-3", what,
+                  want->name, rel, off, want->n);
+}
+
+static void check_summary(dh__net *net, const gv_tensor *t, const char *file)
+{
+    const dh__param *p = find_param(net, t->name + 4);
+    const float *v = p->grad ? p->grad : p->data;
+    double s = 0, q = 0;
+    for (size_t k = 0; k < p->n; k++) {
+        s += v[k];
+        q += (double)v[k] * v[k];
+    }
+    double rms = sqrt(t->data[1] / (double)p->n) + 1e-30;
+    ck_assert_msg(fabs(s - t->data[0]) <= 1e-2 * t->data[2] + 1e-12, "%s %s: sum %.9g, torch %.9g",
+                  file, t->name, s, (double)t->data[0]);
+    ck_assert_msg(fabs(q - t->data[1]) <= 2e-2 * t->data[1] + 1e-12,
+                  "%s %s: sum of squares %.9g, torch %.9g", file, t->name, q, (double)t->data[1]);
+    size_t idx[4] = {0, p->n / 3, p->n / 2, p->n - 1};
+    for (int k = 0; k < 4; k++)
+        ck_assert_msg(fabs(v[idx[k]] - t->data[3 + k]) <= 0.1 * rms, "%s %s[%zu]: %.9g, torch %.9g",
+                      file, t->name, idx[k], (double)v[idx[k]], (double)t->data[3 + k]);
+}
+
 static const dh__param *find_param(dh__net *net, const char *name)
 {
     dh__param *ps;
@@ -134,9 +181,11 @@ static const dh__param *find_param(dh__net *net, const char *name)
     return NULL;
 }
 
-/* Forward (training), backward with the stored dout, eval forward; compare all. */
-static void run_case(dh__net *net, const char *file, int summaries, double tol_out, double tol_grad)
+/* Forward (training), backward with the stored dout, eval forward; compare all.
+ * network: 1 for whole encoders (network tolerances, summaries). */
+static void run_case(dh__net *net, const char *file, int network)
 {
+    double tol_out = network ? 1e-3 : 1e-4;
     gv_file *g = gv_load(file);
     fill_net(net);
     const gv_tensor *x = gv_get(g, "input"), *y = gv_get(g, "output");
@@ -147,32 +196,18 @@ static void run_case(dh__net *net, const char *file, int summaries, double tol_o
     ck_assert_dh_ok(dh__net_forward(net, x->data, n, 1, out, NULL));
     near(out, y, tol_out, file);
     ck_assert_dh_ok(dh__net_backward(net, dout, NULL, dx));
-    near(dx, gv_get(g, "dinput"), tol_grad, file);
+    if (network) near_net(dx, gv_get(g, "dinput"), file);
+    else near(dx, gv_get(g, "dinput"), 1e-3, file);
     for (int i = 0; i < g->count; i++) {
         const gv_tensor *t = &g->t[i];
         if (strncmp(t->name, "grad:", 5) == 0) {
-            near(find_param(net, t->name + 5)->grad, t, tol_grad, file);
+            const float *got = find_param(net, t->name + 5)->grad;
+            if (network) near_net(got, t, file);
+            else near(got, t, 1e-3, file);
         } else if (strncmp(t->name, "after:", 6) == 0) {
             near(find_param(net, t->name + 6)->data, t, tol_out, file);
-        } else if (summaries && strncmp(t->name, "sum:", 4) == 0) {
-            const dh__param *p = find_param(net, t->name + 4);
-            const float *v = p->grad ? p->grad : p->data;
-            double s = 0, q = 0;
-            for (size_t k = 0; k < p->n; k++) {
-                s += v[k];
-                q += (double)v[k] * v[k];
-            }
-            double l2 = sqrt(t->data[1]), rms = l2 / sqrt((double)p->n) + 1e-12;
-            ck_assert_msg(fabs(s - t->data[0]) <= tol_grad * sqrt((double)p->n) * l2 + 1e-9,
-                          "%s %s: sum %.9g, torch %.9g", file, t->name, s, (double)t->data[0]);
-            ck_assert_msg(fabs(q - t->data[1]) <= 2 * tol_grad * t->data[1] + 1e-12,
-                          "%s %s: sum of squares %.9g, torch %.9g", file, t->name, q,
-                          (double)t->data[1]);
-            size_t idx[4] = {0, p->n / 3, p->n / 2, p->n - 1};
-            for (int k = 0; k < 4; k++)
-                ck_assert_msg(fabs(v[idx[k]] - t->data[2 + k]) <= 10 * tol_grad * rms,
-                              "%s %s[%zu]: %.9g, torch %.9g", file, t->name, idx[k],
-                              (double)v[idx[k]], (double)t->data[2 + k]);
+        } else if (strncmp(t->name, "sum:", 4) == 0) {
+            check_summary(net, t, file);
         }
     }
     ck_assert_dh_ok(dh__net_forward(net, x->data, n, 0, out, NULL));
@@ -194,7 +229,7 @@ static dh__net *mk(int32_t ndim, int64_t a, int64_t b, int64_t c)
 static void layer(dh__net *net, int y, const char *file)
 {
     ck_assert_dh_ok(dh__net_finalize(net, y, -1));
-    run_case(net, file, 0, 1e-4, 1e-3);
+    run_case(net, file, 0);
     dh__net_free(net);
 }
 
@@ -227,7 +262,7 @@ START_TEST(test_nn_golden_smallcnn)
 {
     dh_encoder *e;
     ck_assert_dh_ok(dh_encoder_create("smallcnn", NULL, &e));
-    run_case(dh__encoder_net(e), "smallcnn", 1, 1e-3, 1e-3);
+    run_case(dh__encoder_net(e), "smallcnn", 1);
     dh_encoder_free(e);
 }
 END_TEST
@@ -236,7 +271,7 @@ START_TEST(test_nn_golden_resnet18_cifar)
 {
     dh_encoder *e;
     ck_assert_dh_ok(dh_encoder_create("resnet18-cifar", NULL, &e));
-    run_case(dh__encoder_net(e), "resnet18_cifar", 1, 1e-3, 1e-3);
+    run_case(dh__encoder_net(e), "resnet18_cifar", 1);
     dh_encoder_free(e);
 }
 END_TEST

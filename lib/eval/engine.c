@@ -28,8 +28,8 @@ typedef struct block_acc {
 typedef struct scratch {
     uint32_t *cnt, *rcnt, *nlt, *rstart; /* [K + 1] each */
     uint64_t *rel;                       /* [n_db] scan output */
-    uint32_t *ranks;               /* [n_db] */
-    double *hits;                  /* [n_ns] */
+    uint32_t *ranks;                     /* [n_db] */
+    double *hits;                        /* [n_ns] */
 } scratch;
 
 typedef struct ctx {
@@ -133,7 +133,6 @@ static void process_query(const ctx *c, scratch *s, size_t q, block_acc *a)
     }
     if (rq->want_pr || rq->want_ball) radius_metrics(c, s, cnt, R, a);
 }
-
 
 static void scratch_free(scratch *s)
 {
@@ -272,10 +271,7 @@ static dh_status sort_cutoffs(ctx *c)
 
 dh_status dh__eval_run(const dh__eval_data *d, const dh__eval_request *rq, dh__eval_result *res)
 {
-    ctx c = {.d = d,
-             .rq = rq,
-             .scan = dh__eval_scan_select(d),
-             .ap_out = res->ap};
+    ctx c = {.d = d, .rq = rq, .scan = dh__eval_scan_select(d), .ap_out = res->ap};
     c.need_ranks = rq->ties != DH_TIES_EXPECTED && (rq->want_map || rq->n_ns);
     c.vec_len = 2 * rq->n_ns + (rq->want_pr ? 2 * ((size_t)d->n_bits + 1) : 0);
     size_t per_block = sizeof(block_acc) + c.vec_len * sizeof(double);
@@ -284,7 +280,8 @@ dh_status dh__eval_run(const dh__eval_data *d, const dh__eval_request *rq, dh__e
     c.n_blocks = nb;
     int nt = rq->n_threads > 0 ? rq->n_threads : 1;
     if ((size_t)nt > nb) nt = (int)nb;
-    if ((double)d->n_queries * (double)d->n_db * d->words < 65536.0) nt = 1; /* not worth a team */
+    if ((double)d->n_queries * (double)d->n_db * d->words < 65536.0)
+        nt = 1; /* too little work to be worth a thread team */
     dh_status st = DH_OK;
     block_acc *acc = dh__calloc(nb, sizeof(block_acc));
     /* one vector per block plus one for the totals */

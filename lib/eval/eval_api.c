@@ -47,8 +47,6 @@ static dh_status read_options(const char *fn, const dh_eval_options *opts, dh_ev
                      "%s: opts->n_classes = %u; multi-hot labels need 1..%u columns", fn,
                      o->n_classes, MAX_CLASSES);
     DH_CHECK_ARG_MSG(o->reserved0 == 0, "%s: opts->reserved0 must be 0", fn);
-    DH_CHECK_ARG_MSG(o->radius <= o->n_bits, "%s: opts->radius = %u exceeds n_bits = %u", fn,
-                     o->radius, o->n_bits);
     return DH_OK;
 }
 
@@ -192,6 +190,9 @@ static dh_status evaluate(const char *fn, const dh_eval_options *opts, const uin
     if (rq->want_map)
         DH_CHECK_ARG_MSG(o.topk <= nd, "%s: opts->topk = %llu exceeds n_db = %zu", fn,
                          (unsigned long long)o.topk, nd);
+    if (rq->want_ball)
+        DH_CHECK_ARG_MSG(o.radius <= o.n_bits, "%s: opts->radius = %u exceeds n_bits = %u",
+                         fn, o.radius, o.n_bits);
     DH_CHECK_ARG_MSG(rq->n_ns == 0 || rq->ns != NULL, "%s: ns is NULL", fn);
     for (size_t i = 0; i < rq->n_ns; i++)
         DH_CHECK_ARG_MSG(rq->ns[i] >= 1 && rq->ns[i] <= nd,

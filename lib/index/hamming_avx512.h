@@ -57,7 +57,16 @@ DH__K_INL void emit_vec(__mmask8 m, __m512i d, size_t r0, const uint64_t *tomb,
     *c = hc_emit8(mask, tmp, r0, out_pos, out_d, *c);
 }
 
-/* Fixed-width scan, 16 rows per iteration (two independent 8-row groups). */
+DH__K_INL void emit_if(__m512i d, __m512i bv, size_t r0, const uint64_t *tomb,
+                       uint64_t *out_pos, uint16_t *out_d, size_t *c)
+{
+    __mmask8 m = _mm512_cmplt_epu64_mask(d, bv);
+    if (m) emit_vec(m, d, r0, tomb, out_pos, out_d, c);
+}
+
+/* Fixed-width scan. 32 rows per step: the four distance vectors are reduced with a
+ * minimum, so one comparison tells whether any row passes (rare once the bound is
+ * low); only then are the groups compared one by one. */
 DH__K_INL size_t scan_fixed(const uint64_t *q, const uint64_t *codes, uint32_t w, size_t r,
                             size_t r_end, uint32_t bound, const uint64_t *tomb,
                             uint64_t *out_pos, uint16_t *out_d, size_t space, size_t *n_out)
@@ -65,24 +74,23 @@ DH__K_INL size_t scan_fixed(const uint64_t *q, const uint64_t *codes, uint32_t w
     const __m512i qv = query_vec(q, w);
     const __m512i bv = _mm512_set1_epi64((long long)bound);
     size_t c = 0;
-    while (r + 16 <= r_end && c + 16 <= space) {
-        __m512i d0 = dist8(codes, r, qv, w);
-        __m512i d1 = dist8(codes, r + 8, qv, w);
-        __mmask8 m0 = _mm512_cmplt_epu64_mask(d0, bv);
-        __mmask8 m1 = _mm512_cmplt_epu64_mask(d1, bv);
-        if (DH__UNLIKELY((m0 | m1) != 0)) {
-            if (m0) emit_vec(m0, d0, r, tomb, out_pos, out_d, &c);
-            if (m1) emit_vec(m1, d1, r + 8, tomb, out_pos, out_d, &c);
+    while (r + 32 <= r_end && c + 32 <= space) {
+        __m512i d0 = dist8(codes, r, qv, w), d1 = dist8(codes, r + 8, qv, w);
+        __m512i d2 = dist8(codes, r + 16, qv, w), d3 = dist8(codes, r + 24, qv, w);
+        __m512i mn = _mm512_min_epu64(_mm512_min_epu64(d0, d1), _mm512_min_epu64(d2, d3));
+        if (DH__UNLIKELY(_mm512_cmplt_epu64_mask(mn, bv) != 0)) {
+            emit_if(d0, bv, r, tomb, out_pos, out_d, &c);
+            emit_if(d1, bv, r + 8, tomb, out_pos, out_d, &c);
+            emit_if(d2, bv, r + 16, tomb, out_pos, out_d, &c);
+            emit_if(d3, bv, r + 24, tomb, out_pos, out_d, &c);
         }
-        r += 16;
+        r += 32;
     }
     /* Out of room with rows left: return so the caller cuts the list (and keeps the
      * vector loop), rather than crawling on row by row. */
-    if (r + 16 <= r_end) goto out;
-    if (r + 8 <= r_end && c + 8 <= space) {
-        __m512i d0 = dist8(codes, r, qv, w);
-        __mmask8 m0 = _mm512_cmplt_epu64_mask(d0, bv);
-        if (m0) emit_vec(m0, d0, r, tomb, out_pos, out_d, &c);
+    if (r + 32 <= r_end) goto out;
+    while (r + 8 <= r_end && c + 8 <= space) {
+        emit_if(dist8(codes, r, qv, w), bv, r, tomb, out_pos, out_d, &c);
         r += 8;
     }
     if (r + 8 <= r_end) goto out;

@@ -67,7 +67,7 @@ size_t dh__code_row_bytes(int32_t format, uint32_t n_bits);
  * *n_out receives the entries written. It may stop before r_end once fewer than
  * DH__SCAN_MIN_SPACE entries of room are left, so callers make room (cut or grow the
  * list) whenever less than that is free; with that much room it always advances. */
-#define DH__SCAN_MIN_SPACE 16
+#define DH__SCAN_MIN_SPACE 32
 typedef size_t (*dh__scan_fn)(const uint64_t *q, const uint64_t *codes, uint32_t n_words,
                               size_t r, size_t r_end, uint32_t bound, const uint64_t *tomb,
                               uint64_t *out_pos, uint16_t *out_d, size_t space,

@@ -234,7 +234,7 @@ static dh_status search_locked(dh__search *s, const uint8_t *queries)
      * more than the rows one list can see (then it never needs cutting). */
     size_t span = s->n_chunks > 1 ? s->chunk_rows : ix->n;
     size_t cap = (size_t)s->k * 2 + 256;
-    if (cap > span + 16) cap = span + 16;
+    if (cap > span + DH__SCAN_MIN_SPACE) cap = span + DH__SCAN_MIN_SPACE;
     s->cap = cap;
     /* Query group: as many lists as fit ~4 MiB, up to 32. */
     size_t per = cap * (sizeof(uint64_t) + sizeof(uint16_t));
