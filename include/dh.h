@@ -1251,7 +1251,8 @@ DH_API void dh_index_options_init(dh_index_options *opts);
 DH_API dh_status dh_index_create(const dh_index_options *opts, dh_index **out);
 
 /** Release an index (also one from dh_index_load_mmap(), which unmaps the file).
- *  NULL is a no-op. No other call may be using the index. Since: 1.0 */
+ *  NULL is a no-op. Thread-safety: exclusive (no other call may be using the index).
+ *  Since: 1.0 */
 DH_API void dh_index_free(dh_index *index);
 
 /** Append n packed codes with sequential ids: the rows get ids next, next+1, ...,
@@ -1317,20 +1318,23 @@ DH_API dh_status dh_index_range_search(const dh_index *index, const uint8_t *que
 /** Number of queries of a result (0 for NULL). Thread-safety: shared. Since: 1.0 */
 DH_API size_t dh_range_result_n_queries(const dh_range_result *result);
 
-/** Total number of hits, lims[n_queries] (0 for NULL). Since: 1.0 */
+/** Total number of hits, lims[n_queries] (0 for NULL). Thread-safety: shared.
+ *  Since: 1.0 */
 DH_API size_t dh_range_result_n_hits(const dh_range_result *result);
 
 /** lims [n_queries + 1] size_t, lims[0] = 0; borrowed, dies with the result.
- *  NULL for a NULL result. Since: 1.0 */
+ *  NULL for a NULL result. Thread-safety: shared. Since: 1.0 */
 DH_API const size_t *dh_range_result_lims(const dh_range_result *result);
 
-/** ids [n_hits] int64; borrowed (may be NULL when there are no hits). Since: 1.0 */
+/** ids [n_hits] int64; borrowed (may be NULL when there are no hits).
+ *  Thread-safety: shared. Since: 1.0 */
 DH_API const int64_t *dh_range_result_ids(const dh_range_result *result);
 
-/** distances [n_hits] int32; borrowed (may be NULL when there are no hits). Since: 1.0 */
+/** distances [n_hits] int32; borrowed (may be NULL when there are no hits).
+ *  Thread-safety: shared. Since: 1.0 */
 DH_API const int32_t *dh_range_result_distances(const dh_range_result *result);
 
-/** Release a result; NULL is a no-op. Since: 1.0 */
+/** Release a result; NULL is a no-op. Thread-safety: exclusive. Since: 1.0 */
 DH_API void dh_range_result_free(dh_range_result *result);
 
 /** Remove every row whose id is in ids[0..n). Other rows keep their ids and order.
@@ -1355,7 +1359,8 @@ DH_API uint32_t dh_index_n_bits(const dh_index *index);
 /** Removed rows not yet compacted away; 0 for NULL. Thread-safety: shared. Since: 1.0 */
 DH_API size_t dh_index_n_removed(const dh_index *index);
 
-/** 1 if the index is read-only (from dh_index_load_mmap()), else 0. Since: 1.0 */
+/** 1 if the index is read-only (from dh_index_load_mmap()), else 0 (also for NULL).
+ *  Thread-safety: shared. Since: 1.0 */
 DH_API int dh_index_is_readonly(const dh_index *index);
 
 /** Copy live rows start .. start+n-1 (counted over live rows in insertion order) out

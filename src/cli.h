@@ -37,4 +37,7 @@ int dh_cmd_index(int argc, char **argv);
 int dh_cmd_eval(int argc, char **argv);
 int dh_cmd_info(int argc, char **argv);
 int dh_cmd_demo(int argc, char **argv);
+int dh_cmd_train(int argc, char **argv);
+int dh_cmd_encode(int argc, char **argv);
+int dh_cmd_search(int argc, char **argv);
 #endif

@@ -79,6 +79,9 @@ typedef uint64_t (*dh__eval_scan_fn)(const dh__eval_data *d, size_t q, uint32_t 
                                      uint64_t *rel);
 /** The kernel for d's shape on the kernel set in use (dh__isa()). */
 dh__eval_scan_fn dh__eval_scan_select(const dh__eval_data *d);
+/** The AVX-512 (BW + VPOPCNTDQ) kernel for codes of one word and class-id or one-word
+ *  labels, or NULL for other shapes (scan_avx512.c; the caller checks the CPU). */
+dh__eval_scan_fn dh__eval_scan_avx512_w1(const dh__eval_data *d);
 /** The portable kernel for any shape (a slow reference for tests). */
 uint64_t dh__eval_scan_ref(const dh__eval_data *d, size_t q, uint32_t *cnt, uint64_t *rel);
 

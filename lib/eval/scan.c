@@ -136,7 +136,10 @@ dh__eval_scan_fn dh__eval_scan_select(const dh__eval_data *d)
     int w = width_slot(d->words), k = kind_slot(d);
 #ifdef DH__EVAL_X86
     int32_t isa = dh__isa();
-    if (isa == DH_ISA_AVX512VPOPCNT) return table_avx512[w][k];
+    if (isa == DH_ISA_AVX512VPOPCNT) {
+        dh__eval_scan_fn f = dh__eval_scan_avx512_w1(d);
+        return f ? f : table_avx512[w][k];
+    }
     if (isa >= DH_ISA_AVX2) return table_popcnt[w][k]; /* every such CPU has POPCNT */
 #endif
     return table_portable[w][k];

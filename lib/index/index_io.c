@@ -179,10 +179,12 @@ static dh_status parse_header(const uint8_t *b, size_t len, header *h, layout *l
     if (h->removed > h->rows)
         return FMT_ERR("removed count %llu at offset 32 exceeds the %llu rows",
                        (unsigned long long)h->removed, (unsigned long long)h->rows);
-    if (!compute_layout(h->rows, h->n_words, l) || l->total != len)
+    if (!compute_layout(h->rows, h->n_words, l))
+        return FMT_ERR("row count %llu at offset 24 is impossibly large (file is %zu bytes)",
+                       (unsigned long long)h->rows, len);
+    if (l->total != len)
         return FMT_ERR("file is %zu bytes but its header (row count %llu at offset 24) needs "
-                       "%zu: truncated or corrupt", len, (unsigned long long)h->rows,
-                       compute_layout(h->rows, h->n_words, l) ? l->total : (size_t)0);
+                       "%zu: truncated or corrupt", len, (unsigned long long)h->rows, l->total);
     return DH_OK;
 }
 

@@ -1,0 +1,324 @@
+/* src/cmd_train.c -- `dh train`: train an encoder + hash head with a loss on a data
+ * set or protocol and save the model (safetensors). */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_data.h"
+
+static const char *CMD = "train";
+static volatile sig_atomic_t g_stop;
+
+typedef struct train_args {
+    const char *data, *protocol, *encoder, *method, *out, *checkpoint, *backbone, *optimizer;
+    const char *schedule, *augment, *mean, *std;
+    uint32_t bits, epochs, batch, seed, eval_every, threads, size, warmup, resume, quiet;
+    uint32_t eval_topk;
+    double lr, momentum, weight_decay, quant, margin, scale, backbone_mult;
+} train_args;
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+        "usage: dh train --data SPEC -o MODEL.safetensors [options]\n"
+        "  Train an encoder + K-bit hash head with a deep-hashing loss.\n"
+        "data:\n"
+        "  --data SPEC        fashion-mnist[:DIR], cifar10:DIR, cifar100:DIR, idx:IMG:LBL,\n"
+        "                     list:LIST[:ROOT], npy:FEATURES[:LABELS]\n"
+        "  --protocol NAME    split by a retrieval protocol (fashion-mnist, cifar10, cifar10-1,\n"
+        "                     cifar10-2, nuswide21, coco, imagenet100): train on its training\n"
+        "                     part, validate on its queries vs database\n"
+        "  --size S           image lists: decode at S x S (default: the encoder's input)\n"
+        "model and loss:\n"
+        "  --encoder SPEC     smallcnn (default), alexnet, resnet18, resnet18-cifar,\n"
+        "                     mlp:D-H1-... (feature rows)\n"
+        "  --bits K           code length (default 64)\n"
+        "  --method NAME      loss (default csq); --list-methods lists them\n"
+        "  --backbone FILE    pretrained encoder weights (safetensors, torchvision names)\n"
+        "  --mean a,b,c --std a,b,c   input normalisation on pixel/255 (default 0 and 1)\n"
+        "  --quant-weight X --margin X --scale X   loss hyper-parameters (method's defaults)\n"
+        "optimisation:\n"
+        "  --epochs N --batch-size B --lr X (defaults: the method's recipe)\n"
+        "  --optimizer sgd|adam|adamw|rmsprop --momentum X --weight-decay X\n"
+        "  --schedule constant|step|cosine (default cosine)  --warmup EPOCHS\n"
+        "  --backbone-lr-mult X   learning-rate multiplier of the encoder (default 1)\n"
+        "  --augment LIST     comma list of crop,resized-crop,flip,jitter,gray (default none)\n"
+        "  --seed S           shuffling/augmentation/initialisation seed (default 1)\n"
+        "  --eval-every N     validate every N epochs (needs --protocol); best weights kept\n"
+        "  --eval-topk K      validation mAP@K (default: the protocol's)\n"
+        "  --checkpoint FILE  write a checkpoint every epoch (atomic)\n"
+        "  --resume           continue from --checkpoint if it exists\n"
+        "  --threads N        threads (default: all cores)   --quiet  no progress\n"
+        "  -o, --out FILE     where to save the trained model (required)\n"
+        "Ctrl-C stops after the current batch; the last checkpoint stays intact.\n");
+}
+
+static int list_methods(void)
+{
+    for (size_t i = 0; i < dh_loss_method_count(); i++) printf("%s\n", dh_loss_method_name(i));
+    return 0;
+}
+
+static int parse_floats(const char *s, float out[4])
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", s);
+    int n = 0;
+    for (char *tok = strtok(buf, ","); tok && n < 4; tok = strtok(NULL, ",")) {
+        char *end;
+        out[n++] = strtof(tok, &end);
+        if (*end) return -1;
+    }
+    for (int i = n; i < 4 && n > 0; i++) out[i] = out[n - 1];
+    return n > 0 ? 0 : -1;
+}
+
+static int augment_flags(const char *s, uint32_t *out)
+{
+    *out = 0;
+    if (!s || !strcmp(s, "none")) return 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+        if (!strcmp(t, "crop")) *out |= DH_AUG_RANDOM_CROP;
+        else if (!strcmp(t, "resized-crop")) *out |= DH_AUG_RESIZED_CROP;
+        else if (!strcmp(t, "flip")) *out |= DH_AUG_FLIP;
+        else if (!strcmp(t, "jitter")) *out |= DH_AUG_COLOR_JITTER;
+        else if (!strcmp(t, "gray")) *out |= DH_AUG_GRAYSCALE;
+        else return dh_cli_usage_error(CMD, "--augment: unknown augmentation '%s'", t);
+    }
+    return 0;
+}
+
+static int parse_num(int argc, char **argv, int *i, train_args *a, int *matched)
+{
+    static const struct { const char *flag; size_t off; uint32_t lo, hi; } u32s[] = {
+        {"--bits", offsetof(train_args, bits), 8, 4096},
+        {"--epochs", offsetof(train_args, epochs), 1, 1000000},
+        {"--batch-size", offsetof(train_args, batch), 2, 65536},
+        {"--seed", offsetof(train_args, seed), 0, 0xFFFFFFFFu},
+        {"--eval-every", offsetof(train_args, eval_every), 1, 1000000},
+        {"--eval-topk", offsetof(train_args, eval_topk), 1, 0xFFFFFFFFu},
+        {"--threads", offsetof(train_args, threads), 1, 4096},
+        {"--size", offsetof(train_args, size), 8, 4096},
+        {"--warmup", offsetof(train_args, warmup), 0, 1000000}};
+    static const struct { const char *flag; size_t off; } f64s[] = {
+        {"--lr", offsetof(train_args, lr)}, {"--momentum", offsetof(train_args, momentum)},
+        {"--weight-decay", offsetof(train_args, weight_decay)},
+        {"--quant-weight", offsetof(train_args, quant)},
+        {"--margin", offsetof(train_args, margin)}, {"--scale", offsetof(train_args, scale)},
+        {"--backbone-lr-mult", offsetof(train_args, backbone_mult)}};
+    const char *v;
+    *matched = 1;
+    for (size_t k = 0; k < sizeof u32s / sizeof u32s[0]; k++) {
+        int r = dh_cli_flag(argc, argv, i, u32s[k].flag, &v);
+        if (r < 0) return dh_cli_usage_error(CMD, "%s needs a value", u32s[k].flag);
+        if (r) return dh_cli_u32(CMD, u32s[k].flag, v, u32s[k].lo, u32s[k].hi,
+                                 (uint32_t *)((char *)a + u32s[k].off));
+    }
+    for (size_t k = 0; k < sizeof f64s / sizeof f64s[0]; k++) {
+        int r = dh_cli_flag(argc, argv, i, f64s[k].flag, &v);
+        if (r < 0) return dh_cli_usage_error(CMD, "%s needs a value", f64s[k].flag);
+        if (r) return dh_cli_f64(CMD, f64s[k].flag, v, 0, 1e6, (double *)((char *)a + f64s[k].off));
+    }
+    *matched = 0;
+    return 0;
+}
+
+static int parse(int argc, char **argv, train_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->encoder = "smallcnn";
+    a->method = "csq";
+    a->bits = 64;
+    a->seed = 1;
+    a->momentum = a->weight_decay = a->quant = a->margin = a->scale = NAN;
+    static const struct { const char *flag; size_t off; } strs[] = {
+        {"--data", offsetof(train_args, data)}, {"--protocol", offsetof(train_args, protocol)},
+        {"--encoder", offsetof(train_args, encoder)}, {"--method", offsetof(train_args, method)},
+        {"--out", offsetof(train_args, out)}, {"-o", offsetof(train_args, out)},
+        {"--checkpoint", offsetof(train_args, checkpoint)},
+        {"--backbone", offsetof(train_args, backbone)},
+        {"--optimizer", offsetof(train_args, optimizer)},
+        {"--schedule", offsetof(train_args, schedule)},
+        {"--augment", offsetof(train_args, augment)}, {"--mean", offsetof(train_args, mean)},
+        {"--std", offsetof(train_args, std)}};
+    for (int i = 1; i < argc; i++) {
+        int matched = 0, rc;
+        if (!strcmp(argv[i], "--resume")) { a->resume = 1; continue; }
+        if (!strcmp(argv[i], "--quiet")) { a->quiet = 1; continue; }
+        for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !matched; k++) {
+            int r = dh_cli_flag(argc, argv, &i, strs[k].flag, (const char **)((char *)a + strs[k].off));
+            if (r < 0) return dh_cli_usage_error(CMD, "%s needs a value", strs[k].flag);
+            matched = r;
+        }
+        if (matched) continue;
+        if ((rc = parse_num(argc, argv, &i, a, &matched))) return rc;
+        if (!matched) return dh_cli_usage_error(CMD, "unknown option '%s'", argv[i]);
+    }
+    if (!a->data) return dh_cli_usage_error(CMD, "--data is required");
+    if (!a->out) return dh_cli_usage_error(CMD, "-o/--out is required");
+    if (a->bits % 8) return dh_cli_usage_error(CMD, "--bits %u is not a multiple of 8", a->bits);
+    if (a->resume && !a->checkpoint) return dh_cli_usage_error(CMD, "--resume needs --checkpoint");
+    return 0;
+}
+
+static int optimizer_type(const char *s, int32_t *out)
+{
+    if (!s) return (*out = -1), 0;
+    const char *names[] = {"sgd", "adam", "adamw", "rmsprop"};
+    const int32_t types[] = {DH_OPTIM_SGD, DH_OPTIM_ADAM, DH_OPTIM_ADAMW, DH_OPTIM_RMSPROP};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i])) return (*out = types[i]), 0;
+    return dh_cli_usage_error(CMD, "--optimizer: '%s' is not sgd, adam, adamw or rmsprop", s);
+}
+
+static int schedule_type(const char *s, int32_t *out)
+{
+    if (!s) return (*out = -1), 0;
+    if (!strcmp(s, "constant")) return (*out = DH_SCHED_CONSTANT), 0;
+    if (!strcmp(s, "step")) return (*out = DH_SCHED_STEP), 0;
+    if (!strcmp(s, "cosine")) return (*out = DH_SCHED_COSINE), 0;
+    return dh_cli_usage_error(CMD, "--schedule: '%s' is not constant, step or cosine", s);
+}
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static int32_t on_progress(const dh_train_progress *p, void *user)
+{
+    (void)p;
+    (void)user;
+    return g_stop ? 1 : 0;
+}
+
+typedef struct train_objs {
+    dh_dataset *train, *query, *db;
+    dh_model *model;
+    dh_loss *loss;
+    dh_trainer *trainer;
+} train_objs;
+
+static int build_model(const train_args *a, train_objs *o)
+{
+    dh_loss_options lo;
+    dh_loss_options_init(&lo);
+    lo.n_bits = a->bits;
+    lo.n_classes = dh_dataset_n_classes(o->train);
+    lo.n_train = dh_dataset_count(o->train);
+    lo.seed = a->seed;
+    if (!isnan(a->quant)) lo.quant_weight = a->quant;
+    if (!isnan(a->margin)) lo.margin = a->margin;
+    if (!isnan(a->scale)) lo.scale = a->scale;
+    dh_status st = dh_loss_create(a->method, &lo, &o->loss);
+    int32_t act = DH_LOSS_HEAD_TANH;
+    if (st == DH_OK) st = dh_loss_head_hint(o->loss, &act, NULL);
+    if (st != DH_OK) return dh_cli_fail(CMD, st);
+    dh_model_options mo;
+    dh_model_options_init(&mo);
+    mo.encoder = a->encoder;
+    mo.n_bits = a->bits;
+    mo.head = act;
+    mo.seed = a->seed;
+    if (dh_dataset_is_image(o->train)) {
+        mo.in_channels = (int32_t)dh_dataset_channels(o->train);
+        if (a->size) mo.in_height = mo.in_width = (int32_t)a->size;
+    }
+    if ((a->mean && parse_floats(a->mean, mo.mean)) || (a->std && parse_floats(a->std, mo.std)))
+        return dh_cli_usage_error(CMD, "--mean/--std: expected comma-separated numbers");
+    if ((st = dh_model_create(&mo, &o->model)) != DH_OK) return dh_cli_fail(CMD, st);
+    if (a->backbone) {
+        uint32_t loaded = 0, ignored = 0;
+        st = dh_model_load_backbone(o->model, a->backbone, 0, &loaded, &ignored);
+        if (st != DH_OK) return dh_cli_fail(CMD, st);
+        if (!a->quiet)
+            fprintf(stderr, "dh train: %u backbone tensors loaded from %s (%u ignored)\n", loaded,
+                    a->backbone, ignored);
+    }
+    return 0;
+}
+
+static int build_trainer(const train_args *a, train_objs *o)
+{
+    dh_trainer_options to;
+    dh_trainer_options_init(&to);
+    int rc;
+    if ((rc = optimizer_type(a->optimizer, &to.optimizer))) return rc;
+    if ((rc = schedule_type(a->schedule, &to.schedule))) return rc;
+    if ((rc = augment_flags(a->augment, &to.augment))) return rc;
+    to.epochs = a->epochs;
+    to.batch_size = a->batch;
+    to.seed = a->seed;
+    to.lr = a->lr;
+    if (!isnan(a->momentum)) to.momentum = a->momentum;
+    if (!isnan(a->weight_decay)) to.weight_decay = a->weight_decay;
+    to.backbone_lr_mult = a->backbone_mult;
+    to.warmup_epochs = a->warmup;
+    to.eval_every = a->eval_every;
+    to.checkpoint_path = a->checkpoint;
+    to.resume = a->resume;
+    to.verbose = !a->quiet;
+    to.callback = on_progress;
+    int64_t topk = 0;
+    if (a->protocol && dh_protocol_topk(a->protocol, &topk) == DH_OK) to.eval_topk = (uint64_t)topk;
+    if (a->eval_topk) to.eval_topk = a->eval_topk;
+    dh_status st = dh_trainer_create(o->model, o->loss, o->train, &to, &o->trainer);
+    if (st == DH_OK && o->query) st = dh_trainer_set_validation(o->trainer, o->query, o->db);
+    return st == DH_OK ? 0 : dh_cli_fail(CMD, st);
+}
+
+static int run(const train_args *a, train_objs *o)
+{
+    int rc;
+    if (a->protocol)
+        rc = dh_cli_load_protocol(CMD, a->data, a->protocol, a->seed, a->size, &o->train,
+                                  &o->query, &o->db);
+    else rc = dh_cli_load_data(CMD, a->data, 0, a->size, &o->train);
+    if (rc || (rc = build_model(a, o)) || (rc = build_trainer(a, o))) return rc;
+    if (!a->quiet)
+        fprintf(stderr, "dh train: %s + %s, %u bits, %zu training samples, %u threads\n",
+                a->encoder, a->method, a->bits, dh_dataset_count(o->train), dh_get_num_threads());
+    signal(SIGINT, on_sigint);
+    dh_status st = dh_trainer_run(o->trainer);
+    if (st != DH_OK) return dh_cli_fail(CMD, st);
+    dh_model_set_metadata(o->model, "train.method", a->method);
+    dh_model_set_metadata(o->model, "train.data", a->data);
+    if (a->protocol) dh_model_set_metadata(o->model, "train.protocol", a->protocol);
+    if ((st = dh_model_save(o->model, a->out)) != DH_OK) return dh_cli_fail(CMD, st);
+    dh_train_progress p = {.struct_size = sizeof p};
+    dh_trainer_get_progress(o->trainer, &p);
+    printf("saved %s (final epoch loss %.4f", a->out, p.loss);
+    if (!isnan(p.best_map)) printf(", best validation mAP %.4f at epoch %d", p.best_map, p.best_epoch + 1);
+    printf(")\n");
+    return 0;
+}
+
+int dh_cmd_train(int argc, char **argv)
+{
+    if (dh_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--list-methods")) return list_methods();
+    train_args a;
+    int rc = parse(argc, argv, &a);
+    if (rc) return rc;
+    if (a.threads) dh_set_num_threads(a.threads);
+    train_objs o;
+    memset(&o, 0, sizeof o);
+    rc = run(&a, &o);
+    dh_trainer_free(o.trainer);
+    dh_loss_free(o.loss);
+    dh_model_free(o.model);
+    dh_dataset_free(o.train);
+    dh_dataset_free(o.query);
+    dh_dataset_free(o.db);
+    return rc;
+}

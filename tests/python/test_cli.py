@@ -1,0 +1,130 @@
+"""The dh tool end to end: train -> info -> encode -> index search -> eval -> search,
+exit codes and error messages, and the quick demo (the main job)."""
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+BUILD = os.environ.get("DH_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+DH = os.path.join(BUILD, "src", "dh")
+
+pytestmark = pytest.mark.skipif(not os.path.exists(DH), reason="dh tool not built")
+
+
+def dh(*args, check=True):
+    r = subprocess.run([DH, *map(str, args)], capture_output=True, text=True, timeout=600)
+    if check and r.returncode != 0:
+        raise AssertionError(f"dh {' '.join(map(str, args))} -> {r.returncode}\n{r.stderr}")
+    return r
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(3)
+    n, D, C = 900, 16, 5
+    y = np.arange(n, dtype=np.int32) % C
+    x = rng.uniform(-1.5, 1.5, size=(n, D)).astype(np.float32)
+    x[np.arange(n), y] += 2.0
+    x[np.arange(n), y + C] += 2.0
+    np.save(d / "x.npy", x)
+    np.save(d / "y.npy", y)
+    return d
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    m = data / "m.safetensors"
+    dh("train", "--data", f"npy:{data}/x.npy:{data}/y.npy", "--encoder", "mlp:16-32", "--bits",
+       16, "--method", "csq", "--epochs", 4, "--optimizer", "adam", "--lr", "0.003", "--quiet",
+       "-o", m)
+    return m
+
+
+def test_train_info_encode_search_eval(data, model):
+    assert "mlp:16-32" in dh("info", model).stdout
+    spec = f"npy:{data}/x.npy:{data}/y.npy"
+    dh("encode", "--model", model, "--data", spec, "-o", data / "db.dhi")
+    dh("encode", "--model", model, "--data", spec, "-o", data / "codes.npy", "--labels-out",
+       data / "labels.npy")
+    codes = np.load(data / "codes.npy")
+    assert codes.shape == (900, 16) and codes.dtype == np.int8
+    assert set(np.unique(codes)) <= {-1, 1}
+    assert np.array_equal(np.load(data / "labels.npy"), np.load(data / "y.npy"))
+    assert "900 live codes" in dh("info", data / "db.dhi").stdout
+    res = json.loads(dh("index", "search", data / "db.dhi", "--queries", data / "codes.npy",
+                        "-k", 5, "--json").stdout)
+    assert res["k"] == 5 and len(res["results"]) == 900
+    ev = json.loads(dh("eval", "--query-codes", data / "codes.npy", "--db-codes",
+                       data / "codes.npy", "--query-labels", data / "labels.npy", "--db-labels",
+                       data / "labels.npy", "--json").stdout)
+    assert ev["map"] > 0.6, ev
+    out = json.loads(dh("search", "--index", data / "db.dhi", "--model", model, "--data", spec,
+                        "-k", 3, "--json").stdout)
+    assert out["n_bits"] == 16 and len(out["results"]) == 900
+    assert len(out["results"][0]["ids"]) == 3
+    # a query's nearest code is at distance 0 (itself or an identical code), and the
+    # model-side search agrees with searching the encoded codes
+    assert all(q["distances"][0] == 0 for q in out["results"])
+    assert out["results"] == res["results"][:0] + [
+        {"query": q["query"], "ids": q["ids"][:3], "distances": q["distances"][:3]}
+        for q in res["results"]]
+
+
+def test_encode_formats_agree(data, model):
+    spec = f"npy:{data}/x.npy:{data}/y.npy"
+    for fmt in ("packed", "packbits", "float32", "continuous"):
+        dh("encode", "--model", model, "--data", spec, "-o", data / f"c_{fmt}.npy", "--format", fmt)
+    signs = np.load(data / "c_float32.npy")
+    packed = np.load(data / "c_packed.npy")
+    assert np.array_equal(np.unpackbits(packed, axis=1, bitorder="little").astype(np.int64) * 2 - 1,
+                          signs.astype(np.int64))
+    assert np.array_equal(np.load(data / "c_packbits.npy"),
+                          np.packbits(signs > 0, axis=1, bitorder="big"))
+    cont = np.load(data / "c_continuous.npy")
+    assert np.array_equal(np.where(cont >= 0, 1.0, -1.0), signs)
+
+
+def test_usage_errors_name_the_flag():
+    r = dh("train", "-o", "x.safetensors", check=False)
+    assert r.returncode == 2 and "--data" in r.stderr
+    r = dh("train", "--data", "fashion-mnist", "-o", "x", "--bits", "12", check=False)
+    assert r.returncode == 2 and "--bits" in r.stderr
+    r = dh("train", "--data", "nonsense:spec", "-o", "x", check=False)
+    assert r.returncode == 2 and "data spec" in r.stderr
+    r = dh("encode", "--model", "/nonexistent.safetensors", "--data", "fashion-mnist", "-o",
+           "/tmp/x.npy", check=False)
+    assert r.returncode == 3 and "nonexistent" in r.stderr
+    r = dh("frobnicate", check=False)
+    assert r.returncode == 2
+    for cmd in ("train", "encode", "search", "demo", "info", "eval", "index"):
+        assert dh(cmd, "--help").stdout.startswith("usage: dh " + cmd)
+
+
+def test_info_rejects_garbage(tmp_path):
+    p = tmp_path / "junk.bin"
+    p.write_bytes(b"not a libdh file at all")
+    r = dh("info", p, check=False)
+    assert r.returncode == 1 and "not a libdh" in r.stderr
+
+
+def test_train_list_methods():
+    names = dh("train", "--list-methods").stdout.split()
+    assert {"dpsh", "hashnet", "csq", "greedyhash", "orthohash"} <= set(names)
+
+
+@pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist")
+                    and not os.environ.get("DH_FASHION_MNIST_DIR"),
+                    reason="dataset-fashion-mnist not installed")
+def test_demo_quick_writes_results(tmp_path):
+    r = dh("demo", "--quick", "--out", tmp_path / "demo")
+    assert "mAP@all" in r.stdout
+    m = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    assert m["quick"] is True and m["bits"] == 64
+    assert m["map_all"] > 0.4, m  # chance is 0.1
+    for f in ("pr_curve.png", "pr_curve.csv", "retrieval_grid.png", "model.safetensors",
+              "database.dhi"):
+        assert (tmp_path / "demo" / f).stat().st_size > 0
+    assert (tmp_path / "demo" / "pr_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
