@@ -25,11 +25,14 @@ typedef struct block_acc {
 } block_acc;
 
 /* Per-thread scratch. */
+/* Per-thread scratch for a group of up to DH__EVAL_GROUP queries. */
 typedef struct scratch {
-    uint32_t *cnt, *rcnt, *nlt, *rstart; /* [K + 1] each */
-    uint64_t *rel;                       /* [n_db] scan output */
-    uint32_t *ranks;                     /* [n_db] */
-    double *hits;                        /* [n_ns] */
+    uint32_t *cnt, *rcnt;   /* [G, K + 1] per query of the group */
+    uint32_t *nlt, *rstart; /* [K + 1] */
+    uint64_t *rel;          /* [n_db] scan output of the query being scanned */
+    uint32_t *ranks;        /* [G, n_db] */
+    uint64_t R[DH__EVAL_GROUP];
+    double *hits;           /* [n_ns] */
 } scratch;
 
 typedef struct ctx {
@@ -46,19 +49,19 @@ typedef struct ctx {
 /* Ranks (1-based, ascending) of the relevant items under database-order ties: item j
  * at distance h and bucket position pos has rank N_<h + pos + 1; a counting sort by h
  * keeps database order inside each bucket, which is rank order. */
-static void build_ranks(const ctx *c, scratch *s, const uint32_t *cnt, const uint64_t *rel,
-                        uint64_t R)
+static void build_ranks(const ctx *c, scratch *s, const uint32_t *cnt, const uint32_t *rcnt,
+                        uint64_t R, uint32_t *ranks)
 {
     uint32_t n_acc = 0, r_acc = 0;
     for (uint32_t h = 0; h <= c->d->n_bits; h++) {
         s->nlt[h] = n_acc;
         s->rstart[h] = r_acc;
         n_acc += cnt[h];
-        r_acc += s->rcnt[h];
+        r_acc += rcnt[h];
     }
     for (uint64_t j = 0; j < R; j++) {
-        uint32_t h = (uint32_t)(rel[j] >> 32);
-        s->ranks[s->rstart[h]++] = s->nlt[h] + (uint32_t)rel[j] + 1;
+        uint32_t h = (uint32_t)(s->rel[j] >> 32);
+        ranks[s->rstart[h]++] = s->nlt[h] + (uint32_t)s->rel[j] + 1;
     }
 }
 
@@ -72,7 +75,7 @@ static int counted(int32_t policy, int has_relevant, int labeled)
 }
 
 /* Precision-recall by radius and the Hamming ball, from cumulative counts. */
-static void radius_metrics(const ctx *c, const scratch *s, const uint32_t *cnt, uint64_t R,
+static void radius_metrics(const ctx *c, const uint32_t *cnt, const uint32_t *rcnt, uint64_t R,
                            block_acc *a)
 {
     const uint32_t K = c->d->n_bits;
@@ -84,7 +87,7 @@ static void radius_metrics(const ctx *c, const scratch *s, const uint32_t *cnt, 
     uint64_t n_in = 0, r_in = 0;
     for (uint32_t h = 0; h <= K; h++) {
         n_in += cnt[h];
-        r_in += s->rcnt[h];
+        r_in += rcnt[h];
         double prec = n_in ? (double)r_in / (double)n_in : 0.0;
         double rec = R ? (double)r_in / (double)R : 0.0;
         if (pr_p) {
@@ -99,22 +102,32 @@ static void radius_metrics(const ctx *c, const scratch *s, const uint32_t *cnt, 
     }
 }
 
-static void process_query(const ctx *c, scratch *s, size_t q, block_acc *a)
+/* Scan query q into slot g of the group: histograms, and ranks when needed. */
+static void scan_query(const ctx *c, scratch *s, size_t q, int g, dh__eval_profile *p)
 {
     const dh__eval_data *d = c->d;
+    const size_t kb = (size_t)d->n_bits + 1;
+    uint32_t *cnt = s->cnt + (size_t)g * kb, *rcnt = s->rcnt + (size_t)g * kb;
+    uint32_t *ranks = c->need_ranks ? s->ranks + (size_t)g * d->n_db : NULL;
+    memset(cnt, 0, kb * sizeof *cnt);
+    memset(rcnt, 0, kb * sizeof *rcnt);
+    const uint64_t R = c->scan(d, q, cnt, s->rel);
+    for (uint64_t j = 0; j < R; j++) rcnt[s->rel[j] >> 32]++;
+    if (ranks) build_ranks(c, s, cnt, rcnt, R, ranks);
+    *p = (dh__eval_profile){d->n_bits, d->n_db, R, cnt, rcnt, ranks};
+}
+
+/* Every metric of query q but the database-order AP, which comes in `ap` (NULL: compute
+ * it here). */
+static void finish_query(const ctx *c, scratch *s, size_t q, const dh__eval_profile *p,
+                         const double *ap_in, const int *has_in, block_acc *a)
+{
     const dh__eval_request *rq = c->rq;
-    const uint32_t *cnt = s->cnt;
-    const uint64_t *rel = s->rel;
-    memset(s->cnt, 0, (d->n_bits + 1) * sizeof *s->cnt);
-    const uint64_t R = c->scan(d, q, s->cnt, s->rel);
-    memset(s->rcnt, 0, (d->n_bits + 1) * sizeof *s->rcnt);
-    for (uint64_t j = 0; j < R; j++) s->rcnt[rel[j] >> 32]++;
-    if (c->need_ranks) build_ranks(c, s, cnt, rel, R);
-    dh__eval_profile p = {d->n_bits, d->n_db, R, cnt, s->rcnt, c->need_ranks ? s->ranks : NULL};
-    int labeled = dh__eval_query_labeled(d, q);
+    int labeled = dh__eval_query_labeled(c->d, q);
     if (rq->want_map) {
         int has_hits = 0;
-        double ap = dh__eval_ap(&p, rq->ties, rq->topk, &has_hits);
+        double ap = ap_in ? *ap_in : dh__eval_ap(p, rq->ties, rq->topk, &has_hits);
+        if (ap_in) has_hits = *has_in;
         int in = counted(rq->no_relevant, has_hits, labeled);
         if (in) {
             a->map_sum += ap;
@@ -122,16 +135,35 @@ static void process_query(const ctx *c, scratch *s, size_t q, block_acc *a)
         }
         if (c->ap_out) c->ap_out[q] = in ? ap : NAN;
     }
+    const uint64_t R = p->R;
     if (!counted(rq->no_relevant, R > 0, labeled)) return;
     a->count++;
     if (rq->n_ns) {
-        dh__eval_hits_at(&p, rq->ties, c->ns_sorted, rq->n_ns, s->hits);
+        dh__eval_hits_at(p, rq->ties, c->ns_sorted, rq->n_ns, s->hits);
         for (size_t i = 0; i < rq->n_ns; i++) {
             a->vec[i] += s->hits[i] / (double)c->ns_sorted[i];
             a->vec[rq->n_ns + i] += R ? s->hits[i] / (double)R : 0.0;
         }
     }
-    if (rq->want_pr || rq->want_ball) radius_metrics(c, s, cnt, R, a);
+    if (rq->want_pr || rq->want_ball) radius_metrics(c, p->cnt, p->rcnt, R, a);
+}
+
+/* Queries [q0, q1), DH__EVAL_GROUP at a time: scan each, then the database-order APs
+ * of the group together, then the rest query by query. */
+static void process_block(const ctx *c, scratch *s, size_t q0, size_t q1, block_acc *a)
+{
+    const int grouped_ap = c->rq->want_map && c->need_ranks;
+    for (size_t q = q0; q < q1; q += DH__EVAL_GROUP) {
+        int m = q1 - q < DH__EVAL_GROUP ? (int)(q1 - q) : DH__EVAL_GROUP;
+        dh__eval_profile p[DH__EVAL_GROUP];
+        double ap[DH__EVAL_GROUP];
+        int has[DH__EVAL_GROUP];
+        for (int g = 0; g < m; g++) scan_query(c, s, q + (size_t)g, g, &p[g]);
+        if (grouped_ap) dh__eval_ap_index_multi(p, m, c->rq->topk, ap, has);
+        for (int g = 0; g < m; g++)
+            finish_query(c, s, q + (size_t)g, &p[g], grouped_ap ? &ap[g] : NULL,
+                         grouped_ap ? &has[g] : NULL, a);
+    }
 }
 
 static void scratch_free(scratch *s)
@@ -146,9 +178,9 @@ static dh_status scratch_alloc(const ctx *c, scratch *s)
 {
     memset(s, 0, sizeof *s);
     size_t kb = (size_t)c->d->n_bits + 1, n = c->d->n_db;
-    s->cnt = dh__calloc(4 * kb, sizeof(uint32_t));
+    s->cnt = dh__calloc((2 * DH__EVAL_GROUP + 2) * kb, sizeof(uint32_t));
     s->rel = dh__calloc(n, sizeof(uint64_t));
-    s->ranks = c->need_ranks ? dh__calloc(n, sizeof(uint32_t)) : NULL;
+    s->ranks = c->need_ranks ? dh__calloc(n, DH__EVAL_GROUP * sizeof(uint32_t)) : NULL;
     s->hits = dh__calloc(c->rq->n_ns ? c->rq->n_ns : 1, sizeof(double));
     if (!s->cnt || !s->rel || (c->need_ranks && !s->ranks) || !s->hits) {
         scratch_free(s);
@@ -156,8 +188,8 @@ static dh_status scratch_alloc(const ctx *c, scratch *s)
                              "dh_eval: out of memory for per-thread scratch (%zu database items)",
                              n);
     }
-    s->rcnt = s->cnt + kb;
-    s->nlt = s->rcnt + kb;
+    s->rcnt = s->cnt + DH__EVAL_GROUP * kb;
+    s->nlt = s->rcnt + DH__EVAL_GROUP * kb;
     s->rstart = s->nlt + kb;
     return DH_OK;
 }
@@ -202,7 +234,7 @@ static dh_status run_blocks(const ctx *c, scratch *scr, int nt, block_acc *acc)
             for (long b = b0; b < b1; b++) {
                 size_t q0, q1;
                 block_range(c, (size_t)b, &q0, &q1);
-                for (size_t q = q0; q < q1; q++) process_query(c, &scr[tid], q, &acc[b]);
+                process_block(c, &scr[tid], q0, q1, &acc[b]);
             }
         }
         if (!rq->progress) continue;

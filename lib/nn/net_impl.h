@@ -92,7 +92,8 @@ typedef struct nn_exec {
     int fold_bn;            /* node index of the BN folded into this conv/linear, or -1 */
     int fold_add_other;     /* tensor added through a sum post-op, or -1 */
     int fold_add;           /* node index of that add, or -1 */
-    int fold_act;           /* node index of a ReLU post-op, or -1 */
+    int fold_act;           /* node index of a ReLU post-op (inference) or of the ReLU
+                               fused into batch norm (training), or -1 */
     uint64_t synced;        /* net->version the cached weights were made from */
     dnnl_memory_t w, b;     /* weights/bias in the primitive's layout */
     dnnl_memory_t w_user, b_user;  /* plain master (or folded copy) */
@@ -156,6 +157,9 @@ dh_status nn_step_add(nn_plan *p, dnnl_primitive_t prim, nn_step_fn fn, void *ct
 /** Add a reorder step src -> dst (dst = src, or dst += src when accumulate). */
 dh_status nn_step_reorder(nn_plan *p, dnnl_memory_t src, dnnl_memory_t dst, int accumulate,
                           int node);
+/** Add a step accumulating src (any layout) into the plain array dst (layout `plain`). */
+dh_status nn_step_accumulate(nn_plan *p, dnnl_memory_t src, const dnnl_memory_desc_t *plain,
+                             float *dst, int node);
 /** The memory holding tensor t's value in layout `want` (a bridged copy made by a
  *  forward step, or the value itself). */
 dh_status nn_value_as(nn_plan *p, int t, const dnnl_memory_desc_t *want, int node,

@@ -223,7 +223,7 @@ static dh_status bwd_weights(nn_plan *p, int i, wop_descs *d)
             return dh__dnnl_error(ds, "dnnl_inner_product_backward_weights_desc_init", __func__);
         DH_TRY(nn_pd(p, &ipd, NULL, x->fwd_pd, &pd));
     }
-    dnnl_memory_t src, ddst, gw, gb = NULL;
+    dnnl_memory_t src, ddst;
     DH_TRY(nn_value_as(p, nd->in[0], nn_pd_md(pd, dnnl_query_src_md, 0), i, &src));
     DH_TRY(nn_diff_as(p, nd->out, nn_pd_md(pd, dnnl_query_diff_dst_md, 0), i, &ddst));
     DH_TRY(nn_mem(p, nn_pd_md(pd, dnnl_query_diff_weights_md, 0), NULL, &x->dw));
@@ -233,12 +233,8 @@ static dh_status bwd_weights(nn_plan *p, int i, wop_descs *d)
     dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst},
                             {DNNL_ARG_DIFF_WEIGHTS, x->dw}, {DNNL_ARG_DIFF_BIAS, x->db}};
     DH_TRY(nn_step_add(p, prim, NULL, NULL, i, db ? 4 : 3, a));
-    DH_TRY(nn_mem(p, &d->w_plain, net->params[nd->param].grad, &gw));
-    DH_TRY(nn_step_reorder(p, x->dw, gw, 1, i));
-    if (db) {
-        DH_TRY(nn_mem(p, db, net->params[nd->param + 1].grad, &gb));
-        DH_TRY(nn_step_reorder(p, x->db, gb, 1, i));
-    }
+    DH_TRY(nn_step_accumulate(p, x->dw, &d->w_plain, net->params[nd->param].grad, i));
+    if (db) DH_TRY(nn_step_accumulate(p, x->db, db, net->params[nd->param + 1].grad, i));
     return DH_OK;
 }
 

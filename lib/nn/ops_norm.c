@@ -30,6 +30,41 @@ static dh_status bn_update_running(nn_plan *p, nn_step *s)
     return DH_OK;
 }
 
+/* Batch norm over [n, C] runs as [n, C, 1, 1] in the channels-last layout, which is
+ * the same bytes as plain [n, C] and has a JIT kernel (oneDNN's 2d path is a slow
+ * reference one). view(): that 4d description of a plain 2d memory. */
+static int bn_is_1d(const nn_plan *p, int i)
+{
+    return p->net->t[p->net->nodes[i].in[0]].ndim == 1 && p->net->nodes[i].in[0] != 0;
+}
+
+static dh_status bn_md(const nn_plan *p, int i, dnnl_memory_desc_t *md)
+{
+    const nn_node *nd = &p->net->nodes[i];
+    if (!bn_is_1d(p, i)) {
+        *md = p->md[nd->in[0]];
+        return DH_OK;
+    }
+    dnnl_dims_t d = {(dnnl_dim_t)p->n, p->net->t[nd->in[0]].d[0], 1, 1};
+    DH_DNNL(dnnl_memory_desc_init_by_tag(md, 4, d, dnnl_f32, dnnl_acdb));
+    return DH_OK;
+}
+
+static dh_status view(nn_plan *p, int i, const dnnl_memory_desc_t *md, dnnl_memory_t m,
+                      dnnl_memory_t *out)
+{
+    if (!bn_is_1d(p, i)) {
+        *out = m;
+        return DH_OK;
+    }
+    return nn_mem(p, md, nn_mem_ptr(m), out);
+}
+
+static unsigned bn_flags(const nn_plan *p, int i)
+{
+    return dnnl_use_scale | dnnl_use_shift | (p->ex[i].fold_act >= 0 ? dnnl_fuse_norm_relu : 0u);
+}
+
 dh_status nn_fwd_bn(nn_plan *p, int i)
 {
     dh__net *net = p->net;
@@ -37,15 +72,16 @@ dh_status nn_fwd_bn(nn_plan *p, int i)
     nn_exec *x = &p->ex[i];
     dh__param *bp = &net->params[nd->param];
     int in = nd->in[0];
-    unsigned flags = dnnl_use_scale | dnnl_use_shift | (p->training ? 0u : dnnl_use_global_stats);
+    unsigned flags = bn_flags(p, i) | (p->training ? 0u : dnnl_use_global_stats);
+    dnnl_memory_desc_t md;
+    DH_TRY(bn_md(p, i, &md));
     dnnl_batch_normalization_desc_t bd;
     DH_DNNL(dnnl_batch_normalization_forward_desc_init(
-        &bd, p->training ? dnnl_forward_training : dnnl_forward_inference, &p->md[in], nd->eps,
-        flags));
+        &bd, p->training ? dnnl_forward_training : dnnl_forward_inference, &md, nd->eps, flags));
     dnnl_primitive_desc_t pd;
     DH_TRY(nn_pd(p, &bd, NULL, NULL, &pd));
     x->fwd_pd = pd;
-    DH_TRY(nn_tensor_set(p, nd->out, nn_pd_md(pd, dnnl_query_dst_md, 0)));
+    DH_TRY(nn_tensor_set(p, nd->out, bn_is_1d(p, i) ? &p->md[in] : nn_pd_md(pd, dnnl_query_dst_md, 0)));
     dnnl_memory_desc_t cmd;
     int64_t c = (int64_t)bp[0].n;
     DH_TRY(dh__dnnl_md_plain(&cmd, 1, &c));
@@ -53,12 +89,21 @@ dh_status nn_fwd_bn(nn_plan *p, int i)
     DH_TRY(nn_mem(p, &cmd, bp[1].data, &x->aux2));
     DH_TRY(nn_mem(p, &cmd, p->training ? NULL : bp[2].data, &x->mean));
     DH_TRY(nn_mem(p, &cmd, p->training ? NULL : bp[3].data, &x->var));
+    dnnl_memory_t src, dst;
+    DH_TRY(view(p, i, &md, p->val[in], &src));
+    DH_TRY(view(p, i, &md, p->val[nd->out], &dst));
+    dnnl_exec_arg_t a[7] = {{DNNL_ARG_SRC, src},         {DNNL_ARG_DST, dst},
+                            {DNNL_ARG_SCALE, x->aux},    {DNNL_ARG_SHIFT, x->aux2},
+                            {DNNL_ARG_MEAN, x->mean},    {DNNL_ARG_VARIANCE, x->var}, {0, NULL}};
+    int nargs = 6;
+    const dnnl_memory_desc_t *wmd = nn_pd_md(pd, dnnl_query_workspace_md, 0);
+    if (wmd && dh__dnnl_md_bytes(wmd) > 0) { /* the fused ReLU's mask, for backward */
+        DH_TRY(nn_mem(p, wmd, NULL, &x->ws));
+        a[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_WORKSPACE, x->ws};
+    }
     dnnl_primitive_t prim;
     DH_TRY(nn_prim(p, pd, &prim));
-    dnnl_exec_arg_t a[6] = {{DNNL_ARG_SRC, p->val[in]},  {DNNL_ARG_DST, p->val[nd->out]},
-                            {DNNL_ARG_SCALE, x->aux},    {DNNL_ARG_SHIFT, x->aux2},
-                            {DNNL_ARG_MEAN, x->mean},    {DNNL_ARG_VARIANCE, x->var}};
-    DH_TRY(nn_step_add(p, prim, NULL, NULL, i, 6, a));
+    DH_TRY(nn_step_add(p, prim, NULL, NULL, i, nargs, a));
     if (p->training) DH_TRY(nn_step_add(p, NULL, bn_update_running, x, i, 0, NULL));
     return DH_OK;
 }
@@ -70,44 +115,46 @@ dh_status nn_bwd_bn(nn_plan *p, int i)
     nn_exec *x = &p->ex[i];
     dh__param *bp = &net->params[nd->param];
     int in = nd->in[0];
+    dnnl_memory_desc_t md;
+    DH_TRY(bn_md(p, i, &md));
     dnnl_batch_normalization_desc_t bd;
-    DH_DNNL(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &p->md[nd->out],
-                                                        &p->md[in], nd->eps,
-                                                        dnnl_use_scale | dnnl_use_shift));
+    DH_DNNL(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &md, &md, nd->eps,
+                                                        bn_flags(p, i)));
     dnnl_primitive_desc_t pd;
     DH_TRY(nn_pd(p, &bd, NULL, x->fwd_pd, &pd));
     dnnl_memory_desc_t cmd;
     int64_t c = (int64_t)bp[0].n;
     DH_TRY(dh__dnnl_md_plain(&cmd, 1, &c));
-    dnnl_memory_t ddst, target, gg, gb;
-    DH_TRY(nn_diff_as(p, nd->out, nn_pd_md(pd, dnnl_query_diff_dst_md, 0), i, &ddst));
+    dnnl_memory_t ddst, target, src, dsrc;
+    if (bn_is_1d(p, i)) DH_TRY(view(p, i, &md, p->diff[nd->out], &ddst));
+    else DH_TRY(nn_diff_as(p, nd->out, nn_pd_md(pd, dnnl_query_diff_dst_md, 0), i, &ddst));
+    DH_TRY(view(p, i, &md, p->val[in], &src));
     DH_TRY(nn_mem(p, &cmd, NULL, &x->dw));
     DH_TRY(nn_mem(p, &cmd, NULL, &x->db));
     nn_pending pend;
-    /* BN's input gradient is needed even for the net input only when dx is asked;
-     * the parameter gradients always are, so compute both in one primitive and let
-     * the pending copy (if any) alone depend on dx. */
-    int needs_dx_save = in == 0;
-    DH_TRY(nn_diff_begin(p, in, nn_pd_md(pd, dnnl_query_diff_src_md, 0), i, &pend, &target));
-    if (needs_dx_save && !pend.tmp) { /* would write straight into dx: use a temp */
+    /* The parameter gradients are always needed, so when the input is the net's own
+     * (whose gradient only exists when dx is asked for) compute into a temporary and
+     * let only the copy depend on dx. */
+    DH_TRY(nn_diff_begin(p, in, bn_is_1d(p, i) ? &p->md[in] : nn_pd_md(pd, dnnl_query_diff_src_md, 0),
+                         i, &pend, &target));
+    if (in == 0 && !pend.tmp) {
         DH_TRY(nn_mem(p, nn_pd_md(pd, dnnl_query_diff_src_md, 0), NULL, &pend.tmp));
         target = pend.tmp;
     }
     p->cur_needs_dx = 0;
+    DH_TRY(view(p, i, &md, target, &dsrc));
+    dnnl_exec_arg_t a[10] = {{DNNL_ARG_SRC, src},         {DNNL_ARG_MEAN, x->mean},
+                             {DNNL_ARG_VARIANCE, x->var}, {DNNL_ARG_DIFF_DST, ddst},
+                             {DNNL_ARG_SCALE, x->aux},    {DNNL_ARG_SHIFT, x->aux2},
+                             {DNNL_ARG_DIFF_SRC, dsrc},   {DNNL_ARG_DIFF_SCALE, x->dw},
+                             {DNNL_ARG_DIFF_SHIFT, x->db}, {DNNL_ARG_WORKSPACE, x->ws}};
     dnnl_primitive_t prim;
     DH_TRY(nn_prim(p, pd, &prim));
-    dnnl_exec_arg_t a[9] = {{DNNL_ARG_SRC, p->val[in]},  {DNNL_ARG_MEAN, x->mean},
-                            {DNNL_ARG_VARIANCE, x->var}, {DNNL_ARG_DIFF_DST, ddst},
-                            {DNNL_ARG_SCALE, x->aux},    {DNNL_ARG_SHIFT, x->aux2},
-                            {DNNL_ARG_DIFF_SRC, target}, {DNNL_ARG_DIFF_SCALE, x->dw},
-                            {DNNL_ARG_DIFF_SHIFT, x->db}};
-    DH_TRY(nn_step_add(p, prim, NULL, NULL, i, 9, a));
+    DH_TRY(nn_step_add(p, prim, NULL, NULL, i, x->ws ? 10 : 9, a));
     if (in == 0) p->cur_needs_dx = 1;
     DH_TRY(nn_diff_end(p, &pend));
-    DH_TRY(nn_mem(p, &cmd, bp[0].grad, &gg));
-    DH_TRY(nn_mem(p, &cmd, bp[1].grad, &gb));
-    DH_TRY(nn_step_reorder(p, x->dw, gg, 1, i));
-    return nn_step_reorder(p, x->db, gb, 1, i);
+    DH_TRY(nn_step_accumulate(p, x->dw, &cmd, bp[0].grad, i));
+    return nn_step_accumulate(p, x->db, &cmd, bp[1].grad, i);
 }
 
 /* ---- element-wise ---- */

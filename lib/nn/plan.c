@@ -156,6 +156,35 @@ dh_status nn_step_reorder(nn_plan *p, dnnl_memory_t src, dnnl_memory_t dst, int 
     return nn_step_add(p, r, NULL, NULL, node, 2, a);
 }
 
+/* dst[i] += src[i] for a plain gradient: a C loop, cheaper than a reorder's
+ * thread-team start-up for the bias- and BN-sized vectors it mostly serves. */
+typedef struct nn_acc { dnnl_memory_t src; float *dst; size_t n; } nn_acc;
+
+static dh_status acc_fn(nn_plan *p, nn_step *s)
+{
+    (void)p;
+    const nn_acc *a = s->ctx;
+    const float *x = nn_mem_ptr(a->src);
+    for (size_t i = 0; i < a->n; i++) a->dst[i] += x[i];
+    return DH_OK;
+}
+
+dh_status nn_step_accumulate(nn_plan *p, dnnl_memory_t src, const dnnl_memory_desc_t *plain,
+                             float *dst, int node)
+{
+    if (dnnl_memory_desc_equal(mem_md(src), plain)) {
+        nn_acc *a = nn_buf(p, sizeof *a);
+        if (!a) return DH_E_NO_MEMORY;
+        a->src = src;
+        a->dst = dst;
+        a->n = dh__dnnl_md_bytes(plain) / sizeof(float);
+        return nn_step_add(p, NULL, acc_fn, a, node, 0, NULL);
+    }
+    dnnl_memory_t u;
+    DH_TRY(nn_mem(p, plain, dst, &u));
+    return nn_step_reorder(p, src, u, 1, node);
+}
+
 dh_status nn_tensor_set(nn_plan *p, int t, const dnnl_memory_desc_t *md)
 {
     p->md[t] = *md;
@@ -168,6 +197,7 @@ void nn_tensor_alias(nn_plan *p, int t, int src)
 {
     p->md[t] = p->md[src];
     p->val[t] = p->val[src];
+    p->diff[t] = p->diff[src];
 }
 
 dh_status nn_value_as(nn_plan *p, int t, const dnnl_memory_desc_t *want, int node,

@@ -49,6 +49,23 @@ static void plan_fusion(nn_plan *p)
     }
 }
 
+/* A ReLU that alone consumes a batch norm's output runs inside the batch-norm
+ * primitive (dnnl_fuse_norm_relu), forward and backward; at inference only for
+ * batch norms not already folded into a convolution. */
+static void plan_fusion_bn_relu(nn_plan *p)
+{
+    dh__net *net = p->net;
+    for (int i = 0; i < net->n_nodes; i++) {
+        if (net->nodes[i].kind != NN_BN || p->ex[i].fused) continue;
+        int c = sole_consumer(net, net->nodes[i].out);
+        if (c >= 0 && net->nodes[c].kind == NN_ACT && net->nodes[c].act == DH__ACT_RELU &&
+            net->nodes[c].alpha == 0.0f) {
+            p->ex[i].fold_act = c;
+            p->ex[c].fused = 1;
+        }
+    }
+}
+
 /* Tensors produced by fused nodes share their producer's memory. */
 static void plan_alias_fused(nn_plan *p, int i)
 {
@@ -95,12 +112,13 @@ static dh_status plan_build(nn_plan *p)
     DH_TRY(nn_mem_user(p, &p->md[0], &p->val[0]));
     if (p->training) DH_TRY(nn_mem_user(p, &p->md[0], &p->diff[0]));
     if (!p->training) plan_fusion(p);
+    plan_fusion_bn_relu(p);
     for (int i = 0; i < net->n_nodes; i++) {
         if (p->ex[i].fused) continue;
         int k = net->nodes[i].kind;
         if (k == NN_CONV || k == NN_LINEAR) DH_TRY(nn_build_fwd_wop(p, i));
         else DH_TRY(nn_build_fwd_misc(p, i));
-        if (!p->training) plan_alias_fused(p, i);
+        plan_alias_fused(p, i);
     }
     DH_TRY(plan_glue(p));
     if (!p->training) return DH_OK;
@@ -108,6 +126,7 @@ static dh_status plan_build(nn_plan *p)
     p->written[net->output] = 1;
     if (net->fmap >= 0) p->written[net->fmap] = 1;
     for (int i = net->n_nodes - 1; i >= 0; i--) {
+        if (p->ex[i].fused) continue;
         int k = net->nodes[i].kind;
         if (k == NN_CONV || k == NN_LINEAR) DH_TRY(nn_build_bwd_wop(p, i));
         else DH_TRY(nn_build_bwd_misc(p, i));
