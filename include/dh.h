@@ -1863,6 +1863,12 @@ DH_API void dh_trainer_free(dh_trainer *trainer);
 DH_API dh_status dh_trainer_set_validation(dh_trainer *trainer, const dh_dataset *query,
                                            const dh_dataset *database);
 
+/** Replace the progress callback given in the options (NULL removes it).
+ *  Returns DH_OK or DH_E_INVALID_ARG (NULL trainer). Thread-safety: exclusive.
+ *  Since: 1.0 */
+DH_API dh_status dh_trainer_set_callback(dh_trainer *trainer, dh_train_callback callback,
+                                         void *user);
+
 /** Run the remaining epochs (all of them, or from the checkpoint when resuming).
  *  Returns DH_OK, DH_E_INTERRUPTED (callback), DH_E_FORMAT (the loss became NaN:
  *  lower the learning rate), DH_E_IO (checkpoint), errors of the parts.

@@ -5,7 +5,7 @@
 # Runs apt-get as root (or through sudo). Idempotent: does nothing when all is installed.
 set -eu
 PKGS="build-essential cmake pkg-config libdnnl-dev libopenblas-openmp-dev libstb-dev check \
-zlib1g-dev libcjson-dev python3 python3-numpy python3-pytest dataset-fashion-mnist"
+zlib1g-dev libcjson-dev python3 python3-numpy python3-pytest python3-matplotlib dataset-fashion-mnist"
 if [ "${1:-}" = "--bench" ]; then
     PKGS="$PKGS python3-faiss libfaiss-dev python3-torch python3-torchvision"
 fi

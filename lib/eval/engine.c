@@ -25,14 +25,13 @@ typedef struct block_acc {
 } block_acc;
 
 /* Per-thread scratch. */
-/* Per-thread scratch for a group of up to DH__EVAL_GROUP queries. */
+/* Per-thread scratch. (Handling several queries at once, to interleave their AP sums,
+ * measured slower: the extra rank arrays cost more in cache than the overlap gains.) */
 typedef struct scratch {
-    uint32_t *cnt, *rcnt;   /* [G, K + 1] per query of the group */
-    uint32_t *nlt, *rstart; /* [K + 1] */
-    uint64_t *rel;          /* [n_db] scan output of the query being scanned */
-    uint32_t *ranks;        /* [G, n_db] */
-    uint64_t R[DH__EVAL_GROUP];
-    double *hits;           /* [n_ns] */
+    uint32_t *cnt, *rcnt, *nlt, *rstart; /* [K + 1] each */
+    uint64_t *rel;                       /* [n_db] scan output */
+    uint32_t *ranks;                     /* [n_db] */
+    double *hits;                        /* [n_ns] */
 } scratch;
 
 typedef struct ctx {
@@ -102,13 +101,12 @@ static void radius_metrics(const ctx *c, const uint32_t *cnt, const uint32_t *rc
     }
 }
 
-/* Scan query q into slot g of the group: histograms, and ranks when needed. */
-static void scan_query(const ctx *c, scratch *s, size_t q, int g, dh__eval_profile *p)
+/* Scan query q: histograms, and ranks when needed. */
+static void scan_query(const ctx *c, scratch *s, size_t q, dh__eval_profile *p)
 {
     const dh__eval_data *d = c->d;
     const size_t kb = (size_t)d->n_bits + 1;
-    uint32_t *cnt = s->cnt + (size_t)g * kb, *rcnt = s->rcnt + (size_t)g * kb;
-    uint32_t *ranks = c->need_ranks ? s->ranks + (size_t)g * d->n_db : NULL;
+    uint32_t *cnt = s->cnt, *rcnt = s->rcnt, *ranks = c->need_ranks ? s->ranks : NULL;
     memset(cnt, 0, kb * sizeof *cnt);
     memset(rcnt, 0, kb * sizeof *rcnt);
     const uint64_t R = c->scan(d, q, cnt, s->rel);
@@ -117,17 +115,15 @@ static void scan_query(const ctx *c, scratch *s, size_t q, int g, dh__eval_profi
     *p = (dh__eval_profile){d->n_bits, d->n_db, R, cnt, rcnt, ranks};
 }
 
-/* Every metric of query q but the database-order AP, which comes in `ap` (NULL: compute
- * it here). */
+/* Every metric of query q from its profile, into the block's sums. */
 static void finish_query(const ctx *c, scratch *s, size_t q, const dh__eval_profile *p,
-                         const double *ap_in, const int *has_in, block_acc *a)
+                         block_acc *a)
 {
     const dh__eval_request *rq = c->rq;
     int labeled = dh__eval_query_labeled(c->d, q);
     if (rq->want_map) {
         int has_hits = 0;
-        double ap = ap_in ? *ap_in : dh__eval_ap(p, rq->ties, rq->topk, &has_hits);
-        if (ap_in) has_hits = *has_in;
+        double ap = dh__eval_ap(p, rq->ties, rq->topk, &has_hits);
         int in = counted(rq->no_relevant, has_hits, labeled);
         if (in) {
             a->map_sum += ap;
@@ -148,21 +144,12 @@ static void finish_query(const ctx *c, scratch *s, size_t q, const dh__eval_prof
     if (rq->want_pr || rq->want_ball) radius_metrics(c, p->cnt, p->rcnt, R, a);
 }
 
-/* Queries [q0, q1), DH__EVAL_GROUP at a time: scan each, then the database-order APs
- * of the group together, then the rest query by query. */
 static void process_block(const ctx *c, scratch *s, size_t q0, size_t q1, block_acc *a)
 {
-    const int grouped_ap = c->rq->want_map && c->need_ranks;
-    for (size_t q = q0; q < q1; q += DH__EVAL_GROUP) {
-        int m = q1 - q < DH__EVAL_GROUP ? (int)(q1 - q) : DH__EVAL_GROUP;
-        dh__eval_profile p[DH__EVAL_GROUP];
-        double ap[DH__EVAL_GROUP];
-        int has[DH__EVAL_GROUP];
-        for (int g = 0; g < m; g++) scan_query(c, s, q + (size_t)g, g, &p[g]);
-        if (grouped_ap) dh__eval_ap_index_multi(p, m, c->rq->topk, ap, has);
-        for (int g = 0; g < m; g++)
-            finish_query(c, s, q + (size_t)g, &p[g], grouped_ap ? &ap[g] : NULL,
-                         grouped_ap ? &has[g] : NULL, a);
+    for (size_t q = q0; q < q1; q++) {
+        dh__eval_profile p;
+        scan_query(c, s, q, &p);
+        finish_query(c, s, q, &p, a);
     }
 }
 
@@ -178,9 +165,9 @@ static dh_status scratch_alloc(const ctx *c, scratch *s)
 {
     memset(s, 0, sizeof *s);
     size_t kb = (size_t)c->d->n_bits + 1, n = c->d->n_db;
-    s->cnt = dh__calloc((2 * DH__EVAL_GROUP + 2) * kb, sizeof(uint32_t));
+    s->cnt = dh__calloc(4 * kb, sizeof(uint32_t));
     s->rel = dh__calloc(n, sizeof(uint64_t));
-    s->ranks = c->need_ranks ? dh__calloc(n, DH__EVAL_GROUP * sizeof(uint32_t)) : NULL;
+    s->ranks = c->need_ranks ? dh__calloc(n, sizeof(uint32_t)) : NULL;
     s->hits = dh__calloc(c->rq->n_ns ? c->rq->n_ns : 1, sizeof(double));
     if (!s->cnt || !s->rel || (c->need_ranks && !s->ranks) || !s->hits) {
         scratch_free(s);
@@ -188,8 +175,8 @@ static dh_status scratch_alloc(const ctx *c, scratch *s)
                              "dh_eval: out of memory for per-thread scratch (%zu database items)",
                              n);
     }
-    s->rcnt = s->cnt + DH__EVAL_GROUP * kb;
-    s->nlt = s->rcnt + DH__EVAL_GROUP * kb;
+    s->rcnt = s->cnt + kb;
+    s->nlt = s->rcnt + kb;
     s->rstart = s->nlt + kb;
     return DH_OK;
 }

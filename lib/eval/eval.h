@@ -101,13 +101,6 @@ typedef struct dh__eval_profile {
 /** AP@k (k = n_db for mAP over all). Sets *has_hits to whether any order puts a
  *  relevant item in the top k (R_k > 0); AP is 0 when it is 0. */
 double dh__eval_ap(const dh__eval_profile *p, int32_t ties, uint64_t k, int *has_hits);
-/** Queries the engine handles together (their AP sums interleave). */
-#define DH__EVAL_GROUP 4
-/** Database-order AP@k of m <= DH__EVAL_GROUP profiles at once: the same values, bit
- *  for bit, as dh__eval_ap one at a time (each sum still runs left to right), with the
- *  m addition chains interleaved. ap [m], has_hits [m]. */
-void dh__eval_ap_index_multi(const dh__eval_profile *p, int m, uint64_t k, double *ap,
-                             int *has_hits);
 /** Relevant items among the first ns[i] of the ranking (expected value under
  *  DH_TIES_EXPECTED), for m cut-offs in ascending order; out [m]. */
 void dh__eval_hits_at(const dh__eval_profile *p, int32_t ties, const uint64_t *ns, size_t m,

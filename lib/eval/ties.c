@@ -130,33 +130,6 @@ static double ap_index(const dh__eval_profile *p, uint64_t k, int *has_hits)
     return j ? sum / (double)j : 0.0;
 }
 
-void dh__eval_ap_index_multi(const dh__eval_profile *p, int m, uint64_t k, double *ap,
-                             int *has_hits)
-{
-    uint64_t len[DH__EVAL_GROUP], common = UINT64_MAX;
-    double sum[DH__EVAL_GROUP];
-    if (k == 0 || k > p[0].n_db) k = p[0].n_db;
-    for (int g = 0; g < m; g++) {
-        uint64_t lo = 0, hi = p[g].R; /* number of ranks <= k (ranks ascend) */
-        while (lo < hi) {
-            uint64_t mid = lo + (hi - lo) / 2;
-            if (p[g].ranks[mid] <= k) lo = mid + 1;
-            else hi = mid;
-        }
-        len[g] = lo;
-        sum[g] = 0.0;
-        if (lo < common) common = lo;
-    }
-    for (uint64_t j = 0; j < common; j++)
-        for (int g = 0; g < m; g++) sum[g] += (double)(j + 1) / (double)p[g].ranks[j];
-    for (int g = 0; g < m; g++) {
-        for (uint64_t j = common; j < len[g]; j++)
-            sum[g] += (double)(j + 1) / (double)p[g].ranks[j];
-        has_hits[g] = len[g] > 0;
-        ap[g] = len[g] ? sum[g] / (double)len[g] : 0.0;
-    }
-}
-
 double dh__eval_ap(const dh__eval_profile *p, int32_t ties, uint64_t k, int *has_hits)
 {
     if (k == 0 || k > p->n_db) k = p->n_db;

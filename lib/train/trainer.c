@@ -176,6 +176,14 @@ void dh_trainer_free(dh_trainer *t)
     dh__free(t);
 }
 
+dh_status dh_trainer_set_callback(dh_trainer *t, dh_train_callback cb, void *user)
+{
+    DH_CHECK_ARG(t != NULL);
+    t->o.callback = cb;
+    t->o.callback_user = user;
+    return DH_OK;
+}
+
 dh_optimizer *dh_trainer_optimizer(dh_trainer *t) { return t ? t->opt : NULL; }
 
 dh_status dh_trainer_get_progress(const dh_trainer *t, dh_train_progress *out)

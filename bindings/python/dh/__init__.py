@@ -10,6 +10,8 @@ from .core import (ISA_AUTO, ISA_AVX2, ISA_AVX512BW, ISA_AVX512VPOPCNT, ISA_SCAL
 
 # Modules per lib/ folder are imported here as they land (index, eval, data, ...).
 # @@IMPORTS
+if has_training():  # encoders exist only in training builds
+    from .nn import Encoder, EncoderOptions  # noqa: E402
 if has_training():  # models and optimizers need the training build
     from .model import Model, Optimizer, schedule_lr  # noqa: E402
 from . import data  # noqa: E402  dh.data.Dataset, dh.data.Loader, dh.data.npy_load, ...
@@ -20,6 +22,8 @@ if has_training():  # the loss section exists only in training builds
     from .loss import (Loss, centers_generate, centers_gv_distance,  # noqa: E402
                        loss_methods, twostage_solve_codes)
 from . import eval  # noqa: E402  dh.eval.mean_average_precision, evaluate, ...
+if has_training():
+    from .train import Trainer, encode_dataset  # noqa: E402
 
 __all__ = ["DhError", "last_error", "version", "set_num_threads", "get_num_threads",
            "cpu_has_isa", "set_isa", "get_isa", "isa_name", "code_bytes", "has_training",

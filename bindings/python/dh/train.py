@@ -1,0 +1,142 @@
+"""Training: dh_trainer over a Model, a Loss and a Dataset, with progress callbacks.
+
+    model = dh.Model.create("smallcnn", n_bits=64, head=loss.head_hint()[0])
+    t = dh.Trainer(model, loss, train_set, epochs=10, optimizer="adam", lr=1e-3)
+    t.set_validation(query_set, db_set)
+    t.run(callback=lambda p: print(p["epoch"], p["loss"]))
+    codes = dh.encode_dataset(model, db_set)
+"""
+import ctypes
+import math
+
+import numpy as np
+
+from ._lib import c_status, fn, ptr
+
+_vp = ctypes.c_void_p
+
+EVENT_BATCH, EVENT_EPOCH, EVENT_EVAL = 0, 1, 2
+_OPTIMIZERS = {"sgd": 0, "adam": 1, "adamw": 2, "rmsprop": 3}
+_SCHEDULES = {"constant": 0, "step": 1, "multistep": 2, "cosine": 3}
+AUG_RESIZED_CROP, AUG_RANDOM_CROP, AUG_CENTER_CROP, AUG_FLIP, AUG_COLOR_JITTER, AUG_GRAYSCALE = (
+    1, 2, 4, 8, 16, 32)
+
+
+class TrainProgress(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("event", ctypes.c_int32),
+                ("epoch", ctypes.c_int32), ("epochs", ctypes.c_int32),
+                ("best_epoch", ctypes.c_int32), ("batch", ctypes.c_uint64),
+                ("batches", ctypes.c_uint64), ("loss", ctypes.c_double),
+                ("images_per_s", ctypes.c_double), ("eta_s", ctypes.c_double),
+                ("elapsed_s", ctypes.c_double), ("lr", ctypes.c_double),
+                ("map", ctypes.c_double), ("best_map", ctypes.c_double)]
+
+    def as_dict(self):
+        return {f: getattr(self, f) for f, _ in self._fields_ if f != "struct_size"}
+
+
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.POINTER(TrainProgress), ctypes.c_void_p)
+
+
+class TrainerOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("epochs", ctypes.c_uint32),
+                ("batch_size", ctypes.c_uint32), ("seed", ctypes.c_uint64),
+                ("optimizer", ctypes.c_int32), ("schedule", ctypes.c_int32),
+                ("lr", ctypes.c_double), ("momentum", ctypes.c_double),
+                ("weight_decay", ctypes.c_double), ("backbone_lr_mult", ctypes.c_double),
+                ("warmup_epochs", ctypes.c_uint32), ("augment", ctypes.c_uint32),
+                ("eval_every", ctypes.c_uint32), ("keep_best", ctypes.c_uint32),
+                ("eval_topk", ctypes.c_uint64), ("checkpoint_path", ctypes.c_char_p),
+                ("checkpoint_every", ctypes.c_uint32), ("resume", ctypes.c_uint32),
+                ("verbose", ctypes.c_uint32), ("reserved0", ctypes.c_uint32),
+                ("callback", _CALLBACK), ("callback_user", ctypes.c_void_p)]
+
+
+_opts_init = fn("dh_trainer_options_init", [ctypes.POINTER(TrainerOptions)], None)
+_create = fn("dh_trainer_create", [_vp, _vp, _vp, ctypes.POINTER(TrainerOptions),
+                                   ctypes.POINTER(_vp)])
+_free = fn("dh_trainer_free", [_vp], None)
+_set_val = fn("dh_trainer_set_validation", [_vp, _vp, _vp])
+_run = fn("dh_trainer_run", [_vp])
+_progress = fn("dh_trainer_get_progress", [_vp, ctypes.POINTER(TrainProgress)])
+_encode_ds = fn("dh_model_encode_dataset", [_vp, _vp, ctypes.POINTER(ctypes.c_uint8),
+                                            ctypes.POINTER(ctypes.c_float)])
+_n_bits = fn("dh_model_n_bits", [_vp], ctypes.c_uint32)
+_set_cb = fn("dh_trainer_set_callback", [_vp, _CALLBACK, ctypes.c_void_p])
+assert c_status
+
+
+class Trainer:
+    """dh_trainer. Options are dh_trainer_options fields (optimizer and schedule may be
+    names: 'sgd', 'adam', 'adamw', 'rmsprop'; 'constant', 'step', 'cosine'). The model,
+    loss and datasets must stay alive while the trainer is used (it keeps references)."""
+
+    def __init__(self, model, loss, dataset, **options):
+        o = TrainerOptions()
+        _opts_init(ctypes.byref(o))
+        names = {f for f, _ in TrainerOptions._fields_} - {"struct_size", "callback",
+                                                             "callback_user", "reserved0"}
+        for k, v in options.items():
+            if k not in names:
+                raise TypeError(f"Trainer: unknown option {k!r}; valid: {sorted(names)}")
+            if k == "optimizer" and isinstance(v, str):
+                v = _OPTIMIZERS[v]
+            if k == "schedule" and isinstance(v, str):
+                v = _SCHEDULES[v]
+            if k == "checkpoint_path" and v is not None:
+                v = str(v).encode()
+            setattr(o, k, v)
+        self._opts = o
+        self._keep = [model, loss, dataset]
+        h = _vp()
+        _create(model._h, loss._h, dataset._h, ctypes.byref(o), ctypes.byref(h))
+        self._h = h
+
+    def close(self):
+        h, self._h = getattr(self, "_h", None), None
+        if h:
+            _free(h)
+
+    __del__ = close
+
+    def set_validation(self, query, database):
+        _set_val(self._h, query._h if query else None, database._h if database else None)
+        self._keep[3:] = [query, database]
+
+    def run(self, callback=None):
+        """Train. callback(dict) gets every progress event; returning True stops the run
+        (raises DhError with status DH_E_INTERRUPTED). Returns the final progress dict."""
+        def trampoline(p, _user):
+            try:
+                return 1 if callback(p.contents.as_dict()) else 0
+            except Exception:  # an exception in the callback stops training cleanly
+                return 1
+        c = _CALLBACK(trampoline) if callback else _CALLBACK()
+        self._cb = c  # keep the ctypes thunk alive while C may call it
+        _set_cb(self._h, c, None)
+        try:
+            _run(self._h)
+        finally:
+            _set_cb(self._h, _CALLBACK(), None)
+        return self.progress()
+
+    def progress(self):
+        p = TrainProgress()
+        p.struct_size = ctypes.sizeof(p)
+        _progress(self._h, ctypes.byref(p))
+        d = p.as_dict()
+        for k in ("map", "best_map"):
+            if math.isnan(d[k]):
+                d[k] = None
+        return d
+
+
+def encode_dataset(model, dataset, continuous=False):
+    """Codes of every sample (packed uint8 [n, K/8]); with continuous=True also the
+    head outputs [n, K] float32."""
+    K = _n_bits(model._h)
+    n = len(dataset)
+    codes = np.empty((n, (K + 7) // 8), dtype=np.uint8)
+    u = np.empty((n, K), dtype=np.float32) if continuous else None
+    _encode_ds(model._h, dataset._h, ptr(codes, ctypes.c_uint8), ptr(u, ctypes.c_float))
+    return (codes, u) if continuous else codes

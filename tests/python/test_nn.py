@@ -1,0 +1,70 @@
+"""dh.Encoder: shapes, forward/backward round trips, determinism, errors."""
+import numpy as np
+import pytest
+
+import dh
+
+pytestmark = pytest.mark.skipif(not dh.has_training(), reason="search-only build")
+
+
+def test_shapes_and_repr():
+    enc = dh.Encoder("smallcnn", seed=3)
+    assert enc.feature_dim == 512
+    assert enc.input_shape == (1, 28, 28)
+    assert enc.feature_map_shape == (64, 7, 7)
+    assert enc.spec == "smallcnn" and "smallcnn" in repr(enc)
+    mlp = dh.Encoder("mlp:10-8-4")
+    assert mlp.input_shape == (10,) and mlp.feature_dim == 4 and mlp.feature_map_shape is None
+    enc.close()
+    enc.close()  # idempotent
+
+
+def test_forward_backward_roundtrip():
+    enc = dh.Encoder("smallcnn", in_channels=3, in_height=32, seed=1)
+    x = np.random.default_rng(0).standard_normal((4, 3, 32, 32)).astype(np.float32)
+    f_eval = enc.forward(x)
+    assert f_eval.shape == (4, 512) and np.all(f_eval >= 0)  # ends in ReLU
+    f, fmap = enc.forward_fmap(x, training=True)
+    assert fmap.shape == (4, 64, 8, 8)
+    dx = enc.backward(np.ones_like(f), want_dx=True)
+    assert dx.shape == x.shape and np.isfinite(dx).all()
+    enc.zero_grad()
+    assert enc.backward_fmap(dfmap=np.ones_like(fmap)) is None
+
+
+def test_same_seed_same_features():
+    x = np.random.default_rng(1).standard_normal((3, 8)).astype(np.float32)
+    a = dh.Encoder("mlp:8-16", seed=5).forward(x)
+    b = dh.Encoder("mlp:8-16", seed=5).forward(x)
+    c = dh.Encoder("mlp:8-16", seed=6).forward(x)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_errors_raise_dherror_with_message():
+    with pytest.raises(dh.DhError) as e:
+        dh.Encoder("vgg11")
+    assert "vgg11" in str(e.value)
+    with pytest.raises(dh.DhError):
+        dh.Encoder("mlp:10--3")
+    enc = dh.Encoder("mlp:6-4")
+    with pytest.raises(ValueError):
+        enc.forward(np.zeros((2, 5), np.float32))
+    with pytest.raises(TypeError):
+        enc.forward(np.zeros((2, 6), np.float64))
+    with pytest.raises(dh.DhError) as e:
+        enc.backward(np.zeros((2, 4), np.float32))  # no training forward yet
+    assert e.value.status == -10
+    with pytest.raises(dh.DhError):
+        enc.forward(np.zeros((1, 6), np.float32), training=True)  # BN needs 2 values
+
+
+def test_inference_is_per_sample():
+    """Eval mode uses running statistics: a sample's features do not depend on the
+    rest of the batch (agreement with PyTorch is checked by tests/check_nn_golden.c)."""
+    enc = dh.Encoder("smallcnn", seed=11)
+    x = np.random.default_rng(2).standard_normal((5, 1, 28, 28)).astype(np.float32)
+    feats = enc.forward(x)
+    feats2 = enc.forward(np.ascontiguousarray(x[:2]))
+    assert np.allclose(feats[:2], feats2, rtol=1e-5, atol=1e-6)
+    train_feats = enc.forward(x, training=True)  # batch statistics differ
+    assert not np.allclose(train_feats, feats)
