@@ -68,7 +68,8 @@ dh_status dh__arch_smallcnn(const dh_encoder_options *o, dh__net **out)
     x = dh__net_bn(net, x, "bn2", o->bn_eps, o->bn_momentum);
     x = dh__net_act(net, x, DH__ACT_RELU, 0.0f);
     int fmap = dh__net_maxpool(net, x, 2, 2, 0);
-    x = dh__net_linear(net, fmap, "fc", 512, 0);
+    x = dh__net_flatten(net, fmap); /* plain rows: the linear layer keeps plain weights */
+    x = dh__net_linear(net, x, "fc", 512, 0);
     x = dh__net_bn(net, x, "bn3", o->bn_eps, o->bn_momentum);
     x = dh__net_act(net, x, DH__ACT_RELU, 0.0f);
     return finish(net, x, fmap, out);

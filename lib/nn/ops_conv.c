@@ -58,8 +58,12 @@ static dh_status wop_descs_init(const nn_plan *p, int i, wop_descs *d)
     weight_dims(net, nd, wd, &wn);
     DH_TRY(dh__dnnl_md_any(&d->src, sn, sd));
     DH_TRY(dh__dnnl_md_any(&d->dst, on, od));
-    DH_TRY(dh__dnnl_md_any(&d->w, wn, wd));
     DH_TRY(dh__dnnl_md_plain(&d->w_plain, wn, wd));
+    /* Linear layers on plain rows keep PyTorch's [out, in] weights: the GEMM kernel
+     * reads them as they are, which saves a weight reorder per pass (and per
+     * gradient); convolutions and linear layers on blocked maps choose their own. */
+    if (nd->kind == NN_LINEAR && sn == 2) d->w = d->w_plain;
+    else DH_TRY(dh__dnnl_md_any(&d->w, wn, wd));
     int64_t bd[1] = {nd->out_c};
     DH_TRY(dh__dnnl_md_plain(&d->b, 1, bd));
     d->use_bias = nd->has_bias || (!p->training && p->ex[i].fold_bn >= 0);
