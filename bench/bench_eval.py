@@ -11,7 +11,8 @@ DH_TIES_INDEX_ORDER reproduces), relevance gathered in rank order, AP as the mea
 hits/rank over relevant positions (added left to right so the sums are bit-comparable).
 
 Both sides run in the same process, alternating (libdh, numpy, libdh); the libdh time
-is the best of its runs. Prints the per-query agreement and `ratio_vs_numpy <x>`.
+is the best of its runs. Prints the per-query agreement, the CPU-time ratio (less
+sensitive to a shared machine) and `ratio_vs_numpy <x>` (wall time).
 
 usage: bench_eval.py [--queries 10000] [--db 60000] [--bits 64] [--numpy-queries N]
        (--numpy-queries < --queries times numpy on the first N queries and scales the
@@ -85,16 +86,17 @@ def main():
           f"threads={dh.get_num_threads()}; numpy {np.__version__}")
 
     def run_dh():
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         m, aps = dh.eval.mean_average_precision(qpk, dpk, ql, dl, per_query=True)
-        return time.perf_counter() - t, m, aps
+        return time.perf_counter() - t, time.process_time() - c, m, aps
 
-    t1, m_dh, ap_dh = run_dh()
-    t = time.perf_counter()
+    t1, c1, m_dh, ap_dh = run_dh()
+    t, c = time.perf_counter(), time.process_time()
     ap_np = numpy_map(qpm[:nqn], dpm, ql[:nqn], dl)
     t_np = (time.perf_counter() - t) * args.queries / nqn
-    t2, m_dh2, ap_dh2 = run_dh()
-    t_dh = min(t1, t2)
+    c_np = (time.process_time() - c) * args.queries / nqn
+    t2, c2, m_dh2, ap_dh2 = run_dh()
+    t_dh, c_dh = min(t1, t2), min(c1, c2)
     assert np.array_equal(ap_dh, ap_dh2) and m_dh == m_dh2, "libdh runs disagree"
 
     same = np.sum(ap_dh[:nqn].view(np.uint64) == ap_np.view(np.uint64))
@@ -106,6 +108,8 @@ def main():
     print(f"per-query AP bit-identical: {same}/{nqn}; max |diff| {maxdiff:.3g}")
     scaled = " (scaled from %d queries)" % nqn if nqn < args.queries else ""
     print(f"time libdh {t_dh:.3f} s, numpy {t_np:.2f} s{scaled}")
+    print(f"cpu time (all threads) libdh {c_dh:.3f} s, numpy {c_np:.2f} s; "
+          f"cpu_ratio_vs_numpy {c_np / c_dh:.1f}")
     ok = same == nqn
     print(f"values_identical {'yes' if ok else 'NO'}")
     print(f"ratio_vs_numpy {t_np / t_dh:.1f}")

@@ -119,6 +119,27 @@ typedef struct ref_out {
     double map, ap[64], p[4], r[4], prp[4097], prr[4097], bp, br, be;
 } ref_out;
 
+/* PR by radius and the Hamming ball of one sorted query, added into o. */
+static void ref_radius(const dataset *ds, const item *it, const int *rel, size_t R,
+                       uint32_t radius, ref_out *o)
+{
+    for (uint32_t r = 0; r <= ds->K; r++) {
+        size_t ret = 0, h = 0;
+        for (size_t t = 0; t < ds->nd && it[t].d <= r; t++) {
+            ret++;
+            h += (size_t)rel[t];
+        }
+        double p = ret ? (double)h / (double)ret : 0.0, rc = R ? (double)h / (double)R : 0;
+        o->prp[r] += p;
+        o->prr[r] += rc;
+        if (r == radius) {
+            o->bp += p;
+            o->br += rc;
+            o->be += ret == 0;
+        }
+    }
+}
+
 /* The naive evaluator: sort, then walk the ranking. */
 static void ref_eval(const dataset *ds, int32_t policy, uint64_t topk, const uint64_t *ns,
                      size_t n_ns, uint32_t radius, ref_out *o)
@@ -159,21 +180,7 @@ static void ref_eval(const dataset *ds, int32_t policy, uint64_t topk, const uin
             o->p[j] += (double)h / (double)ns[j];
             o->r[j] += R ? (double)h / (double)R : 0.0;
         }
-        for (uint32_t r = 0; r <= ds->K; r++) {
-            size_t ret = 0, h = 0;
-            for (size_t t = 0; t < ds->nd && it[t].d <= r; t++) {
-                ret++;
-                h += (size_t)rel[t];
-            }
-            double p = ret ? (double)h / (double)ret : 0.0, rc = R ? (double)h / (double)R : 0;
-            o->prp[r] += p;
-            o->prr[r] += rc;
-            if (r == radius) {
-                o->bp += p;
-                o->br += rc;
-                o->be += ret == 0;
-            }
-        }
+        ref_radius(ds, it, rel, R, radius, o);
     }
     o->map = n_map ? o->map / (double)n_map : 0.0;
     double inv = n_other ? 1.0 / (double)n_other : 0.0;

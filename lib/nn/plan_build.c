@@ -31,7 +31,10 @@ static void plan_fusion(nn_plan *p)
             t = net->nodes[c].out;
             c = sole_consumer(net, t);
         }
-        if (c >= 0 && net->nodes[c].kind == NN_ADD && nd->kind == NN_CONV) {
+        /* A residual add fuses into whichever of its two producers runs last (the
+         * other operand must be ready): conv2 of an identity block, the downsample
+         * conv of a projection block. */
+        if (c >= 0 && net->nodes[c].kind == NN_ADD && nd->kind == NN_CONV && !p->ex[c].fused) {
             const nn_node *ad = &net->nodes[c];
             int other = ad->in[0] == t ? ad->in[1] : ad->in[0];
             if (other != t && net->t[other].producer < i) {
@@ -42,7 +45,8 @@ static void plan_fusion(nn_plan *p)
                 c = sole_consumer(net, t);
             }
         }
-        if (c >= 0 && net->nodes[c].kind == NN_ACT && net->nodes[c].act == DH__ACT_RELU) {
+        if (c >= 0 && net->nodes[c].kind == NN_ACT && net->nodes[c].act == DH__ACT_RELU &&
+            !p->ex[c].fused) {
             p->ex[i].fold_act = c;
             p->ex[c].fused = 1;
         }
