@@ -646,7 +646,8 @@ DH_API void dh_encoder_free(dh_encoder *enc);
  *  no dropout); 1 = training (BN batch statistics and running-average update,
  *  dropout, and everything dh_encoder_backward needs is kept).
  *  out: [n, D] float32, caller-owned.
- *  Primitives are built on the first call for each batch size and reused.
+ *  Primitives are built on the first call for each batch size and reused;
+ *  inference requests above 256 samples run in chunks of 256 (bounded memory).
  *  Returns DH_OK, DH_E_INVALID_ARG (NULL, n == 0, n > 2^20; training with n == 1
  *  and batch norm), DH_E_NO_MEMORY, DH_E_BACKEND. Thread-safety: exclusive.
  *  Since: 1.0 */
@@ -662,13 +663,13 @@ DH_API dh_status dh_encoder_forward(dh_encoder *enc, const float *x, size_t n,
 DH_API dh_status dh_encoder_forward_fmap(dh_encoder *enc, const float *x, size_t n,
                                          int32_t training, float *out, float *fmap);
 
-/** Back-propagate through the last training forward (same batch).
+/** Back-propagate through the last training forward (same batch; inference calls
+ *  in between do not disturb it, and the forward's input array need not stay alive).
  *  dout: [n, D] gradient of the loss w.r.t. the features, borrowed.
  *  dx: [n, input] receives the gradient w.r.t. the input, or NULL to skip it.
  *  Parameter gradients ACCUMULATE (call dh_encoder_zero_grad between steps).
  *  Returns DH_OK, DH_E_INVALID_ARG (NULL dout), DH_E_STATE (no training forward
- *  since the last backward or inference call), DH_E_BACKEND. Thread-safety:
- *  exclusive. Since: 1.0 */
+ *  has run), DH_E_BACKEND. Thread-safety: exclusive. Since: 1.0 */
 DH_API dh_status dh_encoder_backward(dh_encoder *enc, const float *dout, float *dx);
 
 /** Like dh_encoder_backward with gradients for the features and/or the feature map
@@ -1478,9 +1479,9 @@ enum {
 };
 
 /** Progress callback of long evaluations: `fraction_done` in [0, 1]. It is called on
- *  the thread that called the dh_eval_* function, a few hundred times at most, and
- *  last with 1.0. Returning nonzero stops the evaluation, which then returns
- *  DH_E_INTERRUPTED; outputs are then unspecified. */
+ *  the thread that called the dh_eval_* function, between batches of queries (a few
+ *  dozen times at most), and last with 1.0. Returning nonzero stops the evaluation,
+ *  which then returns DH_E_INTERRUPTED; outputs are then unspecified. */
 typedef int32_t (*dh_eval_progress_fn)(double fraction_done, void *user);
 
 /** Options of the dh_eval_* functions. Fill with dh_eval_options_init(), then set

@@ -11,13 +11,21 @@ static const struct {
     const char *summary;
 } commands[] = {
     /* @@COMMANDS (one line per subcommand, keep alphabetical) */
+#ifndef DH_NO_TRAINING
     {"demo", dh_cmd_demo, "train, index and evaluate on Fashion-MNIST; writes pictures"},
+#endif
+#ifndef DH_NO_TRAINING
     {"encode", dh_cmd_encode, "encode a data set with a model into an index or .npy codes"},
+#endif
     {"eval", dh_cmd_eval, "retrieval metrics from query/database codes and labels"},
     {"index", dh_cmd_index, "build, extend, inspect and search bit-packed code indexes"},
     {"info", dh_cmd_info, "describe a libdh file (index, model, .npy)"},
+#ifndef DH_NO_TRAINING
     {"search", dh_cmd_search, "encode query images with a model and search an index"},
+#endif
+#ifndef DH_NO_TRAINING
     {"train", dh_cmd_train, "train an encoder + hash head with a deep-hashing loss"},
+#endif
 };
 
 int dh_cli_fail(const char *cmd, dh_status st)

@@ -435,6 +435,80 @@ START_TEST(test_nn_encoder_threads_give_same_features)
 }
 END_TEST
 
+/* Large inference requests run in chunks (256): every row must match a small call. */
+START_TEST(test_nn_encoder_large_inference_runs_in_chunks)
+{
+    dh_encoder *e;
+    ck_assert_dh_ok(dh_encoder_create("smallcnn", NULL, &e));
+    const size_t n = 600;
+    float *x = randf(n * 784, 12, 1.0f), *big = malloc(n * 512 * 4), *fm = malloc(n * 3136 * 4);
+    float small[3 * 512], sfm[3 * 3136];
+    ck_assert_dh_ok(dh_encoder_forward_fmap(e, x, n, 0, big, fm));
+    const size_t at[3] = {0, 300, 597};
+    for (int k = 0; k < 3; k++) {
+        ck_assert_dh_ok(dh_encoder_forward_fmap(e, x + at[k] * 784, 3, 0, small, sfm));
+        for (int j = 0; j < 3 * 512; j++)
+            ck_assert_float_eq_tol(big[at[k] * 512 + j], small[j], 1e-5f * (1 + fabsf(small[j])));
+        for (int j = 0; j < 3 * 3136; j++)
+            ck_assert_float_eq_tol(fm[at[k] * 3136 + j], sfm[j], 1e-5f * (1 + fabsf(sfm[j])));
+    }
+    ck_assert_int_le(dh__net_cached_plans(dh__encoder_net(e)), 3); /* 256, 88, 3 */
+    dh_encoder_free(e);
+    free(x); free(big); free(fm);
+}
+END_TEST
+
+/* The caller may reuse its input array between forward and backward (a data loader
+ * refilling its batch): gradients must not change. */
+START_TEST(test_nn_encoder_backward_does_not_read_caller_input)
+{
+    dh_encoder *e;
+    ck_assert_dh_ok(dh_encoder_create("smallcnn", NULL, &e));
+    const size_t n = 2;
+    float *x = randf(n * 784, 9, 1.0f), *x2 = malloc(n * 784 * 4), out[2 * 512];
+    float *g1 = malloc(800 * 4);
+    memcpy(x2, x, n * 784 * 4);
+    ck_assert_dh_ok(dh_encoder_forward(e, x2, n, 1, out));
+    ck_assert_dh_ok(dh_encoder_backward(e, out, NULL));
+    memcpy(g1, param(e, "conv1.weight")->grad, 800 * 4);
+    ck_assert_dh_ok(dh_encoder_zero_grad(e));
+    ck_assert_dh_ok(dh_encoder_forward(e, x2, n, 1, out));
+    memset(x2, 0, n * 784 * 4);
+    ck_assert_dh_ok(dh_encoder_backward(e, out, NULL));
+    for (int k = 0; k < 800; k++)
+        ck_assert_float_eq_tol(param(e, "conv1.weight")->grad[k], g1[k], 1e-3f * (1 + fabsf(g1[k])));
+    dh_encoder_free(e);
+    free(x); free(x2); free(g1);
+}
+END_TEST
+
+/* The 224x224 encoders once through training and inference (a few seconds and
+ * ~1 GB for alexnet): only with DH_TEST_SLOW=1. Dropout makes alexnet's training
+ * outputs differ between calls; inference is deterministic. */
+START_TEST(test_nn_encoder_imagenet_encoders_run)
+{
+    if (!getenv("DH_TEST_SLOW")) return;
+    const char *specs[2] = {"alexnet", "resnet18"};
+    for (int k = 0; k < 2; k++) {
+        dh_encoder *e;
+        ck_assert_dh_ok(dh_encoder_create(specs[k], NULL, &e));
+        const size_t n = 2, d = dh_encoder_feature_dim(e);
+        float *x = randf(n * 3 * 224 * 224, 10, 1.0f), *a = malloc(n * d * 4), *b = malloc(n * d * 4);
+        float *dx = malloc(n * 3 * 224 * 224 * 4);
+        ck_assert_dh_ok(dh_encoder_forward(e, x, n, 1, a));
+        ck_assert_dh_ok(dh_encoder_backward(e, a, dx));
+        for (size_t i = 0; i < n * 3 * 224 * 224; i++) ck_assert(isfinite(dx[i]));
+        ck_assert_dh_ok(dh_encoder_forward(e, x, n, 1, b));
+        if (k == 0) ck_assert(memcmp(a, b, n * d * 4) != 0);
+        ck_assert_dh_ok(dh_encoder_forward(e, x, n, 0, a));
+        ck_assert_dh_ok(dh_encoder_forward(e, x, n, 0, b));
+        ck_assert(memcmp(a, b, n * d * 4) == 0);
+        dh_encoder_free(e);
+        free(x); free(a); free(b); free(dx);
+    }
+}
+END_TEST
+
 static Suite *nn_encoder_suite(void)
 {
     Suite *s = suite_create("nn_encoder");
@@ -453,6 +527,9 @@ static Suite *nn_encoder_suite(void)
     tcase_add_test(tr, test_nn_encoder_forward_errors);
     tcase_add_test(tr, test_nn_encoder_inference_follows_weight_changes);
     tcase_add_test(tr, test_nn_encoder_threads_give_same_features);
+    tcase_add_test(tr, test_nn_encoder_backward_does_not_read_caller_input);
+    tcase_add_test(tr, test_nn_encoder_imagenet_encoders_run);
+    tcase_add_test(tr, test_nn_encoder_large_inference_runs_in_chunks);
     suite_add_tcase(s, tr);
     return s;
 }

@@ -296,6 +296,46 @@ START_TEST(test_nn_bridges_between_layouts)
 }
 END_TEST
 
+/* AlexNet's pattern: conv with bias -> ReLU (a post-op at inference, no BN) ->
+ * max pool -> flatten -> dropout -> linear -> ReLU, in both modes (dropout p = 0 so
+ * training is deterministic too). */
+START_TEST(test_nn_conv_relu_pool_linear_chain)
+{
+    const int n = 2;
+    dh__conv_ref_dims d = {.n = n, .c = 3, .h = 11, .w = 11, .o = 16, .kh = 5, .kw = 5, .sh = 2,
+                           .sw = 2, .ph = 2, .pw = 2};
+    dh__conv_ref_dims_init(&d); /* 6x6 */
+    dh__net *net = mk(3, 3, 11, 11);
+    int y = dh__net_conv(net, 0, "c", (dh__conv_args){16, 5, 5, 2, 2, 1, 1, 1});
+    y = dh__net_act(net, y, DH__ACT_RELU, 0.0f);
+    y = dh__net_maxpool(net, y, 3, 2, 0); /* 2x2 */
+    y = dh__net_flatten(net, y);
+    y = dh__net_dropout(net, y, 0.0f);
+    y = dh__net_linear(net, y, "fc", 10, 1);
+    y = dh__net_act(net, y, DH__ACT_RELU, 0.0f);
+    ck_assert_dh_ok(dh__net_finalize(net, y, -1));
+    double *w = randp(net, 0, 41, -0.3, 0.3), *b = randp(net, 1, 42, -0.5, 0.5);
+    double *fw = randp(net, 2, 43, -0.3, 0.3), *fb = randp(net, 3, 44, -0.5, 0.5);
+    size_t nx = (size_t)n * 3 * 121, nc = (size_t)n * 16 * 36, np = (size_t)n * 64;
+    double *x = malloc(nx * 8), *c = malloc(nc * 8), *r = malloc(nc * 8), *pl = malloc(np * 8);
+    double out[20];
+    rnd(x, nx, 45, -1, 1);
+    dh__conv2d_ref_forward(c, x, w, b, &d);
+    dh__act_ref_forward(r, c, nc, DH__ACT_RELU, 0);
+    dh__maxpool_ref_forward(pl, r, n, 16, 6, 6, 3, 2, 0);
+    dh__linear_ref_forward(out, pl, fw, fb, n, 64, 10);
+    dh__act_ref_forward(out, out, 20, DH__ACT_RELU, 0);
+    float *xf = tof(x, nx), of[20];
+    for (int training = 0; training < 2; training++) {
+        ck_assert_dh_ok(dh__net_forward(net, xf, (size_t)n, training, of, NULL));
+        near(of, out, 20, TOL_OUT, training ? "conv-relu-pool-linear (training)"
+                                            : "conv-relu-pool-linear (inference, fused)");
+    }
+    dh__net_free(net);
+    free(w); free(b); free(fw); free(fb); free(x); free(c); free(r); free(pl); free(xf);
+}
+END_TEST
+
 START_TEST(test_nn_plans_are_cached_per_batch_and_mode)
 {
     dh__net *net = mk(3, 3, 6, 6);
@@ -380,6 +420,7 @@ static Suite *nn_fuse_suite(void)
     tcase_add_test(tc, test_nn_inference_folds_bn_and_relu);
     tcase_add_test(tc, test_nn_inference_folds_bn1d_into_linear);
     tcase_add_test(tc, test_nn_bridges_between_layouts);
+    tcase_add_test(tc, test_nn_conv_relu_pool_linear_chain);
     tcase_add_test(tc, test_nn_plans_are_cached_per_batch_and_mode);
     tcase_add_test(tc, test_nn_builder_rejects_bad_arguments);
     suite_add_tcase(s, tc);

@@ -114,5 +114,5 @@ DH__TGT static void k_dist(const uint64_t *q, const uint64_t *codes, uint32_t n_
     hc_dist_rows(q, codes, n_words, i, n, out);
 }
 
-const dh__kernels dh__kernels_avx2 = {DH_ISA_AVX2, k_scan, k_dist};
+const dh__kernels dh__kernels_avx2 = {DH_ISA_AVX2, k_scan, k_dist, NULL};
 #endif

@@ -162,4 +162,54 @@ DH__TGT static void k_dist(const uint64_t *q, const uint64_t *codes, uint32_t n_
     for (; i < n; i++) out[i] = (int32_t)dist_any(q, codes + i * n_words, n_words);
 }
 
-const dh__kernels DH__KERNELS_NAME = {DH__KERNELS_ISA, k_scan, k_dist};
+/* Eight distances of one transposed group: vertical sums only. */
+DH__K_INL __m512i dist8_t(const uint64_t *tg, const uint64_t *q, uint32_t w)
+{
+    __m512i acc = popcnt64(_mm512_xor_si512(_mm512_load_si512(tg), _mm512_set1_epi64((long long)q[0])));
+    for (uint32_t i = 1; i < w; i++)
+        acc = _mm512_add_epi64(acc, popcnt64(_mm512_xor_si512(_mm512_load_si512(tg + 8 * i),
+                                                              _mm512_set1_epi64((long long)q[i]))));
+    return acc;
+}
+
+DH__K_INL size_t scan_t_w(const uint64_t *q, const uint64_t *tb, uint32_t w, size_t base, size_t r,
+                          size_t r_end, uint32_t bound, const uint64_t *tomb, uint64_t *out_pos,
+                          uint16_t *out_d, size_t space, size_t *n_out)
+{
+    const __m512i bv = _mm512_set1_epi64((long long)bound);
+    const size_t gw = 8 * (size_t)w; /* words per group */
+    size_t c = 0;
+    while (r + 32 <= r_end && c + 32 <= space) {
+        const uint64_t *tg = tb + (r - base) / 8 * gw;
+        __m512i d0 = dist8_t(tg, q, w), d1 = dist8_t(tg + gw, q, w);
+        __m512i d2 = dist8_t(tg + 2 * gw, q, w), d3 = dist8_t(tg + 3 * gw, q, w);
+        __m512i mn = _mm512_min_epu64(_mm512_min_epu64(d0, d1), _mm512_min_epu64(d2, d3));
+        if (DH__UNLIKELY(_mm512_cmplt_epu64_mask(mn, bv) != 0)) {
+            emit_if(d0, bv, r, tomb, out_pos, out_d, &c);
+            emit_if(d1, bv, r + 8, tomb, out_pos, out_d, &c);
+            emit_if(d2, bv, r + 16, tomb, out_pos, out_d, &c);
+            emit_if(d3, bv, r + 24, tomb, out_pos, out_d, &c);
+        }
+        r += 32;
+    }
+    if (r + 32 > r_end) /* the last < 4 groups; out of room otherwise */
+        for (; r + 8 <= r_end && c + 8 <= space; r += 8)
+            emit_if(dist8_t(tb + (r - base) / 8 * gw, q, w), bv, r, tomb, out_pos, out_d, &c);
+    *n_out = c;
+    return r;
+}
+
+DH__TGT static size_t k_scan_t(const uint64_t *q, const uint64_t *tb, uint32_t n_words,
+                               size_t base, size_t r, size_t r_end, uint32_t bound,
+                               const uint64_t *tomb, uint64_t *out_pos, uint16_t *out_d,
+                               size_t space, size_t *n_out)
+{
+    switch (n_words) { /* constant trip counts for the common widths */
+    case 2: return scan_t_w(q, tb, 2, base, r, r_end, bound, tomb, out_pos, out_d, space, n_out);
+    case 4: return scan_t_w(q, tb, 4, base, r, r_end, bound, tomb, out_pos, out_d, space, n_out);
+    default:
+        return scan_t_w(q, tb, n_words, base, r, r_end, bound, tomb, out_pos, out_d, space, n_out);
+    }
+}
+
+const dh__kernels DH__KERNELS_NAME = {DH__KERNELS_ISA, k_scan, k_dist, k_scan_t};

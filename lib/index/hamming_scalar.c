@@ -57,12 +57,24 @@ size_t dh__scan_rows_scalar(const uint64_t *q, const uint64_t *codes, uint32_t n
     }
 
 DH__SCALAR_KERNELS(portable, )
-const dh__kernels dh__kernels_scalar = {DH_ISA_SCALAR, scan_portable, dist_portable};
+const dh__kernels dh__kernels_scalar = {DH_ISA_SCALAR, scan_portable, dist_portable, NULL};
 
 #ifdef DH__HAVE_X86_KERNELS
 DH__SCALAR_KERNELS(popcnt, __attribute__((target("popcnt"))))
-static const dh__kernels kernels_scalar_popcnt = {DH_ISA_SCALAR, scan_popcnt, dist_popcnt};
+static const dh__kernels kernels_scalar_popcnt = {DH_ISA_SCALAR, scan_popcnt, dist_popcnt,
+                                                   NULL};
 #endif
+
+void dh__transpose_block(const uint64_t *codes, uint32_t n_words, size_t r0, size_t n_groups,
+                         uint64_t *tb)
+{
+    for (size_t g = 0; g < n_groups; g++)
+        for (uint32_t t = 0; t < 8; t++) {
+            const uint64_t *row = codes + (r0 + g * 8 + t) * n_words;
+            uint64_t *dst = tb + g * 8 * (size_t)n_words + t;
+            for (uint32_t i = 0; i < n_words; i++) dst[(size_t)i * 8] = row[i];
+        }
+}
 
 const dh__kernels *dh__index_kernels(int32_t isa)
 {

@@ -76,11 +76,26 @@ typedef size_t (*dh__scan_fn)(const uint64_t *q, const uint64_t *codes, uint32_t
 typedef void (*dh__dist_fn)(const uint64_t *q, const uint64_t *codes, uint32_t n_words,
                             size_t n, int32_t *out);
 
+/** scan over a transposed block (dh__transpose_block): like dh__scan_fn for rows
+ *  [r, r_end) of the block that starts at row `base`; r - base and r_end - r are
+ *  multiples of 8. Word i of rows base+8g .. base+8g+7 is at tb + (g * n_words + i) * 8,
+ *  so eight distances are vertical sums with no horizontal step (K >= 128). */
+typedef size_t (*dh__scan_t_fn)(const uint64_t *q, const uint64_t *tb, uint32_t n_words,
+                                size_t base, size_t r, size_t r_end, uint32_t bound,
+                                const uint64_t *tomb, uint64_t *out_pos, uint16_t *out_d,
+                                size_t space, size_t *n_out);
+
 typedef struct dh__kernels {
     int32_t isa;
     dh__scan_fn scan;
     dh__dist_fn dist;
+    dh__scan_t_fn scan_t; /* NULL where the transposed layout does not pay */
 } dh__kernels;
+
+/** Transpose rows [r0, r0 + 8 * n_groups) of codes into tb (64-byte aligned,
+ *  8 * n_groups * n_words words) for dh__scan_t_fn. */
+void dh__transpose_block(const uint64_t *codes, uint32_t n_words, size_t r0, size_t n_groups,
+                         uint64_t *tb);
 
 /** The kernels of `isa` (DH_ISA_*, not AUTO), or NULL if not compiled in / not
  *  supported by this CPU. dh__index_kernels_current() follows dh__isa(). */

@@ -37,8 +37,10 @@ typedef struct dh__search {
 dh_status dh__cand_init(dh__cand *c, size_t cap, uint32_t n_bits);
 void dh__cand_reset(dh__cand *c, uint32_t n_bits);
 void dh__cand_free(dh__cand *c);
-/** k-NN scan of rows [r, r_end) into c, cutting the list to s->k when it fills. */
-void dh__cand_scan(const dh__search *s, const uint64_t *q, dh__cand *c, size_t r, size_t r_end);
+/** k-NN scan of rows [r, r_end) into c (from the transposed block tb that starts at
+ *  row `base` when tb is not NULL), cutting the list to s->k when it fills. */
+void dh__cand_scan(const dh__search *s, const uint64_t *q, dh__cand *c, size_t r, size_t r_end,
+                   const uint64_t *tb, size_t base);
 
 /** Convert the queries and plan the work (s->ix, nq set; the read lock held). */
 dh_status dh__search_prepare(dh__search *s, const uint8_t *queries, const char *fn);

@@ -89,19 +89,25 @@ static void cand_cut(dh__cand *c, uint32_t k)
  * often while it is still falling fast (the first few thousand rows). */
 #define DH__TAKE_WINDOW ((size_t)256)
 
-void dh__cand_scan(const dh__search *s, const uint64_t *q, dh__cand *c, size_t r, size_t r_end)
+void dh__cand_scan(const dh__search *s, const uint64_t *q, dh__cand *c, size_t r, size_t r_end,
+                   const uint64_t *tb, size_t base)
 {
     const dh_index *ix = s->ix;
     while (r < r_end && c->bound > 0) {
         if (c->cap - c->count < DH__SCAN_MIN_SPACE) cand_cut(c, s->k);
         size_t room = c->cap - c->count, from = c->count, got = 0;
         if (room > DH__TAKE_WINDOW) room = DH__TAKE_WINDOW;
-        r = s->kn->scan(q, ix->codes, ix->n_words, r, r_end, c->bound, s->tomb, c->pos + from,
-                        c->d + from, room, &got);
+        if (tb)
+            r = s->kn->scan_t(q, tb, ix->n_words, base, r, r_end, c->bound, s->tomb,
+                              c->pos + from, c->d + from, room, &got);
+        else
+            r = s->kn->scan(q, ix->codes, ix->n_words, r, r_end, c->bound, s->tomb,
+                            c->pos + from, c->d + from, room, &got);
         c->count += got;
         if (got) cand_take(c, from, s->k);
     }
 }
+
 /* Sorted output of one query from its candidate lists (one per chunk, in row order). */
 static dh_status emit_query(const dh__search *s, dh__cand *parts, size_t n_parts, size_t qi,
                             uint32_t *hist)
@@ -142,15 +148,23 @@ static dh_status emit_query(const dh__search *s, dh__cand *parts, size_t n_parts
 }
 
 /* One task: queries [q0, q1) against rows [r0, r1) in blocks; the candidate list of
- * query q is cands[(q - q0) * stride]. */
+ * query q is cands[(q - q0) * stride]. With a scratch `tb` and enough queries to share
+ * the cost, each block's whole 8-row groups are transposed once for the vertical-sum
+ * kernel (K >= 128); the last < 8 rows use the row kernel. */
 static void run_task(const dh__search *s, size_t q0, size_t q1, size_t r0, size_t r1,
-                     dh__cand *cands, size_t stride)
+                     dh__cand *cands, size_t stride, uint64_t *tb)
 {
     uint32_t w = s->ix->n_words;
+    if (q1 - q0 < 4) tb = NULL;
     for (size_t b = r0; b < r1; b += s->block_rows) {
         size_t be = b + s->block_rows < r1 ? b + s->block_rows : r1;
-        for (size_t q = q0; q < q1; q++)
-            dh__cand_scan(s, s->queries + q * w, &cands[(q - q0) * stride], b, be);
+        size_t full = tb ? b + (be - b) / 8 * 8 : b;
+        if (full > b) dh__transpose_block(s->ix->codes, w, b, (full - b) / 8, tb);
+        for (size_t q = q0; q < q1; q++) {
+            dh__cand *c = &cands[(q - q0) * stride];
+            if (full > b) dh__cand_scan(s, s->queries + q * w, c, b, full, tb, b);
+            dh__cand_scan(s, s->queries + q * w, c, full, be, NULL, 0);
+        }
     }
 }
 
@@ -164,6 +178,10 @@ static dh_status search_by_queries(const dh__search *s)
     {
         uint32_t hist[DH__INDEX_MAX_BITS + 2];
         dh__cand *cands = dh__calloc(s->group, sizeof *cands);
+        /* Transposed blocks pay from two words per row on (K >= 128). */
+        uint64_t *tb = s->kn->scan_t && s->ix->n_words >= 2
+                           ? dh__alloc_aligned(s->block_rows * s->ix->n_words * 8, 64)
+                           : NULL;
         dh_status my = cands ? DH_OK : DH_E_NO_MEMORY;
         for (size_t i = 0; i < s->group && my == DH_OK; i++)
             my = dh__cand_init(&cands[i], s->cap, s->ix->n_bits);
@@ -173,12 +191,13 @@ static dh_status search_by_queries(const dh__search *s)
             size_t q0 = (size_t)g * s->group;
             size_t q1 = q0 + s->group < s->nq ? q0 + s->group : s->nq;
             for (size_t i = 0; i < q1 - q0; i++) dh__cand_reset(&cands[i], s->ix->n_bits);
-            run_task(s, q0, q1, 0, s->ix->n, cands, 1);
+            run_task(s, q0, q1, 0, s->ix->n, cands, 1, tb);
             for (size_t q = q0; q < q1 && my == DH_OK; q++)
                 my = emit_query(s, &cands[q - q0], 1, q, hist);
         }
         for (size_t i = 0; cands && i < s->group; i++) dh__cand_free(&cands[i]);
         dh__free(cands);
+        dh__free_aligned(tb);
         if (my != DH_OK) {
 #pragma omp critical(dh_index_search_err)
             st = my;
@@ -209,7 +228,7 @@ static dh_status search_by_chunks(const dh__search *s)
                 size_t q = (size_t)t / nc, c = (size_t)t % nc;
                 size_t r0 = c * s->chunk_rows, r1 = r0 + s->chunk_rows;
                 if (r1 > s->ix->n) r1 = s->ix->n;
-                if (r0 < r1) run_task(s, q, q + 1, r0, r1, &cands[t], 1);
+                if (r0 < r1) run_task(s, q, q + 1, r0, r1, &cands[t], 1, NULL);
             }
 #pragma omp for schedule(dynamic, 1)
             for (long long q = 0; q < nql; q++)
@@ -236,10 +255,14 @@ static dh_status search_locked(dh__search *s, const uint8_t *queries)
     size_t cap = (size_t)s->k * 2 + 256;
     if (cap > span + DH__SCAN_MIN_SPACE) cap = span + DH__SCAN_MIN_SPACE;
     s->cap = cap;
-    /* Query group: as many lists as fit ~4 MiB, up to 32. */
-    size_t per = cap * (sizeof(uint64_t) + sizeof(uint16_t));
-    size_t g = ((size_t)4 << 20) / (per ? per : 1);
-    s->group = g < 1 ? 1 : g > 32 ? 32 : g;
+    /* Query group: as many lists as fit ~4 MiB, up to 32 (128 when blocks are
+     * transposed, K >= 128, to share the transposition among more queries), but
+     * no more than an even share of the queries per thread. */
+    size_t per = cap * (sizeof(uint64_t) + sizeof(uint16_t)) + ((size_t)ix->n_bits + 1) * 4;
+    size_t g = ((size_t)4 << 20) / per, gmax = s->kn->scan_t && ix->n_words >= 2 ? 128 : 32;
+    size_t share = (s->nq + (size_t)s->n_threads - 1) / (size_t)s->n_threads;
+    if (gmax > share) gmax = share;
+    s->group = g < 1 ? 1 : g > gmax ? gmax : g;
     dh_status st = s->n_chunks > 1 ? search_by_chunks(s) : search_by_queries(s);
     dh__search_release(s);
     return st;

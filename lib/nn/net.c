@@ -1,11 +1,7 @@
-/* lib/nn/net.c -- dh__net: the graph builder, parameters and their initialisation,
- * and forward/backward over cached execution plans (one per batch size and mode). */
-#include <math.h>
+/* lib/nn/net.c -- dh__net's graph builder: tensors, nodes and their parameters
+ * (initialisation, forward and backward are in net_run.c). */
 #include <stdio.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "nn/net_impl.h"
 

@@ -35,6 +35,7 @@ enum {
 #define NN_MAX_IN 8
 #define NN_MAX_PLANS 4
 #define NN_MAX_ARGS 12
+#define NN_INFER_CHUNK 256 /* inference batches above this run in chunks */
 
 typedef struct nn_node {
     int32_t kind, n_in, out;

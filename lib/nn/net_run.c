@@ -200,21 +200,14 @@ static dh_status check_bn_batch(const dh__net *net, size_t n)
     return DH_OK;
 }
 
-dh_status dh__net_forward(dh__net *net, const float *x, size_t n, int32_t training, float *out,
-                          float *fmap)
+/* One plan's worth of samples. */
+static dh_status forward_chunk(dh__net *net, const float *x, size_t n, int32_t training, float *out,
+                               float *fmap)
 {
-    DH_CHECK_ARG(net != NULL && x != NULL);
-    DH_CHECK_ARG_MSG(net->finalized, "nn: forward on a net that is not finalized");
-    DH_CHECK_ARG_MSG(n >= 1 && n <= ((size_t)1 << 20), "nn: batch size %zu not in 1..2^20", n);
-    DH_CHECK_ARG_MSG(training == 0 || training == 1, "nn: training flag %d is not 0 or 1",
-                     training);
-    if (fmap && net->fmap < 0)
-        return dh__set_error(DH_E_UNSUPPORTED, "nn: this network has no feature map");
-    if (training) DH_TRY(check_bn_batch(net, n));
-    apply_threads();
     nn_plan *p;
     DH_TRY(get_plan(net, n, training, &p));
-    DH_DNNL(dnnl_memory_set_data_handle(p->val[0], (void *)(uintptr_t)x));
+    if (training) memcpy(nn_mem_ptr(p->val[0]), x, dh__dnnl_md_bytes(&p->md[0]));
+    else DH_DNNL(dnnl_memory_set_data_handle(p->val[0], (void *)(uintptr_t)x));
     DH_TRY(nn_plan_run(p, p->fwd, p->n_fwd));
     if (out) {
         DH_DNNL(dnnl_memory_set_data_handle(p->out_user, out));
@@ -227,6 +220,31 @@ dh_status dh__net_forward(dh__net *net, const float *x, size_t n, int32_t traini
     if (training) {
         net->train_plan = p;
         net->version++; /* running statistics moved; an optimizer step may follow */
+    }
+    return DH_OK;
+}
+
+dh_status dh__net_forward(dh__net *net, const float *x, size_t n, int32_t training, float *out,
+                          float *fmap)
+{
+    DH_CHECK_ARG(net != NULL && x != NULL);
+    DH_CHECK_ARG_MSG(net->finalized, "nn: forward on a net that is not finalized");
+    DH_CHECK_ARG_MSG(n >= 1 && n <= ((size_t)1 << 20), "nn: batch size %zu not in 1..2^20", n);
+    DH_CHECK_ARG_MSG(training == 0 || training == 1, "nn: training flag %d is not 0 or 1",
+                     training);
+    if (fmap && net->fmap < 0)
+        return dh__set_error(DH_E_UNSUPPORTED, "nn: this network has no feature map");
+    if (training) DH_TRY(check_bn_batch(net, n));
+    apply_threads();
+    if (training) return forward_chunk(net, x, n, 1, out, fmap);
+    /* Inference is per sample: large requests run in chunks through one cached plan,
+     * so encoding a whole data set needs no data-set-sized activations. */
+    size_t in = dh__net_numel(net, 0), od = dh__net_numel(net, net->output);
+    size_t fd = net->fmap >= 0 ? dh__net_numel(net, net->fmap) : 0;
+    for (size_t s = 0; s < n; s += NN_INFER_CHUNK) {
+        size_t m = n - s < NN_INFER_CHUNK ? n - s : NN_INFER_CHUNK;
+        DH_TRY(forward_chunk(net, x + s * in, m, 0, out ? out + s * od : NULL,
+                             fmap ? fmap + s * fd : NULL));
     }
     return DH_OK;
 }

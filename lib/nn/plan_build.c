@@ -113,7 +113,10 @@ static dh_status plan_build(nn_plan *p)
     int nd;
     nn_net_dims(net, 0, p->n, dims, &nd);
     DH_TRY(dh__dnnl_md_plain(&p->md[0], nd, dims));
-    DH_TRY(nn_mem_user(p, &p->md[0], &p->val[0]));
+    /* Training keeps its own copy of the input: backward reads it (first-layer weight
+     * gradients) after the caller's array may have been reused. */
+    if (p->training) DH_TRY(nn_mem(p, &p->md[0], NULL, &p->val[0]));
+    else DH_TRY(nn_mem_user(p, &p->md[0], &p->val[0]));
     if (p->training) DH_TRY(nn_mem_user(p, &p->md[0], &p->diff[0]));
     if (!p->training) plan_fusion(p);
     plan_fusion_bn_relu(p);

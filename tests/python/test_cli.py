@@ -7,10 +7,13 @@ import subprocess
 import numpy as np
 import pytest
 
+import dh as dhlib
+
 BUILD = os.environ.get("DH_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 DH = os.path.join(BUILD, "src", "dh")
 
 pytestmark = pytest.mark.skipif(not os.path.exists(DH), reason="dh tool not built")
+training = pytest.mark.skipif(not dhlib.has_training(), reason="search-only build")
 
 
 def dh(*args, check=True):
@@ -43,6 +46,7 @@ def model(data):
     return m
 
 
+@training
 def test_train_info_encode_search_eval(data, model):
     assert "mlp:16-32" in dh("info", model).stdout
     spec = f"npy:{data}/x.npy:{data}/y.npy"
@@ -73,6 +77,7 @@ def test_train_info_encode_search_eval(data, model):
         for q in res["results"]]
 
 
+@training
 def test_encode_formats_agree(data, model):
     spec = f"npy:{data}/x.npy:{data}/y.npy"
     for fmt in ("packed", "packbits", "float32", "continuous"):
@@ -87,6 +92,7 @@ def test_encode_formats_agree(data, model):
     assert np.array_equal(np.where(cont >= 0, 1.0, -1.0), signs)
 
 
+@training
 def test_usage_errors_name_the_flag():
     r = dh("train", "-o", "x.safetensors", check=False)
     assert r.returncode == 2 and "--data" in r.stderr
@@ -110,11 +116,13 @@ def test_info_rejects_garbage(tmp_path):
     assert r.returncode == 1 and "not a libdh" in r.stderr
 
 
+@training
 def test_train_list_methods():
     names = dh("train", "--list-methods").stdout.split()
     assert {"dpsh", "hashnet", "csq", "greedyhash", "orthohash"} <= set(names)
 
 
+@training
 @pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist")
                     and not os.environ.get("DH_FASHION_MNIST_DIR"),
                     reason="dataset-fashion-mnist not installed")
