@@ -2,7 +2,7 @@
 # The test command (README, command 2; .ci/run runs exactly this):
 # install missing Debian packages, build libdh, run the whole suite (Check suites,
 # fuzz-corpus replays, ABI checks, Python tests), then the same suite under
-# AddressSanitizer + UndefinedBehaviorSanitizer.
+# AddressSanitizer + UndefinedBehaviorSanitizer, and the search-only build's suite.
 #   DH_TEST_NO_ASAN=1   skip the sanitizer pass    DH_JOBS=N   parallel build jobs
 set -eu
 cd "$(dirname "$0")/.."
@@ -13,6 +13,11 @@ PY=/usr/bin/python3
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DDH_WERROR=ON -DDH_PYTHON=$PY
 cmake --build build -j "$JOBS"
 ctest --test-dir build --output-on-failure -j "$JOBS" --label-exclude long
+# the search-only library (no oneDNN/OpenBLAS): index, metrics, data, same ABI
+cmake -S . -B build-notrain -DCMAKE_BUILD_TYPE=Release -DDH_WITH_TRAINING=OFF -DDH_WERROR=ON \
+    -DDH_PYTHON=$PY
+cmake --build build-notrain -j "$JOBS"
+ctest --test-dir build-notrain --output-on-failure -j "$JOBS" --label-exclude long
 if [ -z "${DH_TEST_NO_ASAN:-}" ]; then
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDH_SANITIZE=ON \
         -DDH_BUILD_EXAMPLES=OFF -DDH_PYTHON=$PY
