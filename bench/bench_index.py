@@ -43,11 +43,15 @@ def parse_args():
                    help="database sizes (default 100000 1000000)")
     p.add_argument("--bits", type=int, nargs="+", default=[32, 64, 128, 256],
                    help="code lengths K (default 32 64 128 256)")
-    p.add_argument("--k", type=int, nargs="+", default=[100, 1000], help="neighbours (default 100 1000)")
-    p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
+    p.add_argument("--k", type=int, nargs="+", default=[100, 1000],
+                   help="neighbours (default 100 1000)")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                   help="thread counts (default 1 2)")
     p.add_argument("--nq", type=int, default=1000, help="queries (default 1000)")
-    p.add_argument("--reps", type=int, default=3, help="repetitions per side, best kept (default 3)")
-    p.add_argument("--isa", default=None, help="force a libdh kernel set (scalar, avx2, avx512bw, avx512vpopcnt)")
+    p.add_argument("--reps", type=int, default=3,
+                   help="repetitions per side, best kept (default 3)")
+    p.add_argument("--isa", default=None,
+                   help="force a libdh kernel set (scalar, avx2, avx512bw, avx512vpopcnt)")
     p.add_argument("--no-faiss", action="store_true", help="time libdh only")
     p.add_argument("--quick", action="store_true",
                    help="a quick subset: n=100000, K=64, k=100, threads 1 and 2, 2 reps")

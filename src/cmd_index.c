@@ -28,7 +28,8 @@ static void usage_sub(FILE *fp, const char *sub)
     if (!strcmp(sub, "build"))
         fprintf(fp, "usage: dh index build -o OUT.dhi [--bits K] [--ids IDS.npy] CODES...\n"
                     "  Create an index from code files (ids 0, 1, ... unless --ids).\n"
-                    "  --bits K        code length; needed for raw files, else taken from the .npy\n");
+                    "  --bits K        code length; needed for raw files, else taken from the\n"
+                    "                  first .npy\n");
     else if (!strcmp(sub, "add"))
         fprintf(fp, "usage: dh index add INDEX.dhi [-o OUT.dhi] [--ids IDS.npy] CODES...\n"
                     "  Append codes (ids continue after the largest id unless --ids) and save\n"
@@ -347,7 +348,8 @@ static void print_row(const ix_args *a, size_t q, const int64_t *ids, const int3
         return;
     }
     printf("  {\"query\": %zu, \"ids\": [", q);
-    for (size_t j = 0; j < n && ids[j] >= 0; j++) printf("%s%lld", j ? ", " : "", (long long)ids[j]);
+    for (size_t j = 0; j < n && ids[j] >= 0; j++)
+        printf("%s%lld", j ? ", " : "", (long long)ids[j]);
     printf("], \"distances\": [");
     for (size_t j = 0; j < n && ids[j] >= 0; j++) printf("%s%d", j ? ", " : "", d[j]);
     printf("]}%s\n", last ? "" : ",");
@@ -357,7 +359,8 @@ static dh_status run_search(const ix_args *a, const dh_index *ix, const uint8_t 
 {
     if (a->json)
         printf("{\"n_bits\": %u, \"%s\": %lld, \"results\": [\n", dh_index_n_bits(ix),
-               a->radius >= 0 ? "radius" : "k", a->radius >= 0 ? (long long)a->radius : (long long)a->k);
+               a->radius >= 0 ? "radius" : "k",
+               a->radius >= 0 ? (long long)a->radius : (long long)a->k);
     else printf("# query rank id distance\n");
     dh_status st;
     if (a->radius >= 0) {

@@ -68,8 +68,10 @@ START_TEST(test_index_save_load_roundtrip)
             int64_t id1, id2;
             ck_assert_dh_ok(dh_index_add(ix, row, 1));
             ck_assert_dh_ok(dh_index_add(ld, row, 1));
-            ck_assert_dh_ok(dh_index_export(ix, DH_CODE_PACKED, dh_index_count(ix) - 1, 1, NULL, &id1));
-            ck_assert_dh_ok(dh_index_export(ld, DH_CODE_PACKED, dh_index_count(ld) - 1, 1, NULL, &id2));
+            size_t last = dh_index_count(ix) - 1;
+            ck_assert_uint_eq(dh_index_count(ld) - 1, last);
+            ck_assert_dh_ok(dh_index_export(ix, DH_CODE_PACKED, last, 1, NULL, &id1));
+            ck_assert_dh_ok(dh_index_export(ld, DH_CODE_PACKED, last, 1, NULL, &id2));
             ck_assert_int_eq(id1, id2);
             dh_index_free(ix), dh_index_free(ld), dh_index_free(mm);
         }

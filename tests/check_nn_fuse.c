@@ -336,6 +336,47 @@ START_TEST(test_nn_conv_relu_pool_linear_chain)
 }
 END_TEST
 
+/* BN -> ReLU on the input (not foldable into a conv): ReLU runs inside the batch
+ * norm (dnnl_fuse_norm_relu) in training, backward included, and at inference. */
+START_TEST(test_nn_bn_relu_fused_matches_ref)
+{
+    const int n = 3, c = 16, hw = 9;
+    dh__net *net = mk(3, c, 3, 3);
+    int y = dh__net_bn(net, 0, "bn", 1e-5f, 0.1f);
+    y = dh__net_act(net, y, DH__ACT_RELU, 0.0f);
+    ck_assert_dh_ok(dh__net_finalize(net, y, -1));
+    double *g = randp(net, 0, 51, 0.5, 1.5), *b = randp(net, 1, 52, -0.5, 0.5);
+    size_t m = (size_t)n * c * hw;
+    double *x = malloc(m * 8), *t = malloc(m * 8), *out = malloc(m * 8), *r = malloc(m * 8);
+    double *dt = calloc(m, 8), *dx = calloc(m, 8), *rm = malloc(c * 8), *rv = malloc(c * 8);
+    double dg[16] = {0}, db[16] = {0};
+    rnd(x, m, 53, -2, 2);
+    rnd(r, m, 54, -1, 1);
+    dh__bn_ref_forward(t, NULL, NULL, x, g, b, n, c, hw, 1e-5);
+    dh__act_ref_forward(out, t, m, DH__ACT_RELU, 0);
+    dh__act_ref_backward(dt, r, t, m, DH__ACT_RELU, 0);
+    dh__bn_ref_backward(dx, dg, db, dt, x, g, n, c, hw, 1e-5);
+    float *xf = tof(x, m), *rf = tof(r, m), *of = malloc(m * 4), *dxf = malloc(m * 4);
+    ck_assert_dh_ok(dh__net_forward(net, xf, (size_t)n, 1, of, NULL));
+    near(of, out, m, TOL_OUT, "bn-relu (training)");
+    ck_assert_dh_ok(dh__net_backward(net, rf, NULL, dxf));
+    near(dxf, dx, m, TOL_GRAD, "bn-relu dx");
+    near(par(net, 0)->grad, dg, (size_t)c, TOL_GRAD, "bn-relu dgamma");
+    near(par(net, 1)->grad, db, (size_t)c, TOL_GRAD, "bn-relu dbeta");
+    for (int k = 0; k < c; k++) {
+        rm[k] = par(net, 2)->data[k];
+        rv[k] = par(net, 3)->data[k];
+    }
+    dh__bn_ref_forward_infer(t, x, g, b, rm, rv, n, c, hw, 1e-5);
+    dh__act_ref_forward(out, t, m, DH__ACT_RELU, 0);
+    ck_assert_dh_ok(dh__net_forward(net, xf, (size_t)n, 0, of, NULL));
+    near(of, out, m, TOL_OUT, "bn-relu (inference)");
+    dh__net_free(net);
+    free(g); free(b); free(x); free(t); free(out); free(r); free(dt); free(dx); free(rm); free(rv);
+    free(xf); free(rf); free(of); free(dxf);
+}
+END_TEST
+
 START_TEST(test_nn_plans_are_cached_per_batch_and_mode)
 {
     dh__net *net = mk(3, 3, 6, 6);
@@ -421,6 +462,7 @@ static Suite *nn_fuse_suite(void)
     tcase_add_test(tc, test_nn_inference_folds_bn1d_into_linear);
     tcase_add_test(tc, test_nn_bridges_between_layouts);
     tcase_add_test(tc, test_nn_conv_relu_pool_linear_chain);
+    tcase_add_test(tc, test_nn_bn_relu_fused_matches_ref);
     tcase_add_test(tc, test_nn_plans_are_cached_per_batch_and_mode);
     tcase_add_test(tc, test_nn_builder_rejects_bad_arguments);
     suite_add_tcase(s, tc);

@@ -8,15 +8,19 @@
 #endif
 
 static atomic_int g_threads; /* 0 = OpenMP default */
+static atomic_int g_omp_default; /* OpenMP's team size before our first change */
 
 dh_status dh_set_num_threads(uint32_t n)
 {
     DH_CHECK_ARG_MSG(n <= 4096, "dh_set_num_threads: n_threads %u is more than 4096", n);
-    atomic_store(&g_threads, (int)n);
 #ifdef _OPENMP
-    /* oneDNN and OpenBLAS (OpenMP build) take their team size from OpenMP. */
-    if (n) omp_set_num_threads((int)n);
+    int expected = 0;
+    atomic_compare_exchange_strong(&g_omp_default, &expected, omp_get_max_threads());
+    /* oneDNN and OpenBLAS (OpenMP build) take their team size from OpenMP; 0 restores
+     * the size OpenMP had before libdh first changed it (OMP_NUM_THREADS or all cores). */
+    omp_set_num_threads(n ? (int)n : atomic_load(&g_omp_default));
 #endif
+    atomic_store(&g_threads, (int)n);
     return DH_OK;
 }
 

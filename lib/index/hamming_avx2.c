@@ -21,7 +21,10 @@ DH__K_INL __m256i popcnt64(__m256i v)
     return _mm256_sad_epu8(cnt, _mm256_setzero_si256());
 }
 
-DH__K_INL __m256i load(const uint64_t *p) { return _mm256_loadu_si256((const __m256i *)(const void *)p); }
+DH__K_INL __m256i load(const uint64_t *p)
+{
+    return _mm256_loadu_si256((const __m256i *)(const void *)p);
+}
 
 /* Distances of rows r..r+3 as four 64-bit lanes, W = 1, 2 or 4 words. */
 DH__K_INL __m256i dist4(const uint64_t *codes, size_t r, __m256i qv, uint32_t w)

@@ -165,7 +165,8 @@ DH__TGT static void k_dist(const uint64_t *q, const uint64_t *codes, uint32_t n_
 /* Eight distances of one transposed group: vertical sums only. */
 DH__K_INL __m512i dist8_t(const uint64_t *tg, const uint64_t *q, uint32_t w)
 {
-    __m512i acc = popcnt64(_mm512_xor_si512(_mm512_load_si512(tg), _mm512_set1_epi64((long long)q[0])));
+    __m512i acc =
+        popcnt64(_mm512_xor_si512(_mm512_load_si512(tg), _mm512_set1_epi64((long long)q[0])));
     for (uint32_t i = 1; i < w; i++)
         acc = _mm512_add_epi64(acc, popcnt64(_mm512_xor_si512(_mm512_load_si512(tg + 8 * i),
                                                               _mm512_set1_epi64((long long)q[i]))));

@@ -125,7 +125,8 @@ dh_status dh_index_add_npy(dh_index *ix, const char *path, uint32_t flags, size_
     DH_CHECK_ARG_MSG(ix != NULL, "dh_index_add_npy: index is NULL");
     DH_CHECK_ARG_MSG(path != NULL, "dh_index_add_npy: path is NULL");
     if (ix->readonly)
-        return dh__set_error(DH_E_STATE, "dh_index_add_npy: the index is read-only (memory-mapped)");
+        return dh__set_error(DH_E_STATE,
+                             "dh_index_add_npy: the index is read-only (memory-mapped)");
     npy_codes c;
     DH_TRY(read_codes(path, flags, &c));
     dh_status st = add_codes(ix, &c, path);
@@ -176,7 +177,8 @@ dh_status dh_index_export_npy(const dh_index *ix, const char *path, int32_t form
                                               format == DH_CODE_PACKED_MSB ? ix->n_bits / 8
                                                                           : ix->n_bits)};
     if (st == DH_OK) st = dh__npy_write(path, dtype, 2, shape, rows);
-    if (st == DH_OK && out_ids_path) st = dh__npy_write(out_ids_path, DH_DTYPE_INT64, 1, shape, ids);
+    if (st == DH_OK && out_ids_path)
+        st = dh__npy_write(out_ids_path, DH_DTYPE_INT64, 1, shape, ids);
     dh__free(rows);
     dh__free(ids);
     return st;

@@ -169,8 +169,12 @@ static dh_status one_row_to_words(const uint8_t *src, int32_t format, uint32_t n
     case DH_CODE_PACKED_MSB:
         for (size_t b = 0; b < nb; b++) bytes[b] = reverse8(src[b]);
         break;
-    case DH_CODE_FLOAT32: DH__PACK_ROW(float, (const float *)(const void *)src, n_bits, bytes, bad); break;
-    case DH_CODE_FLOAT64: DH__PACK_ROW(double, (const double *)(const void *)src, n_bits, bytes, bad); break;
+    case DH_CODE_FLOAT32:
+        DH__PACK_ROW(float, (const float *)(const void *)src, n_bits, bytes, bad);
+        break;
+    case DH_CODE_FLOAT64:
+        DH__PACK_ROW(double, (const double *)(const void *)src, n_bits, bytes, bad);
+        break;
     case DH_CODE_INT8: DH__PACK_ROW(int8_t, (const int8_t *)src, n_bits, bytes, bad); break;
     default: return dh__set_error(DH_E_INVALID_ARG, "%s: unknown code format %d", what, format);
     }

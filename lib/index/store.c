@@ -206,7 +206,8 @@ dh_status dh_index_compact(dh_index *ix)
 {
     DH_CHECK_ARG_MSG(ix != NULL, "dh_index_compact: index is NULL");
     if (ix->readonly)
-        return dh__set_error(DH_E_STATE, "dh_index_compact: the index is read-only (memory-mapped)");
+        return dh__set_error(DH_E_STATE,
+                             "dh_index_compact: the index is read-only (memory-mapped)");
     dh__index_wrlock(ix);
     dh__index_compact_locked(ix);
     dh__index_unlock(ix);

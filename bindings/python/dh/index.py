@@ -91,13 +91,13 @@ def pack(x, bitorder="little"):
         raise ValueError("pack: x must be a 2-D numpy array")
     n, k = x.shape
     out = np.empty((n, code_bytes_of(k)), dtype=np.uint8)
-    flags = _flags(bitorder)
+    flags, o = _flags(bitorder), ptr(out, ctypes.c_uint8)
     if x.dtype == np.float32:
-        _pack_float(ptr(as_array(x, np.float32, "x"), ctypes.c_float), n, k, flags, ptr(out, ctypes.c_uint8))
+        _pack_float(ptr(as_array(x, np.float32, "x"), ctypes.c_float), n, k, flags, o)
     elif x.dtype == np.float64:
-        _pack_double(ptr(as_array(x, np.float64, "x"), ctypes.c_double), n, k, flags, ptr(out, ctypes.c_uint8))
+        _pack_double(ptr(as_array(x, np.float64, "x"), ctypes.c_double), n, k, flags, o)
     elif x.dtype == np.int8:
-        _pack_int8(ptr(as_array(x, np.int8, "x"), ctypes.c_int8), n, k, flags, ptr(out, ctypes.c_uint8))
+        _pack_int8(ptr(as_array(x, np.int8, "x"), ctypes.c_int8), n, k, flags, o)
     else:
         raise TypeError(f"pack: x must be float32, float64 or int8, got {x.dtype}")
     return out
