@@ -194,10 +194,11 @@ def bench_one(name, dside, tside, train, batch, threads, args):
     x = np.random.default_rng(0).standard_normal((batch,) + shape).astype(np.float32)
     fd, ft = dside.step_fn(x, train), tside.step_fn(x, train)
     tside.set_mode(train)
-    iters = args.iters or max(1, min(10, int(round(40.0 / batch))))
     for _ in range(2):  # warm-up: plans, primitive creation, JIT, allocators
         fd()
         ft()
+    # steps per timed run: about 0.3 s of the slower side, 1..20
+    iters = args.iters or max(1, min(20, int(0.3 / max(timed(fd, 1), timed(ft, 1)))))
     a, b = [], []
     for _ in range(args.repeat):
         a.append(timed(fd, iters))
@@ -259,7 +260,7 @@ def main():
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--repeat", type=int, default=7, help="timed runs per side (alternating)")
     ap.add_argument("--iters", type=int, default=0,
-                    help="steps per timed run (0: about 40 images' worth, 1..10)")
+                    help="steps per timed run (0: about 0.3 s of the slower side, 1..20)")
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--modes", default="train,infer")
     ap.add_argument("--batches", default="", help="override every case's batch sizes")

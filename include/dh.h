@@ -950,9 +950,9 @@ DH_API int32_t dh_head_type(const dh_head *head);
  *  produced for a batch, returns the loss value and dL/dU. Methods (see
  *  docs/methods.md for formulas, normalisers and citations; dh_loss_method_name):
  *  "dpsh", "hashnet", "dch", "dsh", "dtsh", "triplet", "adsh", "greedyhash", "csq",
- *  "dpn", "orthohash", "mdsh", "sprch", "twostage". A loss may own parameters the
- *  optimizer updates (GreedyHash's classifier, SPRCH's proxies) and state saved
- *  with a model (centers, database codes, memory banks); both are float tensors
+ *  "dpn", "orthohash", "mdsh", "sprch", "twostage", "dihn", "dih", "lthnet",
+ *  "dualproxy". A loss may own parameters the optimizer updates (GreedyHash's classifier, SPRCH's proxies) and
+ *  state saved with a model (centers, database codes, memory banks); both are float tensors
  *  reachable by name. Thread-safety: exclusive (state changes on every call). */
 typedef struct dh_loss dh_loss;
 
@@ -1000,10 +1000,13 @@ typedef struct dh_loss_options {
     double scale;          /* score scale: hashnet alpha, orthohash s */
     double margin;         /* dsh m, dtsh alpha, triplet m, dpn m, orthohash m */
     double gamma;          /* dch gamma, adsh gamma */
-    double tau;            /* sprch temperature */
+    double tau;            /* sprch, dualproxy temperature */
     double pos_weight;     /* hashnet official similar-pair weight */
-    double pair_weight;    /* mdsh pair-term weight */
-    double center_weight;  /* mdsh center-term weight */
+    double pair_weight;    /* mdsh pair-term weight; dualproxy proxy-alignment weight */
+    double center_weight;  /* mdsh center-term weight; dualproxy hash-proxy term weight */
+    double cb_beta;        /* lthnet, dualproxy: class-balanced re-weighting by the effective
+                              number of samples, beta in [0, 1) (0: no re-weighting);
+                              see dh_class_balanced_weights */
 } dh_loss_options;
 
 /** A method's recommended optimiser settings (dh_loss_get_recipe), from the
@@ -1075,8 +1078,9 @@ DH_API dh_status dh_loss_forward_backward(dh_loss *loss, const float *U, size_t 
                                           const float *labels, const int32_t *class_ids,
                                           const int64_t *indices, float *dU, double *value);
 
-/** Asymmetric methods (adsh): update the database codes V (n_train x K) by one sweep
- *  of bit-wise discrete coordinate descent (docs/methods.md, ADSH).
+/** Asymmetric methods (adsh, dihn): update the database codes V (n_train x K) by one
+ *  sweep of bit-wise discrete coordinate descent (docs/methods.md, ADSH; dihn's
+ *  fixed rows from dh_loss_set_fixed_codes never change).
  *  U: [m, K] network outputs (tanh) of the sampled training points, with their
  *  positions `indices` [m]; or U = indices = NULL and m = 0 to use the outputs the
  *  loss cached from forward_backward since the last update. Flow: sample m points,
@@ -1144,6 +1148,174 @@ DH_API dh_status dh_centers_gv_distance(uint32_t n_classes, uint32_t n_bits, uin
 DH_API dh_status dh_twostage_solve_codes(const float *labels, size_t n, uint32_t n_classes,
                                          uint32_t n_bits, uint32_t sweeps, uint64_t seed,
                                          float *out_codes);
+
+/* ---- Incremental hashing (docs/incremental.md) ------------------------------ */
+
+/* Forward declarations of objects declared in later sections. */
+struct dh_model;
+struct dh_index;
+struct dh_trainer_options;
+
+/** DIHN (loss "dihn"): set the fixed database codes of earlier sessions.
+ *  The loss's n_train rows are the new session's items (state "codes", learned);
+ *  these n rows follow them and are never changed by dh_loss_update_codes.
+ *  codes: [n, K] float32 sign rows (x >= 0 is bit 1), borrowed; labels: [n, C]
+ *  float32 multi-hot (0/1), borrowed. Both may be NULL when n is 0. Replaces any
+ *  previous fixed rows (state tensors "old_codes" and "old_labels").
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, NaN code, label not 0/1), DH_E_STATE
+ *  (method other than dihn), DH_E_NO_MEMORY. Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_loss_set_fixed_codes(dh_loss *loss, const float *codes,
+                                         const float *labels, size_t n);
+
+/** Where the database codes of a session's new items come from
+ *  (dh_incremental_options.new_codes). */
+enum {
+    DH_INCR_CODES_AUTO = 0,    /* LEARNED when the loss learns database codes (dihn,
+                                  adsh), else NETWORK */
+    DH_INCR_CODES_NETWORK = 1, /* sgn of the fine-tuned model's outputs */
+    DH_INCR_CODES_LEARNED = 2  /* the loss's "codes" state (n_train rows) */
+};
+
+/** Options of dh_incremental_session(). Fill with dh_incremental_options_init(). */
+typedef struct dh_incremental_options {
+    size_t struct_size; /* set by dh_incremental_options_init() */
+    int32_t new_codes;  /* DH_INCR_CODES_*; default AUTO */
+    int32_t reserved0;  /* must be 0 */
+    int64_t first_id;   /* id of the first new item (the rest follow); -1 (default):
+                           1 + the largest id of a live row, 0 for an empty index */
+} dh_incremental_options;
+
+/** Fill `opts` with struct_size and the defaults above. NULL: no-op.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API void dh_incremental_options_init(dh_incremental_options *opts);
+
+/** One class-incremental session: fine-tune `model` with `loss` on the session's new
+ *  items `new_data` (a dh_trainer run with train_opts), compute the new items' codes
+ *  and append them to `index` in place with dh_index_add_with_ids. The codes already
+ *  in the index are never rewritten and the old images are not needed.
+ *  dihn: the index's live rows (insertion order) become the loss's fixed rows
+ *  (dh_loss_set_fixed_codes) with `index_labels`; the loss must have been created
+ *  with n_train = dh_dataset_count(new_data). dih, and any other loss (naive
+ *  fine-tuning), only fine-tune.
+ *  model: trained on earlier sessions (or new), K = the index's K; borrowed.
+ *  loss: created for K and the total class count C (old and new classes).
+ *  new_data: the new items (database rows to add and training set), C classes.
+ *  index: extended in place; must not be read-only.
+ *  index_labels: [dh_index_count(index), C] float32 multi-hot labels of the live
+ *  rows in insertion order; required by dihn when the index is not empty, else
+ *  ignored (may be NULL).
+ *  train_opts: trainer options (epochs, lr, ...), or NULL for the loss's recipe.
+ *  opts: or NULL for the defaults. out_first_id: receives the id of the first new
+ *  item (the others follow), or NULL.
+ *  On any failure the index is unchanged (the model and loss may have been trained).
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_SHAPE (K, C or n_train disagree),
+ *  DH_E_STATE (read-only index; LEARNED codes without a codes state), DH_E_VERSION,
+ *  DH_E_NO_MEMORY, DH_E_UNSUPPORTED (search-only build), errors of dh_trainer_run.
+ *  Thread-safety: exclusive on model, loss and index. Since: 1.0 */
+DH_API dh_status dh_incremental_session(struct dh_model *model, dh_loss *loss,
+                                        const dh_dataset *new_data, struct dh_index *index,
+                                        const float *index_labels,
+                                        const struct dh_trainer_options *train_opts,
+                                        const dh_incremental_options *opts,
+                                        int64_t *out_first_id);
+
+/* ---- Long-tail hashing (docs/longtail.md) ----------------------------------- */
+/* Losses "lthnet" (class-balanced cross-entropy, LTHNet) and "dualproxy" (feature-
+ * and hash-class proxies, category-centred contrastive) read the per-class training
+ * counts that dh_loss_init receives (the trainer passes them) and weight each class
+ * by dh_class_balanced_weights(counts, C, opts.cb_beta) (default beta 0.999).
+ * LTHNet's dynamic meta-embedding is a model module: dh_model_add_meta_embedding. */
+
+/** Class-balanced weights by the effective number of samples (Cui et al., CVPR 2019;
+ *  LTHNet): w_c = (1 - beta) / (1 - beta^n_c), then divided by max_c w_c, so the
+ *  rarest class gets 1. beta = 0 gives all ones. A class with count 0 is treated as
+ *  having one sample.
+ *  counts: [n_classes] int64 >= 0, borrowed. out: [n_classes] float32, caller-owned.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, n_classes 0 or > 65536, beta outside
+ *  [0, 1), a negative count). Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_class_balanced_weights(const int64_t *counts, uint32_t n_classes,
+                                           double beta, float *out);
+
+/** Give `model` LTHNet's dynamic meta-embedding between its features f [D] and its
+ *  hash head: v = f + tanh(We f + be) (.) (softmax(Wa f + ba)^T M), where M [C, D] is
+ *  a memory of class centroids of f (dh_model_update_class_memory) and Wa [C, D],
+ *  We [D, D] are learned. The head then reads v. New tensors (saved with the model,
+ *  group DH_PARAM_GROUP_HEAD): "meta.hallucinator.weight", "meta.hallucinator.bias",
+ *  "meta.selector.weight", "meta.selector.bias" and the buffer "meta.memory" (zero
+ *  until the first update, so v = f). dh_model_load restores the module.
+ *  Call before dh_trainer_create / dh_optimizer_add_model (they list the tensors).
+ *  n_classes: C, 1..65536 (the training set's class count).
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, C out of range, feature dimension above
+ *  16384), DH_E_STATE (the model has one already), DH_E_NO_MEMORY,
+ *  DH_E_UNSUPPORTED (search-only build). Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_model_add_meta_embedding(struct dh_model *model, uint32_t n_classes);
+
+/** C of the model's meta-embedding, 0 when it has none (or model is NULL).
+ *  Thread-safety: shared. Since: 1.0 */
+DH_API uint32_t dh_model_meta_classes(const struct dh_model *model);
+
+/** Recompute the meta-embedding's memory: encode `train` in inference mode (no
+ *  augmentation, as dh_model_encode_dataset) and set row c of M to the mean feature
+ *  f of the samples of class c (a multi-label sample counts for each of its
+ *  classes; a class without samples keeps its row). LTHNet does this at the start
+ *  of every epoch; the trainer does it when the model has a meta-embedding [if the
+ *  trainer hook is not integrated: call it before dh_trainer_run and from the
+ *  DH_TRAIN_EVENT_EPOCH callback]. On failure the memory is unchanged.
+ *  train: borrowed, dh_dataset_n_classes(train) must equal C.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, empty dataset), DH_E_STATE (no
+ *  meta-embedding), DH_E_SHAPE (class count or input shape differ), DH_E_NO_MEMORY,
+ *  DH_E_BACKEND, DH_E_UNSUPPORTED (search-only build). Thread-safety: exclusive.
+ *  Since: 1.0 */
+DH_API dh_status dh_model_update_class_memory(struct dh_model *model, const dh_dataset *train);
+
+/* ---- Fine-grained hashing (issue 6; docs/finegrained.md) ------------------
+ * Models read the encoder's last feature map through a pool (dh_model_options
+ * .fmap_pool: DH_FMAP_POOL_ATTN = SEMICON-lite attention with suppression,
+ * DH_FMAP_POOL_PART = ExchNet-style parts, DH_FMAP_POOL_GAP = the global-pooling
+ * baseline); any loss trains them. The functions below bring the CUB-200-2011 and
+ * FGVC-Aircraft annotation files into the image-list pipeline. */
+
+/** Fine-grained annotation formats (dh_finegrained_write_list). */
+enum {
+    DH_FINEGRAINED_CUB = 0,                   /* CUB-200-2011: images.txt,
+                                                 image_class_labels.txt, train_test_split.txt;
+                                                 split "train", "test" or "all" */
+    DH_FINEGRAINED_AIRCRAFT_VARIANT = 1,      /* FGVC-Aircraft: variants.txt +
+                                                 images_variant_<split>.txt (100 classes) */
+    DH_FINEGRAINED_AIRCRAFT_FAMILY = 2,       /* families.txt + images_family_<split>.txt */
+    DH_FINEGRAINED_AIRCRAFT_MANUFACTURER = 3  /* manufacturers.txt +
+                                                 images_manufacturer_<split>.txt; Aircraft
+                                                 splits "train", "val", "trainval", "test" */
+};
+
+/** Convert a fine-grained set's annotation files into an image list
+ *  (`images/<path> <class id>` per line, paths relative to `dir`), written
+ *  atomically to out_list; load it with dh_dataset_load_imagelist and root = dir.
+ *  Class ids: CUB's class number - 1; Aircraft's line position in the class-name
+ *  file (names may contain spaces).
+ *  @param format        DH_FINEGRAINED_*.
+ *  @param dir           CUB_200_2011/ or fgvc-aircraft-2013b/data/, borrowed.
+ *  @param split         see the enum, borrowed.
+ *  @param out_list      path of the list to write, borrowed.
+ *  @param out_n_classes receives C (classes in the name file / largest CUB class), or NULL.
+ *  @param out_n         receives the number of images listed, or NULL.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, unknown format or split), DH_E_NOT_FOUND
+ *  (an annotation file is missing), DH_E_FORMAT ("file:line: what" for a malformed
+ *  line, an unknown id or class name, a duplicate, an empty split), DH_E_IO,
+ *  DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_finegrained_write_list(int32_t format, const char *dir, const char *split,
+                                           const char *out_list, uint32_t *out_n_classes,
+                                           size_t *out_n);
+
+/** Load a fine-grained split as an image dataset in one call: the list of
+ *  dh_finegrained_write_list goes to a temporary file (in $TMPDIR or /tmp, removed
+ *  before returning) and is loaded by dh_dataset_load_imagelist with opts (NULL:
+ *  defaults) except root = dir, class-id labels, and n_classes = the format's class
+ *  count unless opts->n_classes is set (so train and test agree on C).
+ *  Returns as dh_finegrained_write_list and dh_dataset_load_imagelist.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_dataset_load_finegrained(int32_t format, const char *dir, const char *split,
+                                             const dh_imagelist_options *opts, dh_dataset **out);
 
 /* ======================================================================== */
 /* Index: bit-packed codes, Hamming search                                  */
@@ -1606,6 +1778,19 @@ DH_API dh_status dh_eval_all(const dh_eval_options *opts, const uint8_t *query_c
  *  Thread-safety: exclusive (the encoder holds oneDNN primitives and scratch). */
 typedef struct dh_model dh_model;
 
+/** Feature-map pooling in front of the hash head (dh_model_options.fmap_pool). The
+ *  head then reads Z instead of the encoder's features; g = global average of F.
+ *  Encoders without a feature map (mlp) fail with DH_E_UNSUPPORTED. */
+enum {
+    DH_FMAP_POOL_NONE = 0, /* the encoder's features (default) */
+    DH_FMAP_POOL_GAP = 1,  /* Z = g [C]: global average pooling (the baseline) */
+    DH_FMAP_POOL_ATTN = 2, /* SEMICON-lite: Z = [g; l_1..l_T] [C (T + 1)], l_k pooled by a
+                              spatial softmax attention a_k; salient positions of a_k are
+                              suppressed before a_{k+1} is computed */
+    DH_FMAP_POOL_PART = 3  /* ExchNet-style parts: Z = [g; l_1..l_M], M part maps from one
+                              1x1 convolution, pushed apart by a Hellinger diversity loss */
+};
+
 /** Options of dh_model_create(). Fill with dh_model_options_init(). */
 typedef struct dh_model_options {
     size_t struct_size;   /* set by dh_model_options_init() */
@@ -1626,6 +1811,13 @@ typedef struct dh_model_options {
     float dropout;        /* encoder dropout (alexnet); default 0.5 */
     float bn_momentum;    /* encoder and head batch norm momentum; default 0.1 */
     float bn_eps;         /* encoder and head batch norm epsilon; default 1e-5 */
+    /* Fine-grained models (docs/finegrained.md): pool the encoder's last feature map
+     * F [C, h, w] into the head's input instead of using the encoder's features. */
+    int32_t fmap_pool;       /* DH_FMAP_POOL_*; default DH_FMAP_POOL_NONE */
+    uint32_t fmap_parts;     /* attention maps (ATTN, default 3) or parts (PART,
+                                default 4), 1..16; 0: the default */
+    float fmap_aux_weight;   /* PART: weight of the part-diversity loss; default 1 */
+    uint32_t fmap_reserved;  /* must be 0 */
 } dh_model_options;
 
 /** Fill `opts` with struct_size and the defaults above. NULL: no-op.

@@ -1,13 +1,14 @@
 #!/bin/sh
 # Install every Debian 12 package libdh needs, when missing.
 #   scripts/install-deps.sh          build + test + demo dependencies
-#   scripts/install-deps.sh --bench  also the comparison peers (FAISS, PyTorch)
+#   scripts/install-deps.sh --bench  also the comparison peers (FAISS, PyTorch) and
+#                                    scikit-learn for the Python example's t-SNE picture
 # Runs apt-get as root (or through sudo). Idempotent: does nothing when all is installed.
 set -eu
 PKGS="build-essential cmake pkg-config libdnnl-dev libopenblas-openmp-dev libstb-dev check \
 zlib1g-dev libcjson-dev python3 python3-numpy python3-pytest python3-matplotlib dataset-fashion-mnist"
 if [ "${1:-}" = "--bench" ]; then
-    PKGS="$PKGS python3-faiss libfaiss-dev python3-torch python3-torchvision"
+    PKGS="$PKGS python3-faiss libfaiss-dev python3-torch python3-torchvision python3-sklearn"
 fi
 missing=""
 for p in $PKGS; do

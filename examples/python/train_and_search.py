@@ -6,7 +6,9 @@
 Uses Fashion-MNIST from the dataset-fashion-mnist package as numpy arrays (any uint8
 N x H x W x C array with labels works the same), smallcnn + CSQ at 64 bits, then
 searches the database with dh.Index and draws the precision-recall curve by Hamming
-radius with matplotlib (python3-matplotlib) into pr_curve.png.
+radius with matplotlib (python3-matplotlib) into pr_curve.png, and a t-SNE picture of
+the codes of three classes with scikit-learn (python3-sklearn) into tsne.png, as in the
+survey's Fig. 3. --quick trains on a small subset (used by the tests).
 """
 import argparse
 import time
@@ -21,20 +23,26 @@ def main():
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--bits", type=int, default=64)
     ap.add_argument("--out", default="pr_curve.png")
+    ap.add_argument("--tsne", default="tsne.png")
+    ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
 
     # numpy in: images [n, 28, 28, 1] uint8 and class ids
     train_all = dh.Dataset.fashion_mnist("train")
     test = dh.Dataset.fashion_mnist("test")
-    images = np.stack([train_all.image(i) for i in range(len(train_all))])
-    labels = train_all.class_ids()
+    n_load = 6000 if args.quick else len(train_all)
+    images = np.stack([train_all.image(i) for i in range(n_load)])
+    labels = train_all.class_ids()[:n_load]
     print("numpy data:", images.shape, images.dtype, labels.shape)
 
     # 1,000 training images per class; the 60k images are the database
     rng = np.random.default_rng(0)
-    pick = np.concatenate([rng.choice(np.flatnonzero(labels == c), 1000, replace=False)
+    per_class = 100 if args.quick else 1000  # quick: from the first 6,000 images
+    pick = np.concatenate([rng.choice(np.flatnonzero(labels == c), per_class, replace=False)
                            for c in range(10)])
     train = dh.Dataset.from_images(images[pick], class_ids=labels[pick], n_classes=10)
+    if args.quick:  # a 6,000-image database and 500 queries
+        test = test.subset(np.arange(500))
     db = dh.Dataset.from_images(images, class_ids=labels, n_classes=10)
 
     loss = dh.Loss("csq", n_bits=args.bits, n_classes=10, n_train=len(train))
@@ -74,7 +82,32 @@ def main():
     plt.title(f"Fashion-MNIST, CSQ {args.bits} bits, mAP {res['map']:.3f}")
     plt.grid(True)
     plt.savefig(args.out, dpi=100)
+    plt.close()
     print("wrote", args.out)
+    tsne(db_codes, labels, args)
+
+
+def tsne(codes, labels, args, classes=(0, 1, 7), per_class=300):
+    """t-SNE of the binary codes of three classes (T-shirt, trouser, sneaker)."""
+    try:
+        from sklearn.manifold import TSNE
+    except ImportError:
+        print("scikit-learn not installed (apt install python3-sklearn): no t-SNE picture")
+        return
+    import matplotlib.pyplot as plt
+    rows = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in classes])
+    bits = dh.unpack_codes(codes[rows], args.bits)  # +-1 rows
+    xy = TSNE(n_components=2, metric="hamming", init="random", random_state=0,
+              perplexity=30).fit_transform(bits)
+    names = {0: "T-shirt", 1: "trouser", 7: "sneaker"}
+    for c in classes:
+        sel = labels[rows] == c
+        plt.scatter(xy[sel, 0], xy[sel, 1], s=6, label=names.get(c, str(c)))
+    plt.legend()
+    plt.title(f"t-SNE of {args.bits}-bit codes")
+    plt.savefig(args.tsne, dpi=100)
+    plt.close()
+    print("wrote", args.tsne)
 
 
 if __name__ == "__main__":

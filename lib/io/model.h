@@ -110,6 +110,11 @@ struct dh_model {
     size_t n_meta;
     float *feat, *dfeat;    /* [rows, D] scratch for training */
     size_t feat_rows;
+    /* fine-grained models (model_fmap.c): encoder feature map -> pool -> features */
+    struct dh__fmap_pool *pool; /* NULL unless o.fmap_pool != DH_FMAP_POOL_NONE */
+    float *fmap, *dfmap;        /* [fmap_rows, fmap_len] scratch */
+    size_t fmap_rows, fmap_len;
+    dh__meta *meta;         /* LTHNet meta-embedding between encoder and head, or NULL */
 };
 
 /** Build the combined parameter list (encoder then head). */
@@ -124,7 +129,32 @@ void dh__model_set_training(dh_model *m, int32_t training);
 void dh__model_params_changed(dh_model *m);
 /** Resolve and validate options, create encoder + head (model_core.c). */
 dh_status dh__model_build(const dh_model_options *opts, dh_model **out);
+/* ---- feature-map pools (model_fmap.c) ---- */
+/** After the encoder exists: validate the fmap_* options and, when a pool is asked
+ *  for, create it and set m->D to its output width (what the head reads). */
+dh_status dh__model_fmap_build(dh_model *m);
+void dh__model_fmap_free(dh_model *m);
+/** Encoder (+ pool) features [n, m->D]. */
+dh_status dh__model_features(dh_model *m, const float *x, size_t n, int32_t training,
+                             float *feat);
+/** Back-propagate dfeat [n, m->D] through the pool (if any) and the encoder. */
+dh_status dh__model_features_backward(dh_model *m, const float *dfeat);
+/** Metadata of a fine-grained model ("fmap_pool" = gap|attn|part, "fmap_parts",
+ *  "fmap_aux_weight") into keys/vals; returns the count written (0 or 3). */
+int dh__model_fmap_meta(const dh_model *m, const char **keys, char (*vals)[512]);
+/** Read those keys (absent: no pool) into o. */
+dh_status dh__model_fmap_read_meta(const dh__safetensors *st, dh_model_options *o);
+
 /** Reserved metadata keys written by dh_model_save (user keys may not use them). */
 int dh__model_reserved_key(const char *key);
+
+/* ---- meta-embedding hooks (model_meta.c) ---- */
+/** Head input for rows f [n, D]: f itself, or the meta embedding when the model has
+ *  one (*hin borrowed until the next forward). */
+dh_status dh__model_meta_forward(dh_model *m, const float *f, size_t n, int32_t training,
+                                 const float **hin);
+/** When the file holds "meta.memory" [C, D], attach a meta-embedding with C classes
+ *  before the tensors are loaded. */
+dh_status dh__model_meta_from_file(dh_model *m, const dh__safetensors *st);
 
 #endif

@@ -3,6 +3,8 @@
  * model.h (forward_train / backward / zero_grad) used by the trainer. */
 #include "model.h"
 
+#include "../hash/head_attn.h"
+
 #include "../nn/optim.h"
 
 #include <math.h>
@@ -25,6 +27,7 @@ void dh_model_options_init(dh_model_options *o)
     o->dropout = 0.5f;
     o->bn_momentum = 0.1f;
     o->bn_eps = 1e-5f;
+    o->fmap_aux_weight = 1.0f;
 }
 
 static dh_status validate(const dh_model_options *o)
@@ -65,6 +68,7 @@ static dh_status make_parts(dh_model *m)
         m->o.in_height = (int32_t)m->in_shape[1];
         m->o.in_width = (int32_t)m->in_shape[2];
     }
+    DH_TRY(dh__model_fmap_build(m)); /* a feature-map pool changes D (model_fmap.c) */
     dh_head_options ho;
     dh_head_options_init(&ho);
     ho.type = m->o.head;
@@ -115,6 +119,8 @@ void dh_model_free(dh_model *m)
     if (!m) return;
     dh_encoder_free(m->enc);
     dh_head_free(m->head);
+    dh__meta_free(m->meta);
+    dh__model_fmap_free(m);
     dh__free(m->spec);
     dh__free(m->params);
     for (size_t i = 0; i < m->n_extra; i++) {
@@ -137,14 +143,22 @@ dh_status dh__model_collect_params(dh_model *m)
 {
     dh__param *ep = NULL, *hp = NULL;
     size_t ne = dh__encoder_params(m->enc, &ep), nh = dh__head_params(m->head, &hp);
+    dh__param *mp = NULL; /* the meta-embedding (LTHNet) belongs to the head group */
+    size_t nm = m->meta ? dh__meta_params(m->meta, &mp) : 0;
+    dh__param *pp = NULL; /* a feature-map pool (model_fmap.c), head group too */
+    size_t np = m->pool ? dh__fmap_pool_params(m->pool, &pp) : 0;
     dh__free(m->params);
-    m->params = dh__calloc(ne + nh, sizeof *m->params);
+    m->params = dh__calloc(ne + nh + nm + np, sizeof *m->params);
     if (!m->params) return DH_E_NO_MEMORY;
     for (size_t i = 0; i < ne; i++)
         m->params[i] = (dh__model_param){ep[i], DH_PARAM_GROUP_BACKBONE, 0};
     for (size_t i = 0; i < nh; i++)
         m->params[ne + i] = (dh__model_param){hp[i], DH_PARAM_GROUP_HEAD, 0};
-    m->n_params = ne + nh;
+    for (size_t i = 0; i < nm; i++)
+        m->params[ne + nh + i] = (dh__model_param){mp[i], DH_PARAM_GROUP_HEAD, 0};
+    for (size_t i = 0; i < np; i++)
+        m->params[ne + nh + nm + i] = (dh__model_param){pp[i], DH_PARAM_GROUP_HEAD, 0};
+    m->n_params = ne + nh + nm + np;
     return DH_OK;
 }
 
@@ -162,6 +176,8 @@ void dh__model_zero_grad(dh_model *m)
 {
     dh_encoder_zero_grad(m->enc);
     dh__head_zero_grad(m->head);
+    if (m->meta) dh__meta_zero_grad(m->meta);
+    if (m->pool) dh__fmap_pool_zero_grad(m->pool);
 }
 
 static dh_status reserve_feat(dh_model *m, size_t n)
@@ -179,15 +195,19 @@ dh_status dh__model_forward_train(dh_model *m, const float *x, size_t n, float *
 {
     DH_CHECK_ARG(m != NULL && x != NULL && U != NULL && n >= 1);
     DH_TRY(reserve_feat(m, n));
-    DH_TRY(dh_encoder_forward(m->enc, x, n, m->training, m->feat));
-    return dh_head_forward(m->head, m->feat, n, m->training, U);
+    DH_TRY(dh__model_features(m, x, n, m->training, m->feat));
+    const float *hin = m->feat;
+    DH_TRY(dh__model_meta_forward(m, m->feat, n, m->training, &hin));
+    return dh_head_forward(m->head, hin, n, m->training, U);
 }
 
 dh_status dh__model_backward(dh_model *m, const float *dU)
 {
     DH_CHECK_ARG(m != NULL && dU != NULL);
     DH_TRY(dh_head_backward(m->head, dU, m->dfeat));
-    return dh_encoder_backward(m->enc, m->dfeat, NULL);
+    const float *df = m->dfeat;
+    if (m->meta) DH_TRY(dh__meta_backward(m->meta, m->dfeat, &df));
+    return dh__model_features_backward(m, df);
 }
 
 uint32_t dh_model_n_bits(const dh_model *m) { return m ? (uint32_t)m->K : 0; }

@@ -54,8 +54,10 @@ static void to_nchw(const dh_model *m, const uint8_t *img, size_t n, size_t C, s
 static dh_status run_batch(dh_model *m, const float *x, size_t b, size_t row0, scratch *s,
                            uint8_t *codes, float *out_u)
 {
-    DH_TRY(dh_encoder_forward(m->enc, x, b, 0, s->feat));
-    DH_TRY(dh_head_forward(m->head, s->feat, b, 0, s->u));
+    DH_TRY(dh__model_features(m, x, b, 0, s->feat));
+    const float *hin = s->feat;
+    DH_TRY(dh__model_meta_forward(m, s->feat, b, 0, &hin));
+    DH_TRY(dh_head_forward(m->head, hin, b, 0, s->u));
     for (size_t i = 0; i < b * m->K; i++)
         if (isnan(s->u[i]))
             return dh__set_error(DH_E_FORMAT, "dh_model_encode: the network output for row %zu "

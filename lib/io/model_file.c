@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define DH__MODEL_FORMAT "libdh-model"
-#define DH__MODEL_FORMAT_VERSION 1
+#define DH__MODEL_FORMAT_VERSION 2 /* 2: a feature-map pool (fmap_* keys); else 1 is written */
 
 static const char *const head_names[] = {"identity", "tanh", "scaled_tanh", "sign", "bn"};
 
@@ -25,19 +25,19 @@ static int is_counter(const char *name)
 
 /* ---- save ---- */
 
-#define N_META_BUILTIN 17
+#define N_META_BUILTIN 20 /* 17 + the 3 fmap_* keys of fine-grained models */
 typedef struct meta_buf {
     char vals[N_META_BUILTIN][512];
     const char *keys[N_META_BUILTIN];
 } meta_buf;
 
-static void fill_meta(const dh_model *m, meta_buf *mb)
+static size_t fill_meta(const dh_model *m, meta_buf *mb)
 {
     const dh_model_options *o = &m->o;
     int k = 0;
 #define PUT(key, ...) (mb->keys[k] = key, snprintf(mb->vals[k], sizeof mb->vals[k], __VA_ARGS__), k++)
     PUT("format", "%s", DH__MODEL_FORMAT);
-    PUT("format_version", "%d", DH__MODEL_FORMAT_VERSION);
+    PUT("format_version", "%d", m->pool ? 2 : 1);
     PUT("libdh_version", "%s", dh_version_string());
     PUT("encoder", "%s", m->spec);
     PUT("n_bits", "%u", o->n_bits);
@@ -60,6 +60,8 @@ static void fill_meta(const dh_model *m, meta_buf *mb)
     PUT("bn_eps", "%.9g", (double)o->bn_eps);
     PUT("batch_size", "%u", o->batch_size);
 #undef PUT
+    k += dh__model_fmap_meta(m, mb->keys + k, mb->vals + k);
+    return (size_t)k;
 }
 
 static void param_entry(const dh__param *p, dh__st_entry *e, int64_t *counter)
@@ -102,11 +104,11 @@ dh_status dh_model_save(dh_model *m, const char *path)
             t->data = x->data;
             t->nbytes = x->nbytes;
         }
-        fill_meta(m, mb);
-        for (size_t i = 0; i < N_META_BUILTIN; i++) keys[i] = mb->keys[i], vals[i] = mb->vals[i];
+        size_t nb = fill_meta(m, mb);
+        for (size_t i = 0; i < nb; i++) keys[i] = mb->keys[i], vals[i] = mb->vals[i];
         for (size_t i = 0; i < m->n_meta; i++)
-            keys[N_META_BUILTIN + i] = m->meta_keys[i], vals[N_META_BUILTIN + i] = m->meta_vals[i];
-        st = dh__safetensors_write(path, e, n, keys, vals, nm);
+            keys[nb + i] = m->meta_keys[i], vals[nb + i] = m->meta_vals[i];
+        st = dh__safetensors_write(path, e, n, keys, vals, nb + m->n_meta);
     }
     dh__free(e), dh__free(counters), dh__free(keys), dh__free(vals), dh__free(mb);
     return st;
@@ -183,7 +185,7 @@ static dh_status read_options(const dh__safetensors *st, dh_model_options *o)
     o->bn_eps = (float)d[0];
     DH_TRY(meta_u64(st, "batch_size", 65536, &u));
     o->batch_size = (uint32_t)u;
-    return DH_OK;
+    return dh__model_fmap_read_meta(st, o);
 }
 
 /* input_shape "C,H,W" (sets the options) or "d" (mlp: implied by the spec). */
@@ -281,6 +283,7 @@ static dh_status load_from(const dh__safetensors *st, dh_model **out)
     dh_model *m;
     DH_TRY(dh__model_build(&o, &m));
     dh_status s = check_arch(m, st, ndim, shape);
+    if (s == DH_OK) s = dh__model_meta_from_file(m, st);
     if (s == DH_OK && m->o.head == DH_HEAD_SCALED_TANH) s = dh_head_set_beta(m->head, o.head_beta);
     for (size_t i = 0; i < m->n_params && s == DH_OK; i++) s = load_param(&m->params[i].p, st);
     if (s == DH_OK) s = load_rest(m, st);

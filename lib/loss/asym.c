@@ -1,15 +1,12 @@
 /* lib/loss/asym.c -- ADSH: asymmetric square loss between network outputs of
  * sampled training points and learned database codes V (n_train x K), plus the
- * bit-wise discrete code update (METHODS.md §2.3, §3.6). */
+ * bit-wise discrete code update (METHODS.md §2.3, §3.6). The block residual, the
+ * similarity sums and the DCC solve are exported (dh__asym_*, loss.h) for DIHN. */
 #include <string.h>
 
 #include "loss.h"
 
-typedef struct adsh_priv {
-    float *cache;    /* N x K outputs seen since the last code update */
-    uint8_t *seen;   /* N flags */
-    double r;        /* soft similarity: dissimilar target is -r = -|S1|/|S0| */
-} adsh_priv;
+typedef dh__asym_priv adsh_priv; /* cache, seen flags, r (loss.h) */
 
 static void adsh_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
 {
@@ -45,26 +42,34 @@ static void adsh_destroy(dh_loss *L)
     dh__free(p->cache), dh__free(p->seen), dh__free(p);
 }
 
+dh_status dh__asym_sim(const float *Ya, const float *Ua, size_t na, const float *Ydb, size_t N,
+                       size_t K, size_t C, float *SU, double *s1)
+{
+    size_t nb = ((size_t)1 << 22) / (na ? na : 1);
+    if (nb < 1) nb = 1;
+    if (nb > N) nb = N;
+    float *S = dh__alloc((na * nb + 1) * sizeof(float));
+    if (!S) return DH_E_NO_MEMORY;
+    double n1 = 0;
+    for (size_t r0 = 0; r0 < N; r0 += nb) {
+        size_t n = N - r0 < nb ? N - r0 : nb;
+        n1 += (double)dh__loss_similarity(Ya, na, Ydb + r0 * C, n, C, S);
+        if (SU) dh__gemm_tn(na, n, K, 1.0f, S, Ua, 0.0f, SU + r0 * K);
+    }
+    *s1 = n1;
+    dh__free(S);
+    return DH_OK;
+}
+
 /* |S1|/|S0| of rows (Ya, na) against the whole training set, in blocks. Optionally
  * accumulates SU (N x K) = S^T Ua (the similarity-weighted sum of the rows of Ua). */
 static dh_status adsh_block_sim(dh_loss *L, const float *Ya, const float *Ua, size_t na,
                                 float *SU, double *r)
 {
-    const size_t N = L->N, K = L->K, C = L->C;
-    size_t nb = ((size_t)1 << 22) / (na ? na : 1);
-    if (nb < 1) nb = 1;
-    if (nb > N) nb = N;
-    float *S = dh__alloc(na * nb * sizeof(float));
-    if (!S) return DH_E_NO_MEMORY;
     double s1 = 0;
-    for (size_t r0 = 0; r0 < N; r0 += nb) {
-        size_t n = N - r0 < nb ? N - r0 : nb;
-        s1 += (double)dh__loss_similarity(Ya, na, L->train_Y + r0 * C, n, C, S);
-        if (SU) dh__gemm_tn(na, n, K, 1.0f, S, Ua, 0.0f, SU + r0 * K);
-    }
-    double s0 = (double)na * (double)N - s1;
+    DH_TRY(dh__asym_sim(Ya, Ua, na, L->train_Y, L->N, L->K, L->C, SU, &s1));
+    double s0 = (double)na * (double)L->N - s1;
     *r = s0 > 0 ? s1 / s0 : 0.0;
-    dh__free(S);
     return DH_OK;
 }
 
@@ -83,6 +88,24 @@ static dh_status adsh_init(dh_loss *L)
     return st;
 }
 
+dh_status dh__asym_block(const float *U, const float *Yb, size_t B, const float *V,
+                         const float *Ydb, size_t N, size_t K, size_t C, double r, double norm,
+                         float *dU, double *value)
+{
+    if (N == 0) return DH_OK;
+    float *R = dh__alloc(B * N * sizeof(float));
+    if (!R) return DH_E_NO_MEMORY;
+    dh__loss_similarity(Yb, B, Ydb, N, C, R);
+    for (size_t i = 0; i < B * N; i++) R[i] = R[i] > 0.5f ? -(float)K : (float)((double)K * r);
+    dh__gemm_nt(B, N, K, 1.0f, U, V, 1.0f, R); /* R = U V^T - K S~ */
+    double v = 0;
+    for (size_t i = 0; i < B * N; i++) v += (double)R[i] * R[i];
+    dh__gemm_nn(B, N, K, (float)(2 * norm), R, V, 1.0f, dU);
+    *value += v;
+    dh__free(R);
+    return DH_OK;
+}
+
 static dh_status adsh_fb(dh_loss *L, const dh__loss_batch *b, double *value)
 {
     if (!L->train_Y)
@@ -91,15 +114,10 @@ static dh_status adsh_fb(dh_loss *L, const dh__loss_batch *b, double *value)
     adsh_priv *p = L->priv;
     const size_t B = b->B, K = L->K, N = L->N;
     const float *V = dh__loss_find(L, "codes")->data;
-    float *R = dh__alloc(B * N * sizeof(float));
-    if (!R) return DH_E_NO_MEMORY;
-    dh__loss_similarity(b->Y, B, L->train_Y, N, L->C, R);
-    for (size_t i = 0; i < B * N; i++) R[i] = R[i] > 0.5f ? -(float)K : (float)((double)K * p->r);
-    dh__gemm_nt(B, N, K, 1.0f, b->U, V, 1.0f, R); /* R = U V^T - K S~ */
     const double norm = 1.0 / ((double)N * (double)B), g = L->o.gamma;
     double v = 0;
-    for (size_t i = 0; i < B * N; i++) v += (double)R[i] * R[i];
-    dh__gemm_nn(B, N, K, (float)(2 * norm), R, V, 0.0f, b->dU);
+    memset(b->dU, 0, B * K * sizeof(float));
+    DH_TRY(dh__asym_block(b->U, b->Y, B, V, L->train_Y, N, K, L->C, p->r, norm, b->dU, &v));
     for (size_t i = 0; i < B; i++) {
         const float *vi = V + (size_t)b->idx[i] * K, *u = b->U + i * K;
         for (size_t k = 0; k < K; k++) {
@@ -113,13 +131,12 @@ static dh_status adsh_fb(dh_loss *L, const dh__loss_batch *b, double *value)
         }
     }
     *value = v * norm;
-    dh__free(R);
     return DH_OK;
 }
 
 /* One DCC sweep: for k = 1..K, V[:,k] = sgn(Q[:,k] - V' (U'^T U[:,k])). */
-static void adsh_sweep(float *V, const float *Q, const float *U, size_t m, size_t N, size_t K,
-                       float *w, float *t)
+void dh__asym_sweep(float *V, const float *Q, const float *U, size_t m, size_t N, size_t K,
+                    float *w, float *t)
 {
     for (size_t k = 0; k < K; k++) {
         for (size_t j = 0; j < K; j++) {
@@ -133,41 +150,54 @@ static void adsh_sweep(float *V, const float *Q, const float *U, size_t m, size_
     }
 }
 
+dh_status dh__asym_solve(float *V, float *Q, const float *U, const int64_t *idx, size_t m,
+                         size_t N, size_t K, double r, double gamma)
+{
+    float *w = dh__alloc(K * sizeof(float)), *t = dh__alloc((N + 1) * sizeof(float));
+    double *col = dh__calloc(K, sizeof(double));
+    dh_status st = DH_E_NO_MEMORY;
+    if (!w || !t || !col) goto done;
+    for (size_t i = 0; i < m; i++)
+        for (size_t k = 0; k < K; k++) col[k] += U[i * K + k];
+    /* Q = K S~^T U + gamma Ubar with S~ = (1 + r) S - r */
+    for (size_t n = 0; n < N; n++)
+        for (size_t k = 0; k < K; k++)
+            Q[n * K + k] = (float)((double)K * ((1 + r) * Q[n * K + k] - r * col[k]));
+    for (size_t i = 0; i < m; i++)
+        if (idx[i] >= 0)
+            for (size_t k = 0; k < K; k++) Q[(size_t)idx[i] * K + k] += (float)(gamma * U[i * K + k]);
+    dh__asym_sweep(V, Q, U, m, N, K, w, t);
+    st = DH_OK;
+done:
+    dh__free(w), dh__free(t), dh__free(col);
+    return st;
+}
+
 static dh_status adsh_update(dh_loss *L, const float *U, const int64_t *idx, size_t m)
 {
     adsh_priv *p = L->priv;
     const size_t N = L->N, K = L->K, C = L->C;
     float *Ya = dh__alloc(m * C * sizeof(float)), *Q = dh__alloc(N * K * sizeof(float));
-    float *w = dh__alloc(K * sizeof(float)), *t = dh__alloc(N * sizeof(float));
-    double *col = dh__calloc(K, sizeof(double));
     dh_status st = DH_E_NO_MEMORY;
-    if (!Ya || !Q || !w || !t || !col) goto done;
-    for (size_t i = 0; i < m; i++) {
-        memcpy(Ya + i * C, L->train_Y + (size_t)idx[i] * C, C * sizeof(float));
-        for (size_t k = 0; k < K; k++) col[k] += U[i * K + k];
-    }
-    DH_TRY_GOTO(adsh_block_sim(L, Ya, U, m, Q, &p->r), done);
-    /* Q = K S~^T U + gamma Ubar with S~ = (1 + r) S - r */
-    const double r = p->r, g = L->o.gamma;
-    for (size_t n = 0; n < N; n++)
-        for (size_t k = 0; k < K; k++)
-            Q[n * K + k] = (float)((double)K * ((1 + r) * Q[n * K + k] - r * col[k]));
+    if (!Ya || !Q) goto done;
     for (size_t i = 0; i < m; i++)
-        for (size_t k = 0; k < K; k++)
-            Q[(size_t)idx[i] * K + k] += (float)(g * U[i * K + k]);
-    adsh_sweep(dh__loss_find(L, "codes")->data, Q, U, m, N, K, w, t);
-    st = DH_OK;
+        memcpy(Ya + i * C, L->train_Y + (size_t)idx[i] * C, C * sizeof(float));
+    DH_TRY_GOTO(adsh_block_sim(L, Ya, U, m, Q, &p->r), done);
+    st = dh__asym_solve(dh__loss_find(L, "codes")->data, Q, U, idx, m, N, K, p->r, L->o.gamma);
 done:
-    dh__free(Ya), dh__free(Q), dh__free(w), dh__free(t), dh__free(col);
+    dh__free(Ya), dh__free(Q);
     return st;
 }
 
 dh_status dh_loss_update_codes(dh_loss *L, const float *U, const int64_t *indices, size_t m)
 {
     DH_CHECK_ARG(L != NULL);
-    if (L->m != &dh__loss_adsh)
+    if (L->m != &dh__loss_adsh && L->m != &dh__loss_dihn)
         return dh__set_error(DH_E_STATE, "dh_loss_update_codes: method '%s' learns no "
-                             "database codes (adsh does)", L->m->name);
+                             "database codes (adsh and dihn do)", L->m->name);
+    /* dihn keeps the same cache layout; only the solve differs (old rows stay fixed) */
+    dh_status (*update)(dh_loss *, const float *, const int64_t *, size_t) =
+        L->m == &dh__loss_dihn ? dh__dihn_update : adsh_update;
     if (!L->train_Y)
         return dh__set_error(DH_E_STATE, "dh_loss_update_codes: call dh_loss_init with the "
                              "training labels first");
@@ -184,7 +214,7 @@ dh_status dh_loss_update_codes(dh_loss *L, const float *U, const int64_t *indice
             if (!isfinite(U[i]))
                 return dh__set_error(DH_E_INVALID_ARG, "dh_loss_update_codes: U[%zu][%zu] is "
                                      "not finite", i / L->K, i % L->K);
-        return adsh_update(L, U, indices, m);
+        return update(L, U, indices, m);
     }
     size_t n = 0;
     for (size_t i = 0; i < L->N; i++) n += p->seen[i];
@@ -200,7 +230,7 @@ dh_status dh_loss_update_codes(dh_loss *L, const float *U, const int64_t *indice
                 memcpy(Uc + j * L->K, p->cache + i * L->K, L->K * sizeof(float));
                 ix[j++] = (int64_t)i;
             }
-        st = adsh_update(L, Uc, ix, n);
+        st = update(L, Uc, ix, n);
         if (st == DH_OK) memset(p->seen, 0, L->N);
     }
     dh__free(Uc), dh__free(ix);

@@ -11,6 +11,8 @@ static const dh__loss_method *const methods[] = {
     &dh__loss_dtsh,     &dh__loss_triplet,  &dh__loss_adsh,       &dh__loss_greedyhash,
     &dh__loss_csq,      &dh__loss_dpn,      &dh__loss_orthohash,  &dh__loss_mdsh,
     &dh__loss_sprch,    &dh__loss_twostage,
+    &dh__loss_dihn,     &dh__loss_dih,      /* incremental.c */
+    &dh__loss_lthnet,   &dh__loss_dualproxy, /* longtail.c */
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 
@@ -28,6 +30,7 @@ void dh_loss_options_init(dh_loss_options *o)
     o->n_epochs = o->sweeps = 0;
     o->quant_weight = o->scale = o->margin = o->gamma = o->tau = NAN;
     o->pos_weight = o->pair_weight = o->center_weight = NAN;
+    o->cb_beta = NAN;
 }
 
 static const dh__loss_method *find_method(const char *name)
@@ -63,6 +66,9 @@ static dh_status check_options(const dh_loss_options *o, const char *m)
         if (!isfinite(v[i]) || v[i] < 0)
             return dh__set_error(DH_E_INVALID_ARG, "dh_loss_create(%s): option %s = %g must be "
                                  "finite and >= 0", m, nm[i], v[i]);
+    if (!(o->cb_beta >= 0 && o->cb_beta < 1))
+        return dh__set_error(DH_E_INVALID_ARG, "dh_loss_create(%s): option cb_beta = %g must be "
+                             "in [0, 1)", m, o->cb_beta);
     if (o->tau <= 0 || o->gamma <= 0)
         return dh__set_error(DH_E_INVALID_ARG, "dh_loss_create(%s): tau and gamma must be > 0",
                              m);
@@ -97,6 +103,7 @@ static void apply_defaults(dh_loss_options *o, const dh__loss_method *m)
     d.pos_weight = 1;
     d.pair_weight = 1;
     d.center_weight = 1;
+    d.cb_beta = 0;
     m->defaults(&d, o->n_bits, o->n_classes);
 #define DEF_I(f) if (o->f < 0) o->f = d.f
 #define DEF_Z(f) if (o->f == 0) o->f = d.f
@@ -104,7 +111,7 @@ static void apply_defaults(dh_loss_options *o, const dh__loss_method *m)
     DEF_I(variant); DEF_I(schedule); DEF_I(centers); DEF_I(update_every);
     DEF_Z(n_epochs); DEF_Z(sweeps);
     DEF_D(quant_weight); DEF_D(scale); DEF_D(margin); DEF_D(gamma); DEF_D(tau);
-    DEF_D(pos_weight); DEF_D(pair_weight); DEF_D(center_weight);
+    DEF_D(pos_weight); DEF_D(pair_weight); DEF_D(center_weight); DEF_D(cb_beta);
 #undef DEF_I
 #undef DEF_Z
 #undef DEF_D

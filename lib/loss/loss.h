@@ -63,6 +63,10 @@ struct dh__loss_method {
 extern const dh__loss_method dh__loss_dpsh, dh__loss_hashnet, dh__loss_dch, dh__loss_dsh,
     dh__loss_dtsh, dh__loss_triplet, dh__loss_adsh, dh__loss_greedyhash, dh__loss_csq,
     dh__loss_dpn, dh__loss_orthohash, dh__loss_mdsh, dh__loss_sprch, dh__loss_twostage;
+/* incremental (lib/loss/incremental.c) */
+extern const dh__loss_method dh__loss_dihn, dh__loss_dih;
+/* long-tail (lib/loss/longtail.c) */
+extern const dh__loss_method dh__loss_lthnet, dh__loss_dualproxy;
 
 /* ---- tensors ---- */
 /** Add a zero-filled tensor (parameter when is_buffer == 0, with a grad array). */
@@ -126,6 +130,33 @@ dh_status dh__loss_make_centers(dh_loss *L, int32_t method);
 /** MDSH/CSQ/DPN/OrthoHash center generation (lib/hash/centers.c). */
 dh_status dh__centers_generate(uint32_t C, uint32_t K, int32_t method, uint64_t seed,
                                float *out, uint32_t *min_dist);
+
+/* ---- asymmetric (ADSH-family) building blocks, lib/loss/asym.c; used by dihn ---- */
+/** Private state shared by the asymmetric methods (dihn embeds it first). */
+typedef struct dh__asym_priv {
+    float *cache;    /* N x K outputs seen since the last code update */
+    uint8_t *seen;   /* N flags */
+    double r;        /* soft similarity: dissimilar target is -r = -|S1|/|S0| */
+} dh__asym_priv;
+/** *s1 = similar pairs of rows Ya (na x C) against Ydb (N x C); if SU is not NULL,
+ *  SU (N x K) = S^T Ua with Ua (na x K). */
+dh_status dh__asym_sim(const float *Ya, const float *Ua, size_t na, const float *Ydb, size_t N,
+                       size_t K, size_t C, float *SU, double *s1);
+/** R = U V^T - K S~ (B x N; S~ = 1 similar, -r dissimilar): *value += ||R||^2 and
+ *  dU (B x K) += 2 norm R V. */
+dh_status dh__asym_block(const float *U, const float *Yb, size_t B, const float *V,
+                         const float *Ydb, size_t N, size_t K, size_t C, double r, double norm,
+                         float *dU, double *value);
+/** Discrete update of V (N x K): Q (N x K) holds S^T U on entry (overwritten), becomes
+ *  K((1+r) S^T U - r colsum U) + gamma Ubar (rows idx[i] >= 0 of V get gamma U_i), then
+ *  one DCC sweep over the K columns. */
+dh_status dh__asym_solve(float *V, float *Q, const float *U, const int64_t *idx, size_t m,
+                         size_t N, size_t K, double r, double gamma);
+/** One DCC sweep: V[:,k] = sgn(Q[:,k] - V' (U'^T U[:,k])), sgn(0) = +1 (w: K, t: N). */
+void dh__asym_sweep(float *V, const float *Q, const float *U, size_t m, size_t N, size_t K,
+                    float *w, float *t);
+/** DIHN's code update (incremental.c), dispatched from dh_loss_update_codes. */
+dh_status dh__dihn_update(dh_loss *L, const float *U, const int64_t *idx, size_t m);
 
 /** Write a batch's rows into a bank (N x K) and mark them visited (label bank N x C). */
 void dh__loss_bank_write(float *bank, float *ybank, const dh__loss_batch *b, size_t K,

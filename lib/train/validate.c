@@ -233,9 +233,11 @@ dh_status dh__trainer_validate(dh_trainer *t)
 
 dh_status dh__trainer_epoch_hooks(dh_trainer *t)
 {
-    /* Asymmetric methods (ADSH) learn database codes: after each network epoch the
-     * whole training set is encoded and the codes are updated by the discrete step. */
-    if (strcmp(t->loss->m->name, "adsh") != 0) return DH_OK;
+    /* Asymmetric methods (ADSH, DIHN) learn database codes: after each network epoch
+     * the whole training set is encoded and the codes are updated by the discrete step
+     * (DIHN: only the new session's rows; its fixed old rows never change). */
+    if (strcmp(t->loss->m->name, "adsh") != 0 && strcmp(t->loss->m->name, "dihn") != 0)
+        return DH_OK;
     size_t n = dh_dataset_count(t->train), K = dh_model_n_bits(t->model);
     float *U = dh__alloc((n * K + 1) * sizeof(float));
     int64_t *idx = dh__alloc((n + 1) * sizeof(int64_t));

@@ -96,3 +96,26 @@ def test_nuswide_example_on_miniature_list_with_weights(tmp_path):
 def test_fashion_mnist_example():
     out = run(os.path.join(EX, "fashion_mnist_retrieval"), 1)
     assert float(re.search(r"mAP@all = ([0-9.]+)", out).group(1)) > 0.5
+
+
+def _have(mod):
+    try:
+        __import__(mod)
+        return True
+    except ImportError:
+        return False
+
+
+@pytest.mark.skipif(not (_have("matplotlib") and _have("sklearn")),
+                    reason="python3-matplotlib and python3-sklearn not installed")
+@pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist"),
+                    reason="dataset-fashion-mnist not installed")
+def test_python_example_plots_pr_curve_and_tsne(tmp_path):
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "python",
+                          "train_and_search.py")
+    import sys
+    out = run(sys.executable, script, "--quick", "--epochs", 1, "--out", tmp_path / "pr.png",
+              "--tsne", tmp_path / "tsne.png")
+    assert "mAP@all" in out
+    for f in ("pr.png", "tsne.png"):
+        assert (tmp_path / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -202,3 +202,50 @@ def test_export_slices_and_repr():
     assert "closed" in repr(ix)
     with pytest.raises(ValueError):
         len(ix)
+
+
+def _cli():
+    import os
+    exe = os.path.join(os.environ.get("DH_BUILD_DIR", ""), "src", "dh")
+    if not os.path.exists(exe):
+        pytest.skip("the dh tool is not built (DH_BUILD_DIR/src/dh)")
+    return exe
+
+
+def test_cli_build_search_remove_info(tmp_path):
+    import json
+    import subprocess
+    exe = _cli()
+    rng = np.random.default_rng(21)
+    signs = np.where(rng.standard_normal((300, 64)) >= 0, 1, -1).astype(np.int8)
+    np.save(tmp_path / "db.npy", signs)
+    np.save(tmp_path / "q.npy", np.packbits(signs[:3] > 0, axis=1))  # numpy order
+    idx = str(tmp_path / "db.dhi")
+
+    def run(*args, ok=True):
+        p = subprocess.run([exe, "index", *args], capture_output=True, text=True)
+        assert (p.returncode == 0) == ok, p.stderr
+        return p
+
+    run("build", "-o", idx, str(tmp_path / "db.npy"))
+    out = run("search", idx, "--queries", str(tmp_path / "q.npy"), "--bitorder", "big",
+              "-k", "4", "--json").stdout
+    res = json.loads(out)
+    want_D, want_I = ref_knn(np.packbits(signs[:3] > 0, axis=1, bitorder="little"),
+                             np.packbits(signs > 0, axis=1, bitorder="little"), 4)
+    assert [r["ids"] for r in res["results"]] == want_I.tolist()
+    assert [r["distances"] for r in res["results"]] == want_D.tolist()
+    assert "removed 2 rows" in run("remove", idx, "--ids", "0,1,999").stdout
+    info = json.loads(run("info", idx, "--json").stdout)
+    assert info["count"] == 298 and info["removed"] == 2 and info["n_bits"] == 64
+    text = run("search", idx, "--queries", str(tmp_path / "q.npy"), "--bitorder", "big",
+               "--radius", "0").stdout.splitlines()
+    assert text[0].startswith("#") and text[1:] == ["2 0 2 0"]  # rows 0, 1 are gone
+    # errors name the flag or the file, with the documented exit codes
+    p = run("search", idx, "--queries", str(tmp_path / "q.npy"), "-k", "0", ok=False)
+    assert p.returncode == 2 and "-k" in p.stderr
+    p = run("info", str(tmp_path / "none.dhi"), ok=False)
+    assert p.returncode == 3 and "none.dhi" in p.stderr
+    p = run("search", idx, "--frobnicate", "1", ok=False)
+    assert p.returncode == 2 and "--frobnicate" in p.stderr
+    assert "usage: dh index build" in run("build", "--help").stdout

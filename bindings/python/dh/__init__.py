@@ -27,4 +27,10 @@ if has_training():
 
 __all__ = ["DhError", "last_error", "version", "set_num_threads", "get_num_threads",
            "cpu_has_isa", "set_isa", "get_isa", "isa_name", "code_bytes", "has_training",
-           "ISA_AUTO", "ISA_SCALAR", "ISA_AVX2", "ISA_AVX512BW", "ISA_AVX512VPOPCNT"]
+           "ISA_AUTO", "ISA_SCALAR", "ISA_AVX2", "ISA_AVX512BW", "ISA_AVX512VPOPCNT",
+           "data", "Dataset", "Loader", "npy_load", "npy_save", "Index", "hamming_distances",
+           "reverse_bit_order", "pack_codes", "unpack_codes", "eval"]
+if has_training():
+    __all__ += ["Model", "Optimizer", "schedule_lr", "Loss", "centers_generate",
+                "centers_gv_distance", "loss_methods", "twostage_solve_codes", "Trainer",
+                "encode_dataset"]

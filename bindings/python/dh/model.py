@@ -32,7 +32,9 @@ class _ModelOptions(ctypes.Structure):
                 ("seed", ctypes.c_uint64), ("head_beta", ctypes.c_double),
                 ("head_init_std", ctypes.c_double), ("head_bias", ctypes.c_int32),
                 ("dropout", ctypes.c_float), ("bn_momentum", ctypes.c_float),
-                ("bn_eps", ctypes.c_float)]
+                ("bn_eps", ctypes.c_float), ("fmap_pool", ctypes.c_int32),
+                ("fmap_parts", ctypes.c_uint32), ("fmap_aux_weight", ctypes.c_float),
+                ("fmap_reserved", ctypes.c_uint32)]
 
 
 class _OptimOptions(ctypes.Structure):

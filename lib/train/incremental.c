@@ -1,0 +1,138 @@
+/* lib/train/incremental.c -- one class-incremental session (docs/incremental.md):
+ * fine-tune the model on the new items with the trainer, compute their codes (learned
+ * by the loss or from the network) and append them to the index. The index's existing
+ * rows are only read (DIHN's fixed codes), never rewritten. */
+#include <string.h>
+
+#include "io/model.h"
+#include "loss/loss.h"
+#include "train_impl.h"
+
+void dh_incremental_options_init(dh_incremental_options *o)
+{
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->new_codes = DH_INCR_CODES_AUTO;
+    o->first_id = -1;
+}
+
+/* 1 + the largest live id (0 for an empty index). */
+static dh_status next_id(const dh_index *ix, int64_t *out)
+{
+    size_t n = dh_index_count(ix);
+    *out = 0;
+    if (n == 0) return DH_OK;
+    int64_t *ids = dh__alloc(n * sizeof(int64_t));
+    if (!ids) return DH_E_NO_MEMORY;
+    dh_status st = dh_index_export(ix, DH_CODE_PACKED, 0, n, NULL, ids);
+    for (size_t i = 0; st == DH_OK && i < n; i++)
+        if (ids[i] + 1 > *out) *out = ids[i] + 1;
+    dh__free(ids);
+    return st;
+}
+
+/* DIHN: the index's live rows (with the caller's labels) become the fixed rows. */
+static dh_status set_fixed_rows(dh_loss *loss, const dh_index *ix, const float *labels)
+{
+    size_t n = dh_index_count(ix), K = loss->K;
+    if (n && !labels)
+        return dh__set_error(DH_E_INVALID_ARG, "dh_incremental_session(dihn): index_labels is "
+                             "NULL but the index has %zu rows (DIHN needs the labels of the "
+                             "old database items)", n);
+    float *codes = dh__alloc((n * K + 1) * sizeof(float));
+    if (!codes) return DH_E_NO_MEMORY;
+    dh_status st = n ? dh_index_export(ix, DH_CODE_FLOAT32, 0, n, codes, NULL) : DH_OK;
+    if (st == DH_OK) st = dh_loss_set_fixed_codes(loss, codes, labels, n);
+    dh__free(codes);
+    return st;
+}
+
+static dh_status check_args(dh_model *model, dh_loss *loss, const dh_dataset *ds,
+                            const dh_index *ix, const dh_incremental_options *o)
+{
+    uint32_t K = dh_model_n_bits(model);
+    if (dh_index_n_bits(ix) != K || loss->K != K)
+        return dh__set_error(DH_E_SHAPE, "dh_incremental_session: K differs: model %u, loss "
+                             "%u, index %u", K, loss->K, dh_index_n_bits(ix));
+    if (dh_dataset_n_classes(ds) != loss->C)
+        return dh__set_error(DH_E_SHAPE, "dh_incremental_session: new_data has %u classes, the "
+                             "loss %u (create the loss for all classes, old and new)",
+                             dh_dataset_n_classes(ds), loss->C);
+    DH_CHECK_ARG_MSG(dh_dataset_count(ds) > 0, "dh_incremental_session: new_data is empty");
+    if (dh_index_is_readonly(ix))
+        return dh__set_error(DH_E_STATE, "dh_incremental_session: the index is read-only "
+                             "(memory-mapped); load it with dh_index_load to extend it");
+    if (loss->m == &dh__loss_dihn && loss->N != dh_dataset_count(ds))
+        return dh__set_error(DH_E_SHAPE, "dh_incremental_session(dihn): the loss was created "
+                             "with n_train = %zu, new_data has %zu items", loss->N,
+                             dh_dataset_count(ds));
+    DH_CHECK_ARG_MSG(o->new_codes >= DH_INCR_CODES_AUTO && o->new_codes <= DH_INCR_CODES_LEARNED,
+                     "dh_incremental_options.new_codes = %d unknown", o->new_codes);
+    DH_CHECK_ARG_MSG(o->reserved0 == 0, "dh_incremental_options.reserved0 must be 0");
+    DH_CHECK_ARG_MSG(o->first_id >= -1, "dh_incremental_options.first_id = %lld (want >= 0, "
+                     "or -1 for the next free id)", (long long)o->first_id);
+    return DH_OK;
+}
+
+/* The loss's learned codes for the n new items, or NULL when it has none. */
+static const dh__param *learned_codes(dh_loss *loss, size_t n)
+{
+    const dh__param *p = dh__loss_find(loss, "codes");
+    return p && p->ndim == 2 && (size_t)p->shape[0] == n && (size_t)p->shape[1] == loss->K
+               ? p : NULL;
+}
+
+/* Packed codes of the new items (n x dh_code_bytes(K)). */
+static dh_status new_item_codes(dh_model *model, dh_loss *loss, const dh_dataset *ds,
+                                int32_t mode, uint8_t *out)
+{
+    size_t n = dh_dataset_count(ds);
+    const dh__param *V = learned_codes(loss, n);
+    if (mode == DH_INCR_CODES_LEARNED && !V)
+        return dh__set_error(DH_E_STATE, "dh_incremental_session: new_codes = LEARNED but loss "
+                             "'%s' learns no database codes for the %zu new items",
+                             loss->m->name, n);
+    if (mode == DH_INCR_CODES_NETWORK || !V) return dh_model_encode_dataset(model, ds, out, NULL);
+    return dh_codes_pack_float(V->data, n, loss->K, 0, out);
+}
+
+dh_status dh_incremental_session(dh_model *model, dh_loss *loss, const dh_dataset *new_data,
+                                 dh_index *index, const float *index_labels,
+                                 const dh_trainer_options *train_opts,
+                                 const dh_incremental_options *opts, int64_t *out_first_id)
+{
+    DH_CHECK_ARG(model != NULL && loss != NULL && new_data != NULL && index != NULL);
+    dh_incremental_options o;
+    dh_incremental_options_init(&o);
+    if (opts) DH_TRY(dh__options_copy(&o, sizeof o, opts, "dh_incremental_options"));
+    DH_TRY(check_args(model, loss, new_data, index, &o));
+    int64_t first = o.first_id;
+    if (first < 0) DH_TRY(next_id(index, &first));
+    const size_t n = dh_dataset_count(new_data);
+    DH_CHECK_ARG_MSG((uint64_t)first <= (uint64_t)INT64_MAX - n, "dh_incremental_session: "
+                     "ids from %lld overflow", (long long)first);
+    if (loss->m == &dh__loss_dihn) DH_TRY(set_fixed_rows(loss, index, index_labels));
+
+    dh_trainer_options to;
+    dh_trainer_options_init(&to);
+    if (train_opts) DH_TRY(dh__options_copy(&to, sizeof to, train_opts, "dh_trainer_options"));
+    dh_trainer *t = NULL;
+    DH_TRY(dh_trainer_create(model, loss, new_data, &to, &t));
+    dh_status st = dh_trainer_run(t);
+    dh_trainer_free(t);
+    DH_TRY(st);
+
+    size_t cb = dh_code_bytes(loss->K);
+    uint8_t *codes = dh__alloc(n * cb);
+    int64_t *ids = dh__alloc(n * sizeof(int64_t));
+    st = (codes && ids) ? DH_OK : DH_E_NO_MEMORY;
+    if (st == DH_OK) st = new_item_codes(model, loss, new_data, o.new_codes, codes);
+    for (size_t i = 0; st == DH_OK && i < n; i++) ids[i] = first + (int64_t)i;
+    /* the only write to the index: an append (all rows or, on failure, none) */
+    if (st == DH_OK) st = dh_index_add_with_ids(index, codes, n, ids);
+    if (st == DH_OK && out_first_id) *out_first_id = first;
+    dh__free(codes);
+    dh__free(ids);
+    return st;
+}
