@@ -31,6 +31,8 @@ def run_one(args, method, bits):
         "--threads", str(args.threads), "--seed", str(args.seed), "--out", out]
     if args.data:
         cmd += ["--data", args.data]
+    if args.augment:
+        cmd += ["--augment", args.augment]
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True)
     dt = time.time() - t0
@@ -48,6 +50,7 @@ def main():
     ap.add_argument("--methods", default=",".join(ALL))
     ap.add_argument("--bits", default="16,32,64")
     ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--augment", default="", help="e.g. crop,flip (default: none)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)

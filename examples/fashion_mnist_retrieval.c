@@ -1,5 +1,5 @@
 /* examples/fashion_mnist_retrieval.c -- the Fashion-MNIST demo in public API only:
- * train smallcnn + a 64-bit CSQ head on 1,000 images per class, encode the 60,000
+ * train smallcnn + a 64-bit GreedyHash head on 1,000 images per class, encode the 60,000
  * training images into an index, query with the 10,000 test images, print mAP.
  *
  *   fashion_mnist_retrieval [EPOCHS] [FASHION_MNIST_DIR]
@@ -20,7 +20,7 @@
 
 int main(int argc, char **argv)
 {
-    uint32_t epochs = argc > 1 ? (uint32_t)atoi(argv[1]) : 10, K = 64;
+    uint32_t epochs = argc > 1 ? (uint32_t)atoi(argv[1]) : 12, K = 64;
     const char *dir = argc > 2 ? argv[2] : NULL; /* NULL: the installed package */
 
     /* 1. data: the fashion-mnist protocol (database = 60k train, queries = 10k test) */
@@ -36,7 +36,7 @@ int main(int argc, char **argv)
     lo.n_classes = 10;
     lo.n_train = dh_dataset_count(train);
     dh_loss *loss;
-    CHECK(dh_loss_create("csq", &lo, &loss));
+    CHECK(dh_loss_create("greedyhash", &lo, &loss));
     int32_t head;
     CHECK(dh_loss_head_hint(loss, &head, NULL));
 
@@ -92,7 +92,7 @@ int main(int argc, char **argv)
     eo.n_bits = K;
     double map;
     CHECK(dh_eval_map(&eo, qcodes, ql, nq, dcodes, dl, nd, &map, NULL));
-    printf("Fashion-MNIST, smallcnn + CSQ, %u bits, %u epochs: mAP@all = %.4f\n", K, epochs, map);
+    printf("Fashion-MNIST, smallcnn + GreedyHash, %u bits, %u epochs: mAP@all = %.4f\n", K, epochs, map);
 
     free(ql);
     free(dl);

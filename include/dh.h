@@ -1156,16 +1156,25 @@ struct dh_model;
 struct dh_index;
 struct dh_trainer_options;
 
-/** DIHN (loss "dihn"): set the fixed database codes of earlier sessions.
- *  The loss's n_train rows are the new session's items (state "codes", learned);
- *  these n rows follow them and are never changed by dh_loss_update_codes.
+/** dh_loss_set_fixed_codes flag: the fixed rows' images are the last n of the
+ *  n_train training rows (the reference DIHN code trains on sampled old images too). */
+#define DH_FIXED_CODES_IN_TRAIN 1u
+
+/** DIHN (loss "dihn"): set the fixed database codes of earlier sessions. The loss's
+ *  database is [B_new; B_old]: B_new are learned (state "codes") for the new items,
+ *  B_old are these n rows, never changed by dh_loss_update_codes.
+ *  flags 0: the n_train training rows are the new items only (old images are not
+ *  needed). flags DH_FIXED_CODES_IN_TRAIN: training rows n_train - n .. n_train - 1
+ *  are the old items' images in the order of `codes` (training index n_train - n + j
+ *  is fixed row j); the first n_train - n rows are the new items.
  *  codes: [n, K] float32 sign rows (x >= 0 is bit 1), borrowed; labels: [n, C]
  *  float32 multi-hot (0/1), borrowed. Both may be NULL when n is 0. Replaces any
  *  previous fixed rows (state tensors "old_codes" and "old_labels").
- *  Returns DH_OK, DH_E_INVALID_ARG (NULL, NaN code, label not 0/1), DH_E_STATE
- *  (method other than dihn), DH_E_NO_MEMORY. Thread-safety: exclusive. Since: 1.0 */
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, NaN code, label not 0/1, unknown flag),
+ *  DH_E_SHAPE (IN_TRAIN with n >= n_train), DH_E_STATE (method other than dihn),
+ *  DH_E_NO_MEMORY. Thread-safety: exclusive. Since: 1.0 */
 DH_API dh_status dh_loss_set_fixed_codes(dh_loss *loss, const float *codes,
-                                         const float *labels, size_t n);
+                                         const float *labels, size_t n, uint32_t flags);
 
 /** Where the database codes of a session's new items come from
  *  (dh_incremental_options.new_codes). */
@@ -1192,11 +1201,11 @@ DH_API void dh_incremental_options_init(dh_incremental_options *opts);
 /** One class-incremental session: fine-tune `model` with `loss` on the session's new
  *  items `new_data` (a dh_trainer run with train_opts), compute the new items' codes
  *  and append them to `index` in place with dh_index_add_with_ids. The codes already
- *  in the index are never rewritten and the old images are not needed.
+ *  in the index are never rewritten; old images are optional (`index_images`).
  *  dihn: the index's live rows (insertion order) become the loss's fixed rows
  *  (dh_loss_set_fixed_codes) with `index_labels`; the loss must have been created
- *  with n_train = dh_dataset_count(new_data). dih, and any other loss (naive
- *  fine-tuning), only fine-tune.
+ *  with n_train = dh_dataset_count(new_data) (+ dh_index_count(index) with
+ *  index_images). dih, and any other loss (naive fine-tuning), only fine-tune.
  *  model: trained on earlier sessions (or new), K = the index's K; borrowed.
  *  loss: created for K and the total class count C (old and new classes).
  *  new_data: the new items (database rows to add and training set), C classes.
@@ -1204,6 +1213,9 @@ DH_API void dh_incremental_options_init(dh_incremental_options *opts);
  *  index_labels: [dh_index_count(index), C] float32 multi-hot labels of the live
  *  rows in insertion order; required by dihn when the index is not empty, else
  *  ignored (may be NULL).
+ *  index_images: NULL, or the images of the index's live rows in insertion order
+ *  (dh_index_count(index) samples): the model then trains on new_data followed by
+ *  them (the reference DIHN protocol, which samples old images; their codes stay).
  *  train_opts: trainer options (epochs, lr, ...), or NULL for the loss's recipe.
  *  opts: or NULL for the defaults. out_first_id: receives the id of the first new
  *  item (the others follow), or NULL.
@@ -1215,6 +1227,7 @@ DH_API void dh_incremental_options_init(dh_incremental_options *opts);
 DH_API dh_status dh_incremental_session(struct dh_model *model, dh_loss *loss,
                                         const dh_dataset *new_data, struct dh_index *index,
                                         const float *index_labels,
+                                        const dh_dataset *index_images,
                                         const struct dh_trainer_options *train_opts,
                                         const dh_incremental_options *opts,
                                         int64_t *out_first_id);
@@ -1253,6 +1266,15 @@ DH_API dh_status dh_model_add_meta_embedding(struct dh_model *model, uint32_t n_
 /** C of the model's meta-embedding, 0 when it has none (or model is NULL).
  *  Thread-safety: shared. Since: 1.0 */
 DH_API uint32_t dh_model_meta_classes(const struct dh_model *model);
+
+/** Copy the meta-embedding's memory M [C, D] (row c: the centroid of class c) out.
+ *  out: [n] float32, caller-owned; n must be C * D. out_dim: receives D, or NULL.
+ *  out = NULL with n = 0 only queries D.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL model), DH_E_STATE (no meta-embedding),
+ *  DH_E_SHAPE (n is not C * D; the message gives both). Thread-safety: shared.
+ *  Since: 1.0 */
+DH_API dh_status dh_model_get_class_memory(const struct dh_model *model, float *out, size_t n,
+                                           uint32_t *out_dim);
 
 /** Recompute the meta-embedding's memory: encode `train` in inference mode (no
  *  augmentation, as dh_model_encode_dataset) and set row c of M to the mean feature

@@ -74,7 +74,7 @@ static double fd_check_u(dh_loss *L, float *U, const float *Y, const int64_t *id
 static void prepare(dh_loss *L, const char *m, float *U, const float *Y, const int64_t *idx)
 {
     float dU[B_ * K_];
-    if (!strcmp(m, "adsh") || !strcmp(m, "twostage")) {
+    if (!strcmp(m, "adsh") || !strcmp(m, "twostage") || !strcmp(m, "dihn")) {
         float ty[N_ * C_];
         memset(ty, 0, sizeof ty);
         for (size_t n = 0; n < N_; n++) ty[n * C_ + n % C_] = 1;

@@ -133,22 +133,27 @@ static void near(const float *got, const gv_tensor *want, double tol, const char
 static const dh__param *find_param(dh__net *net, const char *name);
 
 /* Network gradients: relative L2 error and the fraction of elements off by more
- * than elem_tol times the largest magnitude. */
+ * than 1e-3 times the largest magnitude: at most 1%, and at least one element is
+ * always allowed (a 64-channel BN bias gradient sums over every pixel, so one ReLU
+ * flipped by float32 rounding moves one of its 64 entries; the direct and the
+ * Winograd convolutions both show such single outliers, about 3e-3 of the scale). */
 static void near_net(const float *got, const gv_tensor *want, const char *what)
 {
     double scale = 1e-30, num = 0, den = 0;
     for (size_t i = 0; i < want->n; i++) scale = fmax(scale, fabs(want->data[i]));
     size_t off = 0;
+    double worst = 0;
     for (size_t i = 0; i < want->n; i++) {
         double e = (double)got[i] - want->data[i];
         num += e * e;
         den += (double)want->data[i] * want->data[i];
         off += fabs(e) > 1e-3 * scale;
+        worst = fmax(worst, fabs(e) / scale);
     }
     double rel = sqrt(num / (den + 1e-300));
-    ck_assert_msg(rel <= 1e-2 && (double)off <= 0.01 * (double)want->n,
-                  "%s %s: relative L2 error %.3g, %zu of %zu elements off by > 1e-3", what,
-                  want->name, rel, off, want->n);
+    ck_assert_msg(rel <= 1e-2 && (double)off <= fmax(1.0, 0.01 * (double)want->n),
+                  "%s %s: relative L2 error %.3g, %zu of %zu elements off by > 1e-3 (worst "
+                  "%.3g of the largest magnitude)", what, want->name, rel, off, want->n, worst);
 }
 
 static void check_summary(dh__net *net, const gv_tensor *t, const char *file)

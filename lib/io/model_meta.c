@@ -45,6 +45,25 @@ dh_status dh_model_add_meta_embedding(dh_model *m, uint32_t n_classes)
 
 uint32_t dh_model_meta_classes(const dh_model *m) { return m ? dh__meta_classes(m->meta) : 0; }
 
+dh_status dh_model_get_class_memory(const dh_model *m, float *out, size_t n, uint32_t *out_dim)
+{
+    DH_CHECK_ARG(m != NULL);
+    if (!m->meta)
+        return dh__set_error(DH_E_STATE, "dh_model_get_class_memory: the model has no "
+                                         "meta-embedding");
+    const size_t C = dh__meta_classes(m->meta), D = dh__meta_dim(m->meta);
+    if (out_dim) *out_dim = (uint32_t)D;
+    if (!out && n == 0) return DH_OK;
+    DH_CHECK_ARG(out != NULL);
+    if (n != C * D)
+        return dh__set_error(DH_E_SHAPE, "dh_model_get_class_memory: n = %zu but the memory is "
+                             "%zu x %zu", n, C, D);
+    dh__param *p;
+    dh__meta_params(m->meta, &p);
+    memcpy(out, p[4].data, n * sizeof(float));
+    return DH_OK;
+}
+
 dh_status dh_model_update_class_memory(dh_model *m, const dh_dataset *ds)
 {
     DH_CHECK_ARG(m != NULL && ds != NULL);

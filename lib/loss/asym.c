@@ -165,7 +165,8 @@ dh_status dh__asym_solve(float *V, float *Q, const float *U, const int64_t *idx,
             Q[n * K + k] = (float)((double)K * ((1 + r) * Q[n * K + k] - r * col[k]));
     for (size_t i = 0; i < m; i++)
         if (idx[i] >= 0)
-            for (size_t k = 0; k < K; k++) Q[(size_t)idx[i] * K + k] += (float)(gamma * U[i * K + k]);
+            for (size_t k = 0; k < K; k++)
+                Q[(size_t)idx[i] * K + k] += (float)(gamma * U[i * K + k]);
     dh__asym_sweep(V, Q, U, m, N, K, w, t);
     st = DH_OK;
 done:

@@ -11,9 +11,12 @@
  *       loss created later with more classes has the same targets for the old ones
  *       (libdh's recipe, METHODS.md §6.2: no paper or code was found).
  *
- * Layout of the dihn loss: the first n_train database rows are the new items (the
- * trainer's indices address them directly), the old rows follow in the tensors
- * "old_codes" / "old_labels" set by dh_loss_set_fixed_codes. */
+ * Layout of the dihn loss: the database is [B_new; B_old]. B_new are the first n_learn
+ * rows of the state "codes" (the trainer's indices address them directly), B_old the
+ * tensors "old_codes" / "old_labels" set by dh_loss_set_fixed_codes. Without old
+ * images n_learn = n_train. With DH_FIXED_CODES_IN_TRAIN the old images are the last
+ * n_old training rows (the reference code samples old images too): n_learn = n_train -
+ * n_old and a training index j >= n_learn stands for the fixed row j - n_learn. */
 #include <string.h>
 
 #include "loss.h"
@@ -24,6 +27,7 @@
 
 typedef struct dihn_priv {
     dh__asym_priv a; /* first: dh_loss_update_codes reads the cache through it */
+    size_t n_learn;  /* learnable rows (the first n_learn of "codes") */
 } dihn_priv;
 
 static void dihn_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
@@ -53,6 +57,7 @@ static dh_status dihn_create(dh_loss *L)
     dihn_priv *p = dh__calloc(1, sizeof *p);
     if (!p) return DH_E_NO_MEMORY;
     L->priv = p;
+    p->n_learn = L->N;
     p->a.cache = dh__calloc(L->N * L->K, sizeof(float));
     p->a.seen = dh__calloc(L->N, 1);
     if (!p->a.cache || !p->a.seen) return DH_E_NO_MEMORY;
@@ -68,17 +73,17 @@ static void dihn_destroy(dh_loss *L)
 
 static size_t n_old(dh_loss *L) { return (size_t)dh__loss_find(L, "old_codes")->shape[0]; }
 
-/* r = |S1| / |S0| of rows Ya (na) against all n_train + n_old database rows; when Q is
- * given it receives S^T Ua over the new rows (n_train x K). */
+/* r = |S1| / |S0| of rows Ya (na) against all n_learn + n_old database rows; when Q is
+ * given it receives S^T Ua over the learnable rows (n_learn x K). */
 static dh_status dihn_ratio(dh_loss *L, const float *Ya, const float *Ua, size_t na, float *Q,
                             double *r)
 {
-    size_t no = n_old(L);
+    size_t no = n_old(L), nl = ((dihn_priv *)L->priv)->n_learn;
     double s1n = 0, s1o = 0;
-    DH_TRY(dh__asym_sim(Ya, Ua, na, L->train_Y, L->N, L->K, L->C, Q, &s1n));
+    DH_TRY(dh__asym_sim(Ya, Ua, na, L->train_Y, nl, L->K, L->C, Q, &s1n));
     if (no) DH_TRY(dh__asym_sim(Ya, NULL, na, dh__loss_find(L, "old_labels")->data, no, L->K,
                                 L->C, NULL, &s1o));
-    double s0 = (double)na * (double)(L->N + no) - s1n - s1o;
+    double s0 = (double)na * (double)(nl + no) - s1n - s1o;
     *r = s0 > 0 ? (s1n + s1o) / s0 : 0.0;
     return DH_OK;
 }
@@ -105,18 +110,18 @@ static dh_status dihn_fb(dh_loss *L, const dh__loss_batch *b, double *value)
                              "labels first (the loss needs the similarity to every database "
                              "item)");
     dihn_priv *p = L->priv;
-    const size_t B = b->B, K = L->K, N = L->N, no = n_old(L);
-    const float *V = dh__loss_find(L, "codes")->data;
-    const double norm = 1.0 / ((double)(N + no) * (double)B), g = L->o.gamma;
+    const size_t B = b->B, K = L->K, nl = p->n_learn, no = n_old(L);
+    const float *V = dh__loss_find(L, "codes")->data, *Vo = dh__loss_find(L, "old_codes")->data;
+    const double norm = 1.0 / ((double)(nl + no) * (double)B), g = L->o.gamma;
     const double mu = L->o.quant_weight;
     double v = 0;
     memset(b->dU, 0, B * K * sizeof(float));
-    DH_TRY(dh__asym_block(b->U, b->Y, B, V, L->train_Y, N, K, L->C, p->a.r, norm, b->dU, &v));
-    DH_TRY(dh__asym_block(b->U, b->Y, B, dh__loss_find(L, "old_codes")->data,
-                          dh__loss_find(L, "old_labels")->data, no, K, L->C, p->a.r, norm,
-                          b->dU, &v));
+    DH_TRY(dh__asym_block(b->U, b->Y, B, V, L->train_Y, nl, K, L->C, p->a.r, norm, b->dU, &v));
+    DH_TRY(dh__asym_block(b->U, b->Y, B, Vo, dh__loss_find(L, "old_labels")->data, no, K, L->C,
+                          p->a.r, norm, b->dU, &v));
     for (size_t i = 0; i < B; i++) {
-        const float *vi = V + (size_t)b->idx[i] * K, *u = b->U + i * K;
+        size_t j = (size_t)b->idx[i]; /* a replayed old image pulls towards its fixed code */
+        const float *vi = j < nl ? V + j * K : Vo + (j - nl) * K, *u = b->U + i * K;
         for (size_t k = 0; k < K; k++) {
             double d = (double)u[k] - vi[k];
             v += g * d * d + mu * u[k];
@@ -136,17 +141,20 @@ static dh_status dihn_fb(dh_loss *L, const dh__loss_batch *b, double *value)
 dh_status dh__dihn_update(dh_loss *L, const float *U, const int64_t *idx, size_t m)
 {
     dihn_priv *p = L->priv;
-    const size_t N = L->N, K = L->K, C = L->C;
-    float *Ya = dh__alloc(m * C * sizeof(float)), *Q = dh__alloc(N * K * sizeof(float));
+    const size_t nl = p->n_learn, K = L->K, C = L->C;
+    float *Ya = dh__alloc(m * C * sizeof(float)), *Q = dh__alloc((nl * K + 1) * sizeof(float));
+    int64_t *il = dh__alloc(m * sizeof(int64_t));
     dh_status st = DH_E_NO_MEMORY;
-    if (!Ya || !Q) goto done;
-    for (size_t i = 0; i < m; i++)
+    if (!Ya || !Q || !il) goto done;
+    for (size_t i = 0; i < m; i++) {
         memcpy(Ya + i * C, L->train_Y + (size_t)idx[i] * C, C * sizeof(float));
+        il[i] = (size_t)idx[i] < nl ? idx[i] : -1; /* replayed old rows: no gamma target */
+    }
     DH_TRY_GOTO(dihn_ratio(L, Ya, U, m, Q, &p->a.r), done);
-    st = dh__asym_solve(dh__loss_find(L, "codes")->data, Q, U, idx, m, N, K, p->a.r,
+    st = dh__asym_solve(dh__loss_find(L, "codes")->data, Q, U, il, m, nl, K, p->a.r,
                         L->o.gamma);
 done:
-    dh__free(Ya), dh__free(Q);
+    dh__free(Ya), dh__free(Q), dh__free(il);
     return st;
 }
 
@@ -165,7 +173,8 @@ static dh_status resize_rows(dh_loss *L, const char *name, size_t rows, const fl
     return DH_OK;
 }
 
-dh_status dh_loss_set_fixed_codes(dh_loss *L, const float *codes, const float *labels, size_t n)
+dh_status dh_loss_set_fixed_codes(dh_loss *L, const float *codes, const float *labels, size_t n,
+                                  uint32_t flags)
 {
     DH_CHECK_ARG(L != NULL);
     if (L->m != &dh__loss_dihn)
@@ -174,6 +183,13 @@ dh_status dh_loss_set_fixed_codes(dh_loss *L, const float *codes, const float *l
     DH_CHECK_ARG_MSG(n == 0 || (codes != NULL && labels != NULL), "dh_loss_set_fixed_codes: "
                      "codes and labels are required when n = %zu > 0", n);
     DH_CHECK_ARG_MSG(n <= ((size_t)1 << 32), "dh_loss_set_fixed_codes: n = %zu too large", n);
+    DH_CHECK_ARG_MSG((flags & ~DH_FIXED_CODES_IN_TRAIN) == 0, "dh_loss_set_fixed_codes: "
+                     "unknown flags 0x%x", flags);
+    const int in_train = (flags & DH_FIXED_CODES_IN_TRAIN) != 0;
+    if (in_train && n >= L->N)
+        return dh__set_error(DH_E_SHAPE, "dh_loss_set_fixed_codes: DH_FIXED_CODES_IN_TRAIN with "
+                             "n = %zu fixed rows but n_train = %zu (the new items come first, "
+                             "at least one)", n, L->N);
     const size_t K = L->K, C = L->C;
     float *sc = dh__alloc((n * K + 1) * sizeof(float));
     if (!sc) return DH_E_NO_MEMORY;
@@ -190,6 +206,7 @@ dh_status dh_loss_set_fixed_codes(dh_loss *L, const float *codes, const float *l
                                "%g is not 0 or 1", i / C, i % C, (double)labels[i]);
     if (st == DH_OK) st = resize_rows(L, "old_codes", n, sc);
     if (st == DH_OK) st = resize_rows(L, "old_labels", n, labels);
+    if (st == DH_OK) ((dihn_priv *)L->priv)->n_learn = in_train ? L->N - n : L->N;
     dh__free(sc);
     /* r depends on the whole database: recompute when the new labels are known */
     if (st == DH_OK) st = dihn_init(L);

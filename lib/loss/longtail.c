@@ -21,6 +21,14 @@
 
 /* ---- class-balanced weights -------------------------------------------- */
 
+/* E_n = (1 - beta^n) / (1 - beta) (1 for beta = 0); an empty class counts as one
+ * sample (it never occurs in a batch anyway). */
+static double effective_number(int64_t count, double beta)
+{
+    double n = count > 0 ? (double)count : 1.0;
+    return beta > 0 ? -expm1(n * log(beta)) / (1 - beta) : 1.0;
+}
+
 dh_status dh_class_balanced_weights(const int64_t *counts, uint32_t n_classes, double beta,
                                     float *out)
 {
@@ -29,20 +37,16 @@ dh_status dh_class_balanced_weights(const int64_t *counts, uint32_t n_classes, d
                      "n_classes %u is outside 1..65536", n_classes);
     DH_CHECK_ARG_MSG(isfinite(beta) && beta >= 0 && beta < 1, "dh_class_balanced_weights: beta "
                      "%g must be in [0, 1)", beta);
-    double mx = 0;
-    for (uint32_t c = 0; c < n_classes; c++) {
+    for (uint32_t c = 0; c < n_classes; c++)
         if (counts[c] < 0)
             return dh__set_error(DH_E_INVALID_ARG, "dh_class_balanced_weights: counts[%u] = "
                                  "%lld is negative", c, (long long)counts[c]);
-        /* effective number E_n = (1 - beta^n) / (1 - beta); an empty class gets the
-         * weight of a class with one sample (it never occurs in a batch anyway) */
-        double n = counts[c] > 0 ? (double)counts[c] : 1.0;
-        double en = beta > 0 ? -expm1(n * log(beta)) / (1 - beta) : 1.0;
-        double w = 1.0 / en;
-        out[c] = (float)w;
-        mx = w > mx ? w : mx;
-    }
-    for (uint32_t c = 0; c < n_classes; c++) out[c] = (float)(out[c] / mx);
+    /* 1 / E_n is largest for the smallest count */
+    int64_t nmin = INT64_MAX;
+    for (uint32_t c = 0; c < n_classes; c++) nmin = counts[c] < nmin ? counts[c] : nmin;
+    const double mx = 1.0 / effective_number(nmin, beta);
+    for (uint32_t c = 0; c < n_classes; c++)
+        out[c] = (float)(1.0 / effective_number(counts[c], beta) / mx);
     return DH_OK;
 }
 
@@ -255,20 +259,26 @@ static dh_status dp_fb(dh_loss *L, const dh__loss_batch *b, double *value)
     for (size_t i = 0; i < C * K; i++) x.Ht[i] = tanhf(H[i]);
     const float isk = (float)(1.0 / sqrt((double)K));
     for (size_t i = 0; i < B * K; i++) x.Bh[i] = dh__sgn(b->U[i]) * isk; /* |b| = sqrt(K) */
-    normalise(b->U, B, K, x.Uh, x.nu);
+    for (size_t i = 0; i < B; i++) x.nu[i] = sqrt((double)K);
     normalise(F, C, K, x.Fh, x.nf);
     normalise(x.Ht, C, K, x.Hh, x.nh);
     weighted_targets(L, b, w, x.Q);
     memset(x.dF, 0, C * K * sizeof(float));
     memset(x.dH, 0, C * K * sizeof(float));
-    /* feature branch: u vs F; dU through the row normalisation */
-    double v = dp_branch(x.Uh, x.Fh, x.Q, B, C, K, tau, 1.0, x.S, b->dU, x.dF);
-    normalise_back(x.Uh, x.nu, B, K, b->dU);
-    /* hash branch: sgn(u) vs tanh(H); straight-through: dL/du = dL/db */
+    /* hash branch: sgn(u) vs tanh(H); straight-through: dL/du = dL/db, through b's
+     * row normalisation (|b| = sqrt K, held in nu for now) */
+    double v = 0;
     if (lh > 0) {
         v += dp_branch(x.Bh, x.Hh, x.Q, B, C, K, tau, lh, x.S, x.dX, x.dH);
-        for (size_t i = 0; i < B * K; i++) b->dU[i] += x.dX[i] * isk;
+        normalise_back(x.Bh, x.nu, B, K, x.dX);
+    } else {
+        memset(x.dX, 0, B * K * sizeof(float));
     }
+    /* feature branch: u vs F; dU through the row normalisation */
+    normalise(b->U, B, K, x.Uh, x.nu);
+    v += dp_branch(x.Uh, x.Fh, x.Q, B, C, K, tau, 1.0, x.S, b->dU, x.dF);
+    normalise_back(x.Uh, x.nu, B, K, b->dU);
+    for (size_t i = 0; i < B * K; i++) b->dU[i] += x.dX[i];
     /* alignment of the two proxy sets */
     double al = 0;
     for (size_t c = 0; c < C && la > 0; c++) {

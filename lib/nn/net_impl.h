@@ -95,6 +95,7 @@ typedef struct nn_exec {
     int fold_add;           /* node index of that add, or -1 */
     int fold_act;           /* node index of a ReLU post-op (inference) or of the ReLU
                                fused into batch norm (training), or -1 */
+    int wino;               /* conv runs as Winograd F(4x4, 3x3) (forward and backward) */
     uint64_t synced;        /* net->version the cached weights were made from */
     dnnl_memory_t w, b;     /* weights/bias in the primitive's layout */
     dnnl_memory_t w_user, b_user;  /* plain master (or folded copy) */
@@ -130,6 +131,12 @@ typedef struct nn_plan {
     int n_pds, cap_pds;
     void **bufs;              /* owned aligned buffers */
     int n_bufs, cap_bufs;
+    /* Buffer sharing: tensor t's pooled memory (inference values, training
+     * gradients) is live over nodes [producer, live_hi[t]]; tensors whose ranges
+     * are disjoint share one buffer (see nn_tensor_set). */
+    int *live_hi;             /* per tensor, over its alias group; -1: not pooled */
+    struct nn_slab { void *ptr; size_t bytes; int hi; } *slabs;
+    int n_slabs, cap_slabs;
     dnnl_memory_t out_user, fmap_user, dout_user, dfmap_user;
     dnnl_primitive_t out_r, fmap_r, dout_r, dfmap_r;
     int has_dx;               /* at run time: dx requested */
@@ -137,6 +144,8 @@ typedef struct nn_plan {
 } nn_plan;
 
 /* plan.c */
+/** Compute live_hi from the graph and the fusion decisions (before building). */
+void nn_plan_lifetimes(nn_plan *p);
 dh_status nn_plan_create(dh__net *net, size_t n, int training, nn_plan **out);
 void nn_plan_free(nn_plan *p);
 dh_status nn_plan_run(nn_plan *p, nn_step *steps, int count);

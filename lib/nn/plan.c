@@ -185,11 +185,49 @@ dh_status nn_step_accumulate(nn_plan *p, dnnl_memory_t src, const dnnl_memory_de
     return nn_step_reorder(p, src, u, 1, node);
 }
 
+/* A buffer of `bytes` for a tensor live over nodes [lo, hi]: the smallest slab that
+ * is large enough and whose tensors all died before lo, else a new slab. Tensors are
+ * set in producer order, so a slab's `hi` (the latest end among its tensors) is all
+ * that decides whether it is free at lo. */
+static void *slab_get(nn_plan *p, size_t bytes, int lo, int hi)
+{
+    int best = -1;
+    for (int k = 0; k < p->n_slabs; k++) {
+        const struct nn_slab *s = &p->slabs[k];
+        if (s->hi < lo && s->bytes >= bytes && (best < 0 || s->bytes < p->slabs[best].bytes))
+            best = k;
+    }
+    if (best < 0) {
+        if (p->n_slabs == p->cap_slabs) {
+            int nc = p->cap_slabs ? 2 * p->cap_slabs : 16;
+            void *q = dh__realloc(p->slabs, (size_t)nc * sizeof *p->slabs);
+            if (!q) return NULL;
+            p->slabs = q;
+            p->cap_slabs = nc;
+        }
+        void *b = nn_buf(p, bytes);
+        if (!b) return NULL;
+        best = p->n_slabs++;
+        p->slabs[best] = (struct nn_slab){b, bytes, -1};
+    }
+    p->slabs[best].hi = hi;
+    return p->slabs[best].ptr;
+}
+
+/* Tensor t's value and (training) gradient. Inference values and training gradients
+ * live only between their producer and their last consumer, so they come from the
+ * plan's slabs; training values are kept for backward and get their own memory. */
 dh_status nn_tensor_set(nn_plan *p, int t, const dnnl_memory_desc_t *md)
 {
     p->md[t] = *md;
-    DH_TRY(nn_mem(p, md, NULL, &p->val[t]));
-    if (p->training) DH_TRY(nn_mem(p, md, NULL, &p->diff[t]));
+    int lo = p->net->t[t].producer, hi = p->live_hi ? p->live_hi[t] : -1;
+    void *buf = NULL;
+    if (hi >= lo && lo >= 0) {
+        buf = slab_get(p, dh__dnnl_md_bytes(md), lo, hi);
+        if (!buf) return DH_E_NO_MEMORY;
+    }
+    DH_TRY(nn_mem(p, md, p->training ? NULL : buf, &p->val[t]));
+    if (p->training) DH_TRY(nn_mem(p, md, buf, &p->diff[t]));
     return DH_OK;
 }
 

@@ -81,6 +81,46 @@ static void plan_alias_fused(nn_plan *p, int i)
     if (x->fold_act >= 0) nn_tensor_alias(p, net->nodes[x->fold_act].out, src);
 }
 
+/* The tensor a fused (or, at inference, identity dropout) node's output aliases:
+ * its chain input, or -1 when node j keeps its own output memory. */
+static int alias_source(const nn_plan *p, int j)
+{
+    const nn_node *nd = &p->net->nodes[j];
+    if (!p->training && nd->kind == NN_DROPOUT) return nd->in[0];
+    if (!p->ex[j].fused) return -1;
+    if (nd->kind != NN_ADD) return nd->in[0];
+    for (int i = 0; i < j; i++) /* the conv whose sum post-op absorbed this add */
+        if (p->ex[i].fold_add == j) return nd->in[0] == p->ex[i].fold_add_other ? nd->in[1] : nd->in[0];
+    return nd->in[0];
+}
+
+/* Liveness of the pooled memories (inference values, training gradients): tensor t
+ * is used by the steps of nodes producer(t) .. last consumer(t) (backward runs the
+ * same range in reverse); exposed tensors (output, feature map) stay live to the end.
+ * Aliased tensors share one memory, so the range is taken over the alias group and
+ * stored at its root (the tensor whose producer calls nn_tensor_set). */
+void nn_plan_lifetimes(nn_plan *p)
+{
+    const dh__net *net = p->net;
+    int nt = net->n_t;
+    int *hi = p->live_hi, *root = p->live_hi + nt;
+    for (int t = 0; t < nt; t++) {
+        hi[t] = -1;
+        root[t] = t;
+        if (t == net->output || t == net->fmap) hi[t] = net->n_nodes;
+    }
+    for (int j = 0; j < net->n_nodes; j++) {
+        const nn_node *nd = &net->nodes[j];
+        for (int k = 0; k < nd->n_in; k++)
+            if (hi[nd->in[k]] < j) hi[nd->in[k]] = j;
+        int src = alias_source(p, j);
+        if (src >= 0) root[nd->out] = root[src];
+    }
+    for (int t = nt - 1; t > 0; t--)
+        if (root[t] != t && hi[t] > hi[root[t]]) hi[root[t]] = hi[t];
+    hi[0] = -1; /* the input is the caller's */
+}
+
 /* Caller arrays (plain layout) and the reorders between them and the net. */
 static dh_status plan_glue_one(nn_plan *p, int t, dnnl_memory_t *user, dnnl_primitive_t *r,
                                dnnl_memory_t *duser, dnnl_primitive_t *dr)
@@ -120,6 +160,7 @@ static dh_status plan_build(nn_plan *p)
     if (p->training) DH_TRY(nn_mem_user(p, &p->md[0], &p->diff[0]));
     if (!p->training) plan_fusion(p);
     plan_fusion_bn_relu(p);
+    nn_plan_lifetimes(p);
     for (int i = 0; i < net->n_nodes; i++) {
         if (p->ex[i].fused) continue;
         int k = net->nodes[i].kind;
@@ -157,7 +198,8 @@ dh_status nn_plan_create(dh__net *net, size_t n, int training, nn_plan **out)
     p->diff = dh__calloc(nt, sizeof *p->diff);
     p->written = dh__calloc(nt, 1);
     p->ex = dh__calloc(nn ? nn : 1, sizeof *p->ex);
-    if (!p->md || !p->val || !p->diff || !p->written || !p->ex) {
+    p->live_hi = dh__calloc(2 * nt, sizeof *p->live_hi); /* live_hi, then the alias roots */
+    if (!p->md || !p->val || !p->diff || !p->written || !p->ex || !p->live_hi) {
         nn_plan_free(p);
         return DH_E_NO_MEMORY;
     }
@@ -196,6 +238,8 @@ void nn_plan_free(nn_plan *p)
     dh__free(p->diff);
     dh__free(p->written);
     dh__free(p->ex);
+    dh__free(p->live_hi);
+    dh__free(p->slabs);
     dh__free(p);
 }
 

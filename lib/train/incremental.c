@@ -33,7 +33,8 @@ static dh_status next_id(const dh_index *ix, int64_t *out)
 }
 
 /* DIHN: the index's live rows (with the caller's labels) become the fixed rows. */
-static dh_status set_fixed_rows(dh_loss *loss, const dh_index *ix, const float *labels)
+static dh_status set_fixed_rows(dh_loss *loss, const dh_index *ix, const float *labels,
+                                uint32_t flags)
 {
     size_t n = dh_index_count(ix), K = loss->K;
     if (n && !labels)
@@ -43,13 +44,14 @@ static dh_status set_fixed_rows(dh_loss *loss, const dh_index *ix, const float *
     float *codes = dh__alloc((n * K + 1) * sizeof(float));
     if (!codes) return DH_E_NO_MEMORY;
     dh_status st = n ? dh_index_export(ix, DH_CODE_FLOAT32, 0, n, codes, NULL) : DH_OK;
-    if (st == DH_OK) st = dh_loss_set_fixed_codes(loss, codes, labels, n);
+    if (st == DH_OK) st = dh_loss_set_fixed_codes(loss, codes, labels, n, flags);
     dh__free(codes);
     return st;
 }
 
 static dh_status check_args(dh_model *model, dh_loss *loss, const dh_dataset *ds,
-                            const dh_index *ix, const dh_incremental_options *o)
+                            const dh_index *ix, const dh_dataset *old,
+                            const dh_incremental_options *o)
 {
     uint32_t K = dh_model_n_bits(model);
     if (dh_index_n_bits(ix) != K || loss->K != K)
@@ -63,10 +65,14 @@ static dh_status check_args(dh_model *model, dh_loss *loss, const dh_dataset *ds
     if (dh_index_is_readonly(ix))
         return dh__set_error(DH_E_STATE, "dh_incremental_session: the index is read-only "
                              "(memory-mapped); load it with dh_index_load to extend it");
-    if (loss->m == &dh__loss_dihn && loss->N != dh_dataset_count(ds))
+    size_t n_old = old ? dh_dataset_count(old) : 0;
+    if (old && n_old != dh_index_count(ix))
+        return dh__set_error(DH_E_SHAPE, "dh_incremental_session: index_images has %zu samples, "
+                             "the index %zu live rows", n_old, dh_index_count(ix));
+    if (loss->m == &dh__loss_dihn && loss->N != dh_dataset_count(ds) + n_old)
         return dh__set_error(DH_E_SHAPE, "dh_incremental_session(dihn): the loss was created "
-                             "with n_train = %zu, new_data has %zu items", loss->N,
-                             dh_dataset_count(ds));
+                             "with n_train = %zu, want %zu (new items%s)", loss->N,
+                             dh_dataset_count(ds) + n_old, old ? " + index_images" : "");
     DH_CHECK_ARG_MSG(o->new_codes >= DH_INCR_CODES_AUTO && o->new_codes <= DH_INCR_CODES_LEARNED,
                      "dh_incremental_options.new_codes = %d unknown", o->new_codes);
     DH_CHECK_ARG_MSG(o->reserved0 == 0, "dh_incremental_options.reserved0 must be 0");
@@ -75,11 +81,13 @@ static dh_status check_args(dh_model *model, dh_loss *loss, const dh_dataset *ds
     return DH_OK;
 }
 
-/* The loss's learned codes for the n new items, or NULL when it has none. */
+/* The loss's learned codes for the training rows (the n new items come first), or
+ * NULL when it has none. */
 static const dh__param *learned_codes(dh_loss *loss, size_t n)
 {
     const dh__param *p = dh__loss_find(loss, "codes");
-    return p && p->ndim == 2 && (size_t)p->shape[0] == n && (size_t)p->shape[1] == loss->K
+    return p && p->ndim == 2 && (size_t)p->shape[0] == loss->N && loss->N >= n &&
+                   (size_t)p->shape[1] == loss->K
                ? p : NULL;
 }
 
@@ -97,8 +105,26 @@ static dh_status new_item_codes(dh_model *model, dh_loss *loss, const dh_dataset
     return dh_codes_pack_float(V->data, n, loss->K, 0, out);
 }
 
+/* Train on the new items (followed by the old images when given). */
+static dh_status fine_tune(dh_model *model, dh_loss *loss, const dh_dataset *new_data,
+                           const dh_dataset *old, const dh_trainer_options *train_opts)
+{
+    dh_trainer_options to;
+    dh_trainer_options_init(&to);
+    if (train_opts) DH_TRY(dh__options_copy(&to, sizeof to, train_opts, "dh_trainer_options"));
+    dh_dataset *all = NULL;
+    if (old) DH_TRY(dh_dataset_concat(new_data, old, &all));
+    dh_trainer *t = NULL;
+    dh_status st = dh_trainer_create(model, loss, all ? all : new_data, &to, &t);
+    if (st == DH_OK) st = dh_trainer_run(t);
+    dh_trainer_free(t);
+    dh_dataset_free(all);
+    return st;
+}
+
 dh_status dh_incremental_session(dh_model *model, dh_loss *loss, const dh_dataset *new_data,
                                  dh_index *index, const float *index_labels,
+                                 const dh_dataset *index_images,
                                  const dh_trainer_options *train_opts,
                                  const dh_incremental_options *opts, int64_t *out_first_id)
 {
@@ -106,27 +132,21 @@ dh_status dh_incremental_session(dh_model *model, dh_loss *loss, const dh_datase
     dh_incremental_options o;
     dh_incremental_options_init(&o);
     if (opts) DH_TRY(dh__options_copy(&o, sizeof o, opts, "dh_incremental_options"));
-    DH_TRY(check_args(model, loss, new_data, index, &o));
+    DH_TRY(check_args(model, loss, new_data, index, index_images, &o));
     int64_t first = o.first_id;
     if (first < 0) DH_TRY(next_id(index, &first));
     const size_t n = dh_dataset_count(new_data);
     DH_CHECK_ARG_MSG((uint64_t)first <= (uint64_t)INT64_MAX - n, "dh_incremental_session: "
                      "ids from %lld overflow", (long long)first);
-    if (loss->m == &dh__loss_dihn) DH_TRY(set_fixed_rows(loss, index, index_labels));
-
-    dh_trainer_options to;
-    dh_trainer_options_init(&to);
-    if (train_opts) DH_TRY(dh__options_copy(&to, sizeof to, train_opts, "dh_trainer_options"));
-    dh_trainer *t = NULL;
-    DH_TRY(dh_trainer_create(model, loss, new_data, &to, &t));
-    dh_status st = dh_trainer_run(t);
-    dh_trainer_free(t);
-    DH_TRY(st);
+    if (loss->m == &dh__loss_dihn)
+        DH_TRY(set_fixed_rows(loss, index, index_labels,
+                              index_images ? DH_FIXED_CODES_IN_TRAIN : 0));
+    DH_TRY(fine_tune(model, loss, new_data, index_images, train_opts));
 
     size_t cb = dh_code_bytes(loss->K);
     uint8_t *codes = dh__alloc(n * cb);
     int64_t *ids = dh__alloc(n * sizeof(int64_t));
-    st = (codes && ids) ? DH_OK : DH_E_NO_MEMORY;
+    dh_status st = (codes && ids) ? DH_OK : DH_E_NO_MEMORY;
     if (st == DH_OK) st = new_item_codes(model, loss, new_data, o.new_codes, codes);
     for (size_t i = 0; st == DH_OK && i < n; i++) ids[i] = first + (int64_t)i;
     /* the only write to the index: an append (all rows or, on failure, none) */

@@ -10,6 +10,10 @@ from .core import (ISA_AUTO, ISA_AVX2, ISA_AVX512BW, ISA_AVX512VPOPCNT, ISA_SCAL
 
 # Modules per lib/ folder are imported here as they land (index, eval, data, ...).
 # @@IMPORTS
+if has_training():  # class-incremental sessions (DIHN, DIH)
+    from .incremental import incremental_session, set_fixed_codes  # noqa: E402
+if has_training():  # long-tail hashing: class weights, LTHNet meta-embedding
+    from . import longtail  # noqa: E402  dh.longtail.add_meta_embedding, ...
 if has_training():  # encoders exist only in training builds
     from .nn import Encoder, EncoderOptions  # noqa: E402
 if has_training():  # models and optimizers need the training build

@@ -5,7 +5,7 @@
 
 Hyper-parameters are keyword arguments named like the fields of dh_loss_options
 (quant_weight, scale, margin, gamma, tau, pos_weight, pair_weight, center_weight,
-variant, schedule, centers, n_epochs, update_every, sweeps, seed, n_train); those
+variant, schedule, centers, n_epochs, update_every, sweeps, seed, n_train, cb_beta); those
 not given keep the method's defaults (see docs/methods.md).
 """
 import ctypes
@@ -30,7 +30,7 @@ class LossOptions(ctypes.Structure):
                 ("scale", ctypes.c_double), ("margin", ctypes.c_double),
                 ("gamma", ctypes.c_double), ("tau", ctypes.c_double),
                 ("pos_weight", ctypes.c_double), ("pair_weight", ctypes.c_double),
-                ("center_weight", ctypes.c_double)]
+                ("center_weight", ctypes.c_double), ("cb_beta", ctypes.c_double)]
 
 
 class LossRecipe(ctypes.Structure):
