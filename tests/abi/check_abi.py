@@ -21,6 +21,35 @@ def exported(lib):
     return syms
 
 
+def compare_layout(old, now):
+    """A recorded field must keep its offset and a struct may only grow (fields are
+    appended); new fields or structs must be recorded (--update)."""
+    def parse(lines):
+        d = {}
+        for line in lines:
+            name, field, val = line.split()
+            d[(name, field)] = int(val)
+        return d
+    o, n = parse(old), parse(now)
+    bad = 0
+    for key, val in sorted(o.items()):
+        if key not in n:
+            print(f"ABI BREAK: {key[0]}.{key[1]} was removed")
+            bad += 1
+        elif key[1] == "sizeof" and n[key] < val:
+            print(f"ABI BREAK: {key[0]} shrank from {val} to {n[key]} bytes")
+            bad += 1
+        elif key[1] != "sizeof" and n[key] != val:
+            print(f"ABI BREAK: {key[0]}.{key[1]} moved from offset {val} to {n[key]}")
+            bad += 1
+    grown = [k for k in n if k in o and k[1] == "sizeof" and n[k] > o[k]]
+    added = [k for k in n if k not in o]
+    for k in sorted(added + grown):
+        print(f"unrecorded: {k[0]}.{k[1]} = {n[k]} (append it with --update if intended)")
+    print(f"{len(n)} entries, {bad} breaks, {len(added) + len(grown)} unrecorded")
+    return 1 if bad or added or grown else 0
+
+
 def main():
     mode, target, record = sys.argv[1:4]
     update = "--update" in sys.argv
@@ -38,6 +67,8 @@ def main():
     except FileNotFoundError:
         print(f"missing record {record}; run with --update")
         return 1
+    if mode == "layout":
+        return compare_layout(old, now)
     removed = sorted(set(old) - set(now))
     added = sorted(set(now) - set(old))
     for r in removed:
