@@ -15,7 +15,7 @@ static volatile sig_atomic_t g_stop;
 typedef struct train_args {
     const char *data, *protocol, *encoder, *method, *out, *checkpoint, *backbone, *optimizer;
     const char *schedule, *augment, *mean, *std;
-    uint32_t bits, epochs, batch, seed, eval_every, threads, size, warmup, resume, quiet;
+    uint32_t bits, epochs, batch, seed, eval_every, threads, size, warmup, resume, quiet, meta;
     uint32_t eval_topk;
     double lr, momentum, weight_decay, quant, margin, scale, backbone_mult;
 } train_args;
@@ -40,6 +40,8 @@ static void usage(FILE *fp)
         "  --backbone FILE    pretrained encoder weights (safetensors, torchvision names)\n"
         "  --mean a,b,c --std a,b,c   input normalisation on pixel/255 (default 0 and 1)\n"
         "  --quant-weight X --margin X --scale X   loss hyper-parameters (method's defaults)\n"
+        "  --meta-embedding   LTHNet's dynamic meta-embedding (class-centroid memory mixed\n"
+        "                     into the features; for long-tailed data, with --method lthnet)\n"
         "optimisation:\n"
         "  --epochs N --batch-size B --lr X (defaults: the method's recipe)\n"
         "  --optimizer sgd|adam|adamw|rmsprop --momentum X --weight-decay X\n"
@@ -150,6 +152,7 @@ static int parse(int argc, char **argv, train_args *a)
         int matched = 0, rc;
         if (!strcmp(argv[i], "--resume")) { a->resume = 1; continue; }
         if (!strcmp(argv[i], "--quiet")) { a->quiet = 1; continue; }
+        if (!strcmp(argv[i], "--meta-embedding")) { a->meta = 1; continue; }
         for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !matched; k++) {
             int r = dh_cli_flag(argc, argv, &i, strs[k].flag, (const char **)((char *)a + strs[k].off));
             if (r < 0) return dh_cli_usage_error(CMD, "%s needs a value", strs[k].flag);
@@ -233,6 +236,8 @@ static int build_model(const train_args *a, train_objs *o)
     if ((a->mean && parse_floats(a->mean, mo.mean)) || (a->std && parse_floats(a->std, mo.std)))
         return dh_cli_usage_error(CMD, "--mean/--std: expected comma-separated numbers");
     if ((st = dh_model_create(&mo, &o->model)) != DH_OK) return dh_cli_fail(CMD, st);
+    if (a->meta && (st = dh_model_add_meta_embedding(o->model, lo.n_classes)) != DH_OK)
+        return dh_cli_fail(CMD, st);
     if (a->backbone) {
         uint32_t loaded = 0, ignored = 0;
         st = dh_model_load_backbone(o->model, a->backbone, 0, &loaded, &ignored);

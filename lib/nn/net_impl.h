@@ -131,12 +131,17 @@ typedef struct nn_plan {
     int n_pds, cap_pds;
     void **bufs;              /* owned aligned buffers */
     int n_bufs, cap_bufs;
-    /* Buffer sharing: tensor t's pooled memory (inference values, training
-     * gradients) is live over nodes [producer, live_hi[t]]; tensors whose ranges
-     * are disjoint share one buffer (see nn_tensor_set). */
-    int *live_hi;             /* per tensor, over its alias group; -1: not pooled */
-    struct nn_slab { void *ptr; size_t bytes; int hi; } *slabs;
+    /* Buffer sharing (nn_tensor_set): on a timeline where forward runs node j at
+     * time j and backward at time 2 * n_nodes + 1 - j, inference values, training
+     * gradients and training values that backward does not read live over short
+     * ranges; memories whose ranges are disjoint share one slab. */
+    int *live_hi;             /* per tensor: last node using it, over its alias group */
+    int *live_root;           /* per tensor: the root of its alias group */
+    char *live_keep;          /* per tensor (root): training value read by backward */
+    struct nn_slab { void *ptr; size_t bytes; } *slabs;
     int n_slabs, cap_slabs;
+    struct nn_use { int slab, lo, hi; } *uses;
+    int n_uses, cap_uses;
     dnnl_memory_t out_user, fmap_user, dout_user, dfmap_user;
     dnnl_primitive_t out_r, fmap_r, dout_r, dfmap_r;
     int has_dx;               /* at run time: dx requested */
@@ -144,7 +149,8 @@ typedef struct nn_plan {
 } nn_plan;
 
 /* plan.c */
-/** Compute live_hi from the graph and the fusion decisions (before building). */
+/** Compute the live_* arrays from the graph and the fusion decisions (before
+ *  building); they must be allocated with n_t entries each. */
 void nn_plan_lifetimes(nn_plan *p);
 dh_status nn_plan_create(dh__net *net, size_t n, int training, nn_plan **out);
 void nn_plan_free(nn_plan *p);
@@ -201,6 +207,8 @@ dh_status nn_fwd_bn(nn_plan *p, int i);
 dh_status nn_bwd_bn(nn_plan *p, int i);
 dh_status nn_fwd_act(nn_plan *p, int i);
 dh_status nn_bwd_act(nn_plan *p, int i);
+/** Training ReLU backward reads the output (the input may then be dropped). */
+int nn_act_bwd_uses_dst(const nn_node *nd);
 dh_status nn_fwd_dropout(nn_plan *p, int i);
 dh_status nn_bwd_dropout(nn_plan *p, int i);
 dh_status nn_fwd_softmax(nn_plan *p, int i);

@@ -159,6 +159,14 @@ dh_status nn_bwd_bn(nn_plan *p, int i)
 
 /* ---- element-wise ---- */
 
+/* Training ReLU (any slope >= 0) keeps the sign of its input in its output, so its
+ * backward can read the output, which the next layer keeps anyway, and the input
+ * (often a residual sum) need not be kept for backward. */
+int nn_act_bwd_uses_dst(const nn_node *nd)
+{
+    return nd->act == DH__ACT_RELU && nd->alpha >= 0.0f;
+}
+
 static dnnl_alg_kind_t act_alg(int32_t kind)
 {
     switch (kind) {
@@ -175,9 +183,11 @@ dh_status nn_fwd_act(nn_plan *p, int i)
     nn_exec *x = &p->ex[i];
     int in = nd->in[0];
     dnnl_eltwise_desc_t ed;
+    dnnl_alg_kind_t alg = act_alg(nd->act);
+    if (p->training && nn_act_bwd_uses_dst(nd)) alg = dnnl_eltwise_relu_use_dst_for_bwd;
     DH_DNNL(dnnl_eltwise_forward_desc_init(
-        &ed, p->training ? dnnl_forward_training : dnnl_forward_inference, act_alg(nd->act),
-        &p->md[in], nd->alpha, 0.0f));
+        &ed, p->training ? dnnl_forward_training : dnnl_forward_inference, alg, &p->md[in],
+        nd->alpha, 0.0f));
     dnnl_primitive_desc_t pd;
     DH_TRY(nn_pd(p, &ed, NULL, NULL, &pd));
     x->fwd_pd = pd;
@@ -192,9 +202,11 @@ dh_status nn_bwd_act(nn_plan *p, int i)
 {
     const nn_node *nd = &p->net->nodes[i];
     int in = nd->in[0];
+    int use_dst = nn_act_bwd_uses_dst(nd);
     dnnl_eltwise_desc_t ed;
-    DH_DNNL(dnnl_eltwise_backward_desc_init(&ed, act_alg(nd->act), &p->md[nd->out], &p->md[in],
-                                            nd->alpha, 0.0f));
+    DH_DNNL(dnnl_eltwise_backward_desc_init(
+        &ed, use_dst ? dnnl_eltwise_relu_use_dst_for_bwd : act_alg(nd->act), &p->md[nd->out],
+        use_dst ? &p->md[nd->out] : &p->md[in], nd->alpha, 0.0f));
     dnnl_primitive_desc_t pd;
     DH_TRY(nn_pd(p, &ed, NULL, p->ex[i].fwd_pd, &pd));
     dnnl_memory_t ddst, target;
@@ -203,8 +215,9 @@ dh_status nn_bwd_act(nn_plan *p, int i)
     DH_TRY(nn_diff_as(p, nd->out, nn_pd_md(pd, dnnl_query_diff_dst_md, 0), i, &ddst));
     dnnl_primitive_t prim;
     DH_TRY(nn_prim(p, pd, &prim));
-    dnnl_exec_arg_t a[3] = {{DNNL_ARG_SRC, p->val[in]}, {DNNL_ARG_DIFF_DST, ddst},
-                            {DNNL_ARG_DIFF_SRC, target}};
+    dnnl_exec_arg_t a[3] = {{use_dst ? DNNL_ARG_DST : DNNL_ARG_SRC,
+                             use_dst ? p->val[nd->out] : p->val[in]},
+                            {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_SRC, target}};
     DH_TRY(nn_step_add(p, prim, NULL, NULL, i, 3, a));
     return nn_diff_end(p, &pend);
 }

@@ -21,6 +21,17 @@
         }                                                                                    \
     } while (0)
 
+#define GROW_NULL(arr, n, cap)                                                               \
+    do {                                                                                     \
+        if ((n) == (cap)) {                                                                  \
+            int nc_ = (cap) ? 2 * (cap) : 16;                                                \
+            void *q_ = dh__realloc((arr), (size_t)nc_ * sizeof(*(arr)));                     \
+            if (!q_) return NULL;                                                            \
+            (arr) = q_;                                                                      \
+            (cap) = nc_;                                                                     \
+        }                                                                                    \
+    } while (0)
+
 dh_status nn_mem(nn_plan *p, const dnnl_memory_desc_t *md, void *handle, dnnl_memory_t *out)
 {
     dnnl_engine_t eng;
@@ -185,49 +196,49 @@ dh_status nn_step_accumulate(nn_plan *p, dnnl_memory_t src, const dnnl_memory_de
     return nn_step_reorder(p, src, u, 1, node);
 }
 
-/* A buffer of `bytes` for a tensor live over nodes [lo, hi]: the smallest slab that
- * is large enough and whose tensors all died before lo, else a new slab. Tensors are
- * set in producer order, so a slab's `hi` (the latest end among its tensors) is all
- * that decides whether it is free at lo. */
+/* A buffer of `bytes` for a memory live over times [lo, hi]: the smallest slab that
+ * is large enough and not used during that range, else a new slab. */
 static void *slab_get(nn_plan *p, size_t bytes, int lo, int hi)
 {
     int best = -1;
     for (int k = 0; k < p->n_slabs; k++) {
-        const struct nn_slab *s = &p->slabs[k];
-        if (s->hi < lo && s->bytes >= bytes && (best < 0 || s->bytes < p->slabs[best].bytes))
-            best = k;
+        if (p->slabs[k].bytes < bytes || (best >= 0 && p->slabs[k].bytes >= p->slabs[best].bytes))
+            continue;
+        int busy = 0;
+        for (int u = 0; u < p->n_uses && !busy; u++)
+            busy = p->uses[u].slab == k && p->uses[u].lo <= hi && lo <= p->uses[u].hi;
+        if (!busy) best = k;
     }
+    GROW_NULL(p->uses, p->n_uses, p->cap_uses);
     if (best < 0) {
-        if (p->n_slabs == p->cap_slabs) {
-            int nc = p->cap_slabs ? 2 * p->cap_slabs : 16;
-            void *q = dh__realloc(p->slabs, (size_t)nc * sizeof *p->slabs);
-            if (!q) return NULL;
-            p->slabs = q;
-            p->cap_slabs = nc;
-        }
+        GROW_NULL(p->slabs, p->n_slabs, p->cap_slabs);
         void *b = nn_buf(p, bytes);
         if (!b) return NULL;
         best = p->n_slabs++;
-        p->slabs[best] = (struct nn_slab){b, bytes, -1};
+        p->slabs[best] = (struct nn_slab){b, bytes};
     }
-    p->slabs[best].hi = hi;
+    p->uses[p->n_uses++] = (struct nn_use){best, lo, hi};
     return p->slabs[best].ptr;
 }
 
-/* Tensor t's value and (training) gradient. Inference values and training gradients
- * live only between their producer and their last consumer, so they come from the
- * plan's slabs; training values are kept for backward and get their own memory. */
+/* Tensor t's value and (training) gradient. A value lives from its producer to its
+ * last consumer unless backward reads it (training: kept whole); a gradient lives
+ * over the same nodes in backward. Exposed tensors have live_hi = n_nodes. */
 dh_status nn_tensor_set(nn_plan *p, int t, const dnnl_memory_desc_t *md)
 {
     p->md[t] = *md;
-    int lo = p->net->t[t].producer, hi = p->live_hi ? p->live_hi[t] : -1;
-    void *buf = NULL;
-    if (hi >= lo && lo >= 0) {
-        buf = slab_get(p, dh__dnnl_md_bytes(md), lo, hi);
-        if (!buf) return DH_E_NO_MEMORY;
+    int lo = p->net->t[t].producer, hi = p->live_hi[t], end = 2 * p->net->n_nodes + 1;
+    size_t bytes = dh__dnnl_md_bytes(md);
+    void *vbuf = NULL, *dbuf = NULL;
+    if (hi >= lo && lo >= 0) { /* consumed (or exposed) */
+        if (!p->training || !p->live_keep[t]) {
+            if (!(vbuf = slab_get(p, bytes, lo, hi))) return DH_E_NO_MEMORY;
+        }
+        if (p->training && !(dbuf = slab_get(p, bytes, end - hi, end - lo)))
+            return DH_E_NO_MEMORY;
     }
-    DH_TRY(nn_mem(p, md, p->training ? NULL : buf, &p->val[t]));
-    if (p->training) DH_TRY(nn_mem(p, md, buf, &p->diff[t]));
+    DH_TRY(nn_mem(p, md, vbuf, &p->val[t]));
+    if (p->training) DH_TRY(nn_mem(p, md, dbuf, &p->diff[t]));
     return DH_OK;
 }
 

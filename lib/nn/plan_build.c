@@ -94,31 +94,53 @@ static int alias_source(const nn_plan *p, int j)
     return nd->in[0];
 }
 
-/* Liveness of the pooled memories (inference values, training gradients): tensor t
- * is used by the steps of nodes producer(t) .. last consumer(t) (backward runs the
- * same range in reverse); exposed tensors (output, feature map) stay live to the end.
- * Aliased tensors share one memory, so the range is taken over the alias group and
- * stored at its root (the tensor whose producer calls nn_tensor_set). */
+/* Whether node j's backward reads tensor t's value (training). */
+static int bwd_reads(const nn_plan *p, int j, int t)
+{
+    const nn_node *nd = &p->net->nodes[j];
+    switch (nd->kind) {
+    case NN_CONV:
+    case NN_LINEAR:
+    case NN_BN: return nd->in[0] == t;
+    case NN_ACT:
+        if (p->ex[j].fused) return 0; /* runs inside batch norm, on its workspace */
+        return nn_act_bwd_uses_dst(nd) ? nd->out == t : nd->in[0] == t;
+    case NN_SOFTMAX: return nd->out == t;
+    default: return 0; /* pooling (workspace), add, flatten, concat, dropout (mask) */
+    }
+}
+
+/* Liveness of the memories nn_tensor_set shares: tensor t is used by the steps of
+ * nodes producer(t) .. last consumer(t) (backward runs the same range in reverse);
+ * exposed tensors (output, feature map) stay live to the end. Aliased tensors share
+ * one memory, so ranges and the keep flag are merged at the group's root (the tensor
+ * whose producer calls nn_tensor_set). */
 void nn_plan_lifetimes(nn_plan *p)
 {
     const dh__net *net = p->net;
-    int nt = net->n_t;
-    int *hi = p->live_hi, *root = p->live_hi + nt;
+    int nt = net->n_t, *hi = p->live_hi, *root = p->live_root;
+    char *keep = p->live_keep;
     for (int t = 0; t < nt; t++) {
-        hi[t] = -1;
+        hi[t] = t == net->output || t == net->fmap ? net->n_nodes : -1;
         root[t] = t;
-        if (t == net->output || t == net->fmap) hi[t] = net->n_nodes;
+        keep[t] = t == net->output || t == net->fmap;
     }
     for (int j = 0; j < net->n_nodes; j++) {
         const nn_node *nd = &net->nodes[j];
-        for (int k = 0; k < nd->n_in; k++)
+        for (int k = 0; k < nd->n_in; k++) {
             if (hi[nd->in[k]] < j) hi[nd->in[k]] = j;
+            keep[nd->in[k]] |= (char)bwd_reads(p, j, nd->in[k]);
+        }
+        keep[nd->out] |= (char)bwd_reads(p, j, nd->out);
         int src = alias_source(p, j);
         if (src >= 0) root[nd->out] = root[src];
     }
-    for (int t = nt - 1; t > 0; t--)
-        if (root[t] != t && hi[t] > hi[root[t]]) hi[root[t]] = hi[t];
-    hi[0] = -1; /* the input is the caller's */
+    for (int t = nt - 1; t > 0; t--) {
+        if (root[t] == t) continue;
+        if (hi[t] > hi[root[t]]) hi[root[t]] = hi[t];
+        keep[root[t]] |= keep[t];
+    }
+    hi[0] = -1; /* the input is the caller's (or, training, the plan's own copy) */
 }
 
 /* Caller arrays (plain layout) and the reorders between them and the net. */
@@ -198,8 +220,11 @@ dh_status nn_plan_create(dh__net *net, size_t n, int training, nn_plan **out)
     p->diff = dh__calloc(nt, sizeof *p->diff);
     p->written = dh__calloc(nt, 1);
     p->ex = dh__calloc(nn ? nn : 1, sizeof *p->ex);
-    p->live_hi = dh__calloc(2 * nt, sizeof *p->live_hi); /* live_hi, then the alias roots */
-    if (!p->md || !p->val || !p->diff || !p->written || !p->ex || !p->live_hi) {
+    p->live_hi = dh__calloc(nt, sizeof *p->live_hi);
+    p->live_root = dh__calloc(nt, sizeof *p->live_root);
+    p->live_keep = dh__calloc(nt, 1);
+    if (!p->md || !p->val || !p->diff || !p->written || !p->ex || !p->live_hi || !p->live_root ||
+        !p->live_keep) {
         nn_plan_free(p);
         return DH_E_NO_MEMORY;
     }
@@ -239,7 +264,10 @@ void nn_plan_free(nn_plan *p)
     dh__free(p->written);
     dh__free(p->ex);
     dh__free(p->live_hi);
+    dh__free(p->live_root);
+    dh__free(p->live_keep);
     dh__free(p->slabs);
+    dh__free(p->uses);
     dh__free(p);
 }
 

@@ -260,6 +260,10 @@ static dh_status report(dh_trainer *t, int32_t event, uint64_t batch, double los
 static dh_status run_epoch(dh_trainer *t)
 {
     DH_TRY(dh_loss_epoch_begin(t->loss, t->epoch));
+    /* LTHNet's meta-embedding: class centroids of the training features, refreshed by
+     * an inference pass at the start of every epoch */
+    if (dh_model_meta_classes(t->model))
+        DH_TRY(dh_model_update_class_memory(t->model, t->train));
     DH_TRY(dh_loader_seek(t->loader, (uint64_t)t->epoch, 0));
     dh__model_set_training(t->model, 1);
     dh__progress_epoch_begin(&t->prog);

@@ -6,7 +6,7 @@ meta-embedding. The losses are dh.Loss("lthnet", ...) and dh.Loss("dualproxy", .
     dh.longtail.add_meta_embedding(model, n_classes=10)   # before the Trainer
     loss = dh.Loss("lthnet", n_bits=32, n_classes=10)
     t = dh.Trainer(model, loss, train, epochs=10, optimizer="adam", lr=1e-3)
-    t.run(callback=dh.longtail.memory_refresher(model, train))  # memory every epoch
+    t.run()  # the trainer refreshes the class memory at the start of every epoch
 """
 import ctypes
 
@@ -59,14 +59,10 @@ def update_class_memory(model, dataset):
 
 
 def memory_refresher(model, dataset, then=None):
-    """A Trainer.run callback that refreshes the memory now and after every epoch
-    (LTHNet recomputes it at the start of each epoch); `then(progress)` is called
-    for every event and may return True to stop."""
-    update_class_memory(model, dataset)
-
+    """Kept for compatibility: dh_trainer_run now refreshes the meta-embedding memory
+    at the start of every epoch itself. Returns a Trainer.run callback that just calls
+    `then(progress)` (which may return True to stop)."""
     def cb(p):
-        if p["event"] == 1:  # EVENT_EPOCH: after validation, before the next epoch
-            update_class_memory(model, dataset)
         return then(p) if then else False
     return cb
 
