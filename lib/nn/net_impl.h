@@ -142,6 +142,7 @@ typedef struct nn_plan {
     int n_slabs, cap_slabs;
     struct nn_use { int slab, lo, hi; } *uses;
     int n_uses, cap_uses;
+    size_t shared_bytes;      /* sum of the memories placed in slabs */
     dnnl_memory_t out_user, fmap_user, dout_user, dfmap_user;
     dnnl_primitive_t out_r, fmap_r, dout_r, dfmap_r;
     int has_dx;               /* at run time: dx requested */

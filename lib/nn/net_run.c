@@ -137,6 +137,26 @@ int dh__net_cached_plans(const dh__net *net)
     return c;
 }
 
+dh_status dh__net_plan_stats_get(const dh__net *net, dh__net_plan_stats *out)
+{
+    DH_CHECK_ARG(net != NULL && out != NULL);
+    const nn_plan *p = NULL;
+    for (int i = 0; i < NN_MAX_PLANS; i++)
+        if (net->plans[i] && (!p || net->plans[i]->last_used > p->last_used)) p = net->plans[i];
+    if (!p) return dh__set_error(DH_E_STATE, "nn: no plan has been built yet");
+    memset(out, 0, sizeof *out);
+    out->training = p->training;
+    for (int i = 0; i < net->n_nodes; i++) {
+        if (net->nodes[i].kind != NN_CONV || p->ex[i].fused) continue;
+        out->n_convs++;
+        out->n_winograd += p->ex[i].wino;
+    }
+    out->n_slabs = p->n_slabs;
+    out->shared_bytes = p->shared_bytes;
+    for (int k = 0; k < p->n_slabs; k++) out->slab_bytes += p->slabs[k].bytes;
+    return DH_OK;
+}
+
 /* ---- the plan cache ---- */
 
 static dh_status get_plan(dh__net *net, size_t n, int training, nn_plan **out)

@@ -119,6 +119,18 @@ void dh__net_zero_grad(dh__net *net);
 /** Number of distinct (batch, mode) plans currently cached (for tests). */
 int dh__net_cached_plans(const dh__net *net);
 
+/** What the most recently used plan built (for tests and benchmarks). */
+typedef struct dh__net_plan_stats {
+    int32_t training;      /* 1: a training plan */
+    int32_t n_convs;       /* convolutions with their own primitive (not fused away) */
+    int32_t n_winograd;    /* of those, how many run as Winograd F(4x4, 3x3) */
+    int32_t n_slabs;       /* shared buffers */
+    size_t shared_bytes;   /* bytes of the tensor memories placed in shared buffers */
+    size_t slab_bytes;     /* bytes the shared buffers hold */
+} dh__net_plan_stats;
+/** Returns DH_OK, DH_E_INVALID_ARG (NULL), DH_E_STATE (no plan built yet). */
+dh_status dh__net_plan_stats_get(const dh__net *net, dh__net_plan_stats *out);
+
 /* ======================================================================== */
 /* 3. Reference kernels (plain C, double, NCHW), for tests                   */
 /* ======================================================================== */

@@ -158,9 +158,27 @@ static const dnnl_memory_desc_t *mem_md(dnnl_memory_t m)
     return md;
 }
 
+/* dst += src for two memories of one layout (a gradient with several consumers):
+ * an in-place binary add, which has a JIT kernel, where a reorder with a sum post-op
+ * between equal layouts runs oneDNN's reference loop. */
+static dh_status step_add_inplace(nn_plan *p, dnnl_memory_t src, dnnl_memory_t dst, int node)
+{
+    const dnnl_memory_desc_t *md = mem_md(dst);
+    dnnl_binary_desc_t bd;
+    DH_DNNL(dnnl_binary_desc_init(&bd, dnnl_binary_add, md, md, md));
+    dnnl_primitive_desc_t pd;
+    DH_TRY(nn_pd(p, &bd, NULL, NULL, &pd));
+    dnnl_primitive_t prim;
+    DH_TRY(nn_prim(p, pd, &prim));
+    dnnl_exec_arg_t a[3] = {{DNNL_ARG_SRC_0, dst}, {DNNL_ARG_SRC_1, src}, {DNNL_ARG_DST, dst}};
+    return nn_step_add(p, prim, NULL, NULL, node, 3, a);
+}
+
 dh_status nn_step_reorder(nn_plan *p, dnnl_memory_t src, dnnl_memory_t dst, int accumulate,
                           int node)
 {
+    if (accumulate && dnnl_memory_desc_equal(mem_md(src), mem_md(dst)))
+        return step_add_inplace(p, src, dst, node);
     dnnl_primitive_t r;
     DH_TRY(nn_reorder_prim(p, mem_md(src), mem_md(dst), accumulate, &r));
     dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
@@ -218,6 +236,7 @@ static void *slab_get(nn_plan *p, size_t bytes, int lo, int hi)
         p->slabs[best] = (struct nn_slab){b, bytes};
     }
     p->uses[p->n_uses++] = (struct nn_use){best, lo, hi};
+    p->shared_bytes += bytes;
     return p->slabs[best].ptr;
 }
 

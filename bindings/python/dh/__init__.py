@@ -10,6 +10,8 @@ from .core import (ISA_AUTO, ISA_AVX2, ISA_AVX512BW, ISA_AVX512VPOPCNT, ISA_SCAL
 
 # Modules per lib/ folder are imported here as they land (index, eval, data, ...).
 # @@IMPORTS
+if has_training():  # fine-grained models and the CUB / Aircraft list readers
+    from . import finegrained  # noqa: E402  dh.finegrained.create_model, load_dataset
 if has_training():  # class-incremental sessions (DIHN, DIH)
     from .incremental import incremental_session, set_fixed_codes  # noqa: E402
 if has_training():  # long-tail hashing: class weights, LTHNet meta-embedding
