@@ -174,11 +174,29 @@ static dh_status step_add_inplace(nn_plan *p, dnnl_memory_t src, dnnl_memory_t d
     return nn_step_add(p, prim, NULL, NULL, node, 3, a);
 }
 
+/* dst = src between memories of one layout: a memcpy (oneDNN's reorder between
+ * equal layouts is its reference loop). Handles are read at run time: dx is bound
+ * per call. */
+typedef struct nn_copy { dnnl_memory_t src, dst; size_t bytes; } nn_copy;
+
+static dh_status copy_fn(nn_plan *p, nn_step *s)
+{
+    (void)p;
+    const nn_copy *c = s->ctx;
+    memcpy(nn_mem_ptr(c->dst), nn_mem_ptr(c->src), c->bytes);
+    return DH_OK;
+}
+
 dh_status nn_step_reorder(nn_plan *p, dnnl_memory_t src, dnnl_memory_t dst, int accumulate,
                           int node)
 {
-    if (accumulate && dnnl_memory_desc_equal(mem_md(src), mem_md(dst)))
-        return step_add_inplace(p, src, dst, node);
+    if (dnnl_memory_desc_equal(mem_md(src), mem_md(dst))) {
+        if (accumulate) return step_add_inplace(p, src, dst, node);
+        nn_copy *c = nn_buf(p, sizeof *c);
+        if (!c) return DH_E_NO_MEMORY;
+        *c = (nn_copy){src, dst, dh__dnnl_md_bytes(mem_md(dst))};
+        return nn_step_add(p, NULL, copy_fn, c, node, 0, NULL);
+    }
     dnnl_primitive_t r;
     DH_TRY(nn_reorder_prim(p, mem_md(src), mem_md(dst), accumulate, &r));
     dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};

@@ -153,17 +153,23 @@ def test_killed_training_leaves_a_resumable_checkpoint(data, tmp_path):
             "-o", str(tmp_path / "m.safetensors")]
     rng = random.Random(5)
     kills = 0
-    for _ in range(6):
+    for _ in range(5):
+        before = ck.stat().st_mtime_ns if ck.exists() else 0
         p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        time.sleep(rng.uniform(0.3, 1.2))
+        # wait for this run's first checkpoint (however loaded the machine is), then kill
+        # it at a random moment of the following epochs and their checkpoint writes
+        deadline = time.time() + 120
+        while time.time() < deadline and p.poll() is None and (
+                not ck.exists() or ck.stat().st_mtime_ns == before):
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.3))
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
             kills += 1
         _, err = p.communicate()
         assert p.returncode in (0, -signal.SIGKILL), err
-        if ck.exists():
-            # the checkpoint on disk is complete: the next run resumes from it
-            assert ck.read_bytes()[8:9] == b"{"
+        # the checkpoint on disk is complete: a safetensors header follows its length
+        assert ck.read_bytes()[8:9] == b"{"
     assert kills > 0 and ck.exists()
     r = subprocess.run(args[:args.index("--epochs") + 1] + ["1"] + args[args.index("--epochs") + 2:],
                        capture_output=True, text=True, timeout=600)
