@@ -32,6 +32,14 @@ double dh_cli_now(void);
 /** mkdir -p; 0 or DH_EXIT_IO (message printed). */
 int dh_cli_mkdir(const char *cmd, const char *dir);
 
+/** dh eval --model: encode a protocol's query/database parts into four temporary .npy
+ *  files (codes, labels) in `dir`; *topk gets the protocol's default if 0. 0 or an exit
+ *  code (message printed). Training builds only. */
+int dh_cli_eval_model_inputs(const char *cmd, const char *model, const char *data,
+                             const char *protocol, uint32_t seed, char dir[64],
+                             char paths[4][128], uint64_t *topk);
+void dh_cli_eval_model_cleanup(const char dir[64], char paths[4][128]);
+
 /* Subcommands; each lives in src/cmd_<name>.c */
 int dh_cmd_index(int argc, char **argv);
 int dh_cmd_eval(int argc, char **argv);

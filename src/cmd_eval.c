@@ -16,6 +16,9 @@ static void usage(FILE *fp)
     fprintf(fp,
             "usage: dh eval --query-codes Q.npy --db-codes D.npy --query-labels QL.npy\n"
             "               --db-labels DL.npy [options]\n"
+            "   or: dh eval --model M.safetensors --data SPEC --protocol NAME [--seed S (1)] [options]\n"
+            "       (encodes the protocol's queries and database with the model first; the\n"
+            "       protocol's mAP@K is the default --topk; data specs as in 'dh train')\n"
             "\n"
             "Ranks the database by Hamming distance for every query (no sorting: per-distance\n"
             "histograms) and prints mAP, P@N / R@N, P@H<=r and the PR curve by radius.\n"
@@ -43,7 +46,8 @@ static void usage(FILE *fp)
 }
 
 typedef struct eval_args {
-    const char *qc, *dc, *ql, *dl, *pr_csv, *pr_png;
+    const char *qc, *dc, *ql, *dl, *pr_csv, *pr_png, *model, *data, *protocol;
+    uint32_t seed;
     uint64_t topk;
     uint32_t radius, threads;
     int32_t ties, no_relevant;
@@ -103,7 +107,8 @@ static int parse_flag(int argc, char **argv, int *i, eval_args *a)
     static const char *const known[] = {"--query-codes", "--db-codes", "--query-labels",
                                         "--db-labels", "--pr-csv", "--pr-png", "--topk",
                                         "--ties", "--no-relevant", "--at", "--radius",
-                                        "--threads"};
+                                        "--threads", "--model", "--data", "--protocol",
+                                        "--seed"};
     int ok = 0;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) ok |= !strcmp(f, known[k]);
     if (!ok) return dh_cli_usage_error(CMD, "unknown option '%s'", f);
@@ -116,6 +121,13 @@ static int parse_flag(int argc, char **argv, int *i, eval_args *a)
     else if (!strcmp(f, "--db-labels")) a->dl = v;
     else if (!strcmp(f, "--pr-csv")) a->pr_csv = v;
     else if (!strcmp(f, "--pr-png")) a->pr_png = v;
+    else if (!strcmp(f, "--model")) a->model = v;
+    else if (!strcmp(f, "--data")) a->data = v;
+    else if (!strcmp(f, "--protocol")) a->protocol = v;
+    else if (!strcmp(f, "--seed")) {
+        if (parse_u64(f, v, 0xFFFFFFFFu, &u) != 0) return DH_EXIT_USAGE;
+        a->seed = (uint32_t)u;
+    }
     else if (!strcmp(f, "--topk")) return parse_u64(f, v, UINT64_MAX, &a->topk);
     else if (!strcmp(f, "--ties")) return parse_enum(f, v, ties, 2, &a->ties);
     else if (!strcmp(f, "--no-relevant")) return parse_enum(f, v, norel, 3, &a->no_relevant);
@@ -133,9 +145,15 @@ static int parse_args(int argc, char **argv, eval_args *a)
 {
     memset(a, 0, sizeof *a);
     a->radius = 2;
+    a->seed = 1; /* as dh train */
     for (int i = 1; i < argc; i++) {
         int rc = parse_flag(argc, argv, &i, a);
         if (rc) return rc;
+    }
+    if (a->model || a->data || a->protocol) {
+        if (!a->model || !a->data || !a->protocol)
+            return dh_cli_usage_error(CMD, "--model, --data and --protocol go together");
+        return 0;
     }
     const char *missing = !a->qc ? "--query-codes" : !a->dc ? "--db-codes"
                         : !a->ql ? "--query-labels" : !a->dl ? "--db-labels" : NULL;
@@ -435,9 +453,23 @@ int dh_cmd_eval(int argc, char **argv)
     eval_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc;
+    char dir[64] = "", paths[4][128];
+    if (a.model) {
+#ifdef DH_NO_TRAINING
+        return dh_cli_usage_error(CMD, "--model needs a libdh built with training");
+#else
+        if (a.threads) dh_set_num_threads(a.threads);
+        rc = dh_cli_eval_model_inputs(CMD, a.model, a.data, a.protocol, a.seed,
+                                      dir, paths, &a.topk);
+        a.qc = paths[0], a.dc = paths[1], a.ql = paths[2], a.dl = paths[3];
+#endif
+    }
     side q = {0}, d = {0};
-    rc = run(&a, &q, &d);
+    if (!rc) rc = run(&a, &q, &d);
     side_free(&q);
     side_free(&d);
+#ifndef DH_NO_TRAINING
+    dh_cli_eval_model_cleanup(dir, paths);
+#endif
     return rc;
 }

@@ -136,6 +136,12 @@ def test_demo_quick_writes_results(tmp_path):
               "database.dhi"):
         assert (tmp_path / "demo" / f).stat().st_size > 0
     assert (tmp_path / "demo" / "pr_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # dh eval with a model: the full protocol encoded on the fly
+    ev = json.loads(dh("eval", "--model", tmp_path / "demo" / "model.safetensors", "--data",
+                       "fashion-mnist", "--protocol", "fashion-mnist", "--json").stdout)
+    assert ev["n_queries"] == 10000 and ev["n_db"] == 60000 and ev["map"] > 0.4, ev
+    r = dh("eval", "--model", "x.safetensors", "--json", check=False)
+    assert r.returncode == 2 and "--protocol" in r.stderr
 
 
 @training
