@@ -589,6 +589,55 @@ DH_API dh_status dh_loader_set_epoch(dh_loader *loader, uint64_t epoch);
 /** dh_loader_seek(loader, 0, 0). Since: 1.0 */
 DH_API dh_status dh_loader_reset(dh_loader *loader);
 
+/* ---- Fine-grained data sets (docs/finegrained.md) -------------------------
+ * Models read the encoder's last feature map through a pool (dh_model_options
+ * .fmap_pool: DH_FMAP_POOL_ATTN = SEMICON-lite attention with suppression,
+ * DH_FMAP_POOL_PART = ExchNet-style parts, DH_FMAP_POOL_GAP = the global-pooling
+ * baseline); any loss trains them. The functions below bring the CUB-200-2011 and
+ * FGVC-Aircraft annotation files into the image-list pipeline. */
+
+/** Fine-grained annotation formats (dh_finegrained_write_list). */
+enum {
+    DH_FINEGRAINED_CUB = 0,                   /* CUB-200-2011: images.txt,
+                                                 image_class_labels.txt, train_test_split.txt;
+                                                 split "train", "test" or "all" */
+    DH_FINEGRAINED_AIRCRAFT_VARIANT = 1,      /* FGVC-Aircraft: variants.txt +
+                                                 images_variant_<split>.txt (100 classes) */
+    DH_FINEGRAINED_AIRCRAFT_FAMILY = 2,       /* families.txt + images_family_<split>.txt */
+    DH_FINEGRAINED_AIRCRAFT_MANUFACTURER = 3  /* manufacturers.txt +
+                                                 images_manufacturer_<split>.txt; Aircraft
+                                                 splits "train", "val", "trainval", "test" */
+};
+
+/** Convert a fine-grained set's annotation files into an image list
+ *  (`images/<path> <class id>` per line, paths relative to `dir`), written
+ *  atomically to out_list; load it with dh_dataset_load_imagelist and root = dir.
+ *  Class ids: CUB's class number - 1; Aircraft's line position in the class-name
+ *  file (names may contain spaces).
+ *  @param format        DH_FINEGRAINED_*.
+ *  @param dir           CUB_200_2011/ or fgvc-aircraft-2013b/data/, borrowed.
+ *  @param split         see the enum, borrowed.
+ *  @param out_list      path of the list to write, borrowed.
+ *  @param out_n_classes receives C (classes in the name file / largest CUB class), or NULL.
+ *  @param out_n         receives the number of images listed, or NULL.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, unknown format or split), DH_E_NOT_FOUND
+ *  (an annotation file is missing), DH_E_FORMAT ("file:line: what" for a malformed
+ *  line, an unknown id or class name, a duplicate, an empty split), DH_E_IO,
+ *  DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_finegrained_write_list(int32_t format, const char *dir, const char *split,
+                                           const char *out_list, uint32_t *out_n_classes,
+                                           size_t *out_n);
+
+/** Load a fine-grained split as an image dataset in one call: the list of
+ *  dh_finegrained_write_list goes to a temporary file (in $TMPDIR or /tmp, removed
+ *  before returning) and is loaded by dh_dataset_load_imagelist with opts (NULL:
+ *  defaults) except root = dir, class-id labels, and n_classes = the format's class
+ *  count unless opts->n_classes is set (so train and test agree on C).
+ *  Returns as dh_finegrained_write_list and dh_dataset_load_imagelist.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_dataset_load_finegrained(int32_t format, const char *dir, const char *split,
+                                             const dh_imagelist_options *opts, dh_dataset **out);
+
 /* ======================================================================== */
 /* Neural network: encoders, optimizers                                     */
 /* ======================================================================== */
@@ -1290,54 +1339,6 @@ DH_API dh_status dh_model_get_class_memory(const struct dh_model *model, float *
  *  Since: 1.0 */
 DH_API dh_status dh_model_update_class_memory(struct dh_model *model, const dh_dataset *train);
 
-/* ---- Fine-grained hashing (issue 6; docs/finegrained.md) ------------------
- * Models read the encoder's last feature map through a pool (dh_model_options
- * .fmap_pool: DH_FMAP_POOL_ATTN = SEMICON-lite attention with suppression,
- * DH_FMAP_POOL_PART = ExchNet-style parts, DH_FMAP_POOL_GAP = the global-pooling
- * baseline); any loss trains them. The functions below bring the CUB-200-2011 and
- * FGVC-Aircraft annotation files into the image-list pipeline. */
-
-/** Fine-grained annotation formats (dh_finegrained_write_list). */
-enum {
-    DH_FINEGRAINED_CUB = 0,                   /* CUB-200-2011: images.txt,
-                                                 image_class_labels.txt, train_test_split.txt;
-                                                 split "train", "test" or "all" */
-    DH_FINEGRAINED_AIRCRAFT_VARIANT = 1,      /* FGVC-Aircraft: variants.txt +
-                                                 images_variant_<split>.txt (100 classes) */
-    DH_FINEGRAINED_AIRCRAFT_FAMILY = 2,       /* families.txt + images_family_<split>.txt */
-    DH_FINEGRAINED_AIRCRAFT_MANUFACTURER = 3  /* manufacturers.txt +
-                                                 images_manufacturer_<split>.txt; Aircraft
-                                                 splits "train", "val", "trainval", "test" */
-};
-
-/** Convert a fine-grained set's annotation files into an image list
- *  (`images/<path> <class id>` per line, paths relative to `dir`), written
- *  atomically to out_list; load it with dh_dataset_load_imagelist and root = dir.
- *  Class ids: CUB's class number - 1; Aircraft's line position in the class-name
- *  file (names may contain spaces).
- *  @param format        DH_FINEGRAINED_*.
- *  @param dir           CUB_200_2011/ or fgvc-aircraft-2013b/data/, borrowed.
- *  @param split         see the enum, borrowed.
- *  @param out_list      path of the list to write, borrowed.
- *  @param out_n_classes receives C (classes in the name file / largest CUB class), or NULL.
- *  @param out_n         receives the number of images listed, or NULL.
- *  Returns DH_OK, DH_E_INVALID_ARG (NULL, unknown format or split), DH_E_NOT_FOUND
- *  (an annotation file is missing), DH_E_FORMAT ("file:line: what" for a malformed
- *  line, an unknown id or class name, a duplicate, an empty split), DH_E_IO,
- *  DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.0 */
-DH_API dh_status dh_finegrained_write_list(int32_t format, const char *dir, const char *split,
-                                           const char *out_list, uint32_t *out_n_classes,
-                                           size_t *out_n);
-
-/** Load a fine-grained split as an image dataset in one call: the list of
- *  dh_finegrained_write_list goes to a temporary file (in $TMPDIR or /tmp, removed
- *  before returning) and is loaded by dh_dataset_load_imagelist with opts (NULL:
- *  defaults) except root = dir, class-id labels, and n_classes = the format's class
- *  count unless opts->n_classes is set (so train and test agree on C).
- *  Returns as dh_finegrained_write_list and dh_dataset_load_imagelist.
- *  Thread-safety: pure. Since: 1.0 */
-DH_API dh_status dh_dataset_load_finegrained(int32_t format, const char *dir, const char *split,
-                                             const dh_imagelist_options *opts, dh_dataset **out);
 
 /* ======================================================================== */
 /* Index: bit-packed codes, Hamming search                                  */

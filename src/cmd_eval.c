@@ -453,17 +453,17 @@ int dh_cmd_eval(int argc, char **argv)
     eval_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc;
+#ifdef DH_NO_TRAINING
+    if (a.model) return dh_cli_usage_error(CMD, "--model needs a libdh built with training");
+#else
     char dir[64] = "", paths[4][128];
     if (a.model) {
-#ifdef DH_NO_TRAINING
-        return dh_cli_usage_error(CMD, "--model needs a libdh built with training");
-#else
         if (a.threads) dh_set_num_threads(a.threads);
         rc = dh_cli_eval_model_inputs(CMD, a.model, a.data, a.protocol, a.seed,
                                       dir, paths, &a.topk);
         a.qc = paths[0], a.dc = paths[1], a.ql = paths[2], a.dl = paths[3];
-#endif
     }
+#endif
     side q = {0}, d = {0};
     if (!rc) rc = run(&a, &q, &d);
     side_free(&q);
