@@ -215,8 +215,21 @@ def bench_one(name, dside, tside, train, batch, threads, args):
 
 # ---- peak memory: each side alone in a fresh interpreter ----
 
+def peak_rss_kib():
+    """This process's peak RSS. VmHWM belongs to the address space, so it starts afresh
+    at exec; getrusage's ru_maxrss would carry over the benchmark parent's peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def rss_worker(side, name, batch, threads, steps):
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = peak_rss_kib()
     shape = CASES[name][1]
     x = np.random.default_rng(0).standard_normal((batch,) + shape).astype(np.float32)
     if side == "dh":
@@ -225,13 +238,13 @@ def rss_worker(side, name, batch, threads, steps):
     else:
         import torch
         torch.set_num_threads(threads)
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # after torch's import
+        base = peak_rss_kib()  # after torch's import
         s = TorchSide(name)
         s.set_mode(True)
     f = s.step_fn(x, True)
     for _ in range(steps):
         f()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_rss_kib()
     print(json.dumps({"base_kib": base, "peak_kib": peak}))
 
 

@@ -142,7 +142,8 @@ typedef struct nn_plan {
     int n_slabs, cap_slabs;
     struct nn_use { int slab, lo, hi; } *uses;
     int n_uses, cap_uses;
-    size_t shared_bytes;      /* sum of the memories placed in slabs */
+    size_t shared_bytes;      /* sum of the tensor memories placed in slabs */
+    size_t transient_bytes;   /* sum of the per-node scratch memories placed in slabs */
     dnnl_memory_t out_user, fmap_user, dout_user, dfmap_user;
     dnnl_primitive_t out_r, fmap_r, dout_r, dfmap_r;
     int has_dx;               /* at run time: dx requested */
@@ -158,6 +159,9 @@ void nn_plan_free(nn_plan *p);
 dh_status nn_plan_run(nn_plan *p, nn_step *steps, int count);
 /* registration (the plan owns and destroys what these return) */
 dh_status nn_mem(nn_plan *p, const dnnl_memory_desc_t *md, void *handle, dnnl_memory_t *out);
+/** A memory used only by the steps of `node` in the pass being built (forward or
+ *  backward), placed in a shared slab. */
+dh_status nn_mem_transient(nn_plan *p, const dnnl_memory_desc_t *md, int node, dnnl_memory_t *out);
 /** A memory without a buffer: the caller's array is bound at run time. */
 dh_status nn_mem_user(nn_plan *p, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
 dh_status nn_pd(nn_plan *p, const void *op_desc, const_dnnl_primitive_attr_t attr,

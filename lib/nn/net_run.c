@@ -153,6 +153,7 @@ dh_status dh__net_plan_stats_get(const dh__net *net, dh__net_plan_stats *out)
     }
     out->n_slabs = p->n_slabs;
     out->shared_bytes = p->shared_bytes;
+    out->transient_bytes = p->transient_bytes;
     for (int k = 0; k < p->n_slabs; k++) out->slab_bytes += p->slabs[k].bytes;
     return DH_OK;
 }

@@ -126,6 +126,8 @@ typedef struct dh__net_plan_stats {
     int32_t n_winograd;    /* of those, how many run as Winograd F(4x4, 3x3) */
     int32_t n_slabs;       /* shared buffers */
     size_t shared_bytes;   /* bytes of the tensor memories placed in shared buffers */
+    size_t transient_bytes; /* bytes of per-layer scratch placed there (weight-gradient
+                               and backward-data weight copies) */
     size_t slab_bytes;     /* bytes the shared buffers hold */
 } dh__net_plan_stats;
 /** Returns DH_OK, DH_E_INVALID_ARG (NULL), DH_E_STATE (no plan built yet). */

@@ -273,7 +273,8 @@ static dh_status bwd_weights(nn_plan *p, int i, wop_descs *d)
     dnnl_memory_t src, ddst;
     DH_TRY(nn_value_as(p, nd->in[0], nn_pd_md(pd, dnnl_query_src_md, 0), i, &src));
     DH_TRY(nn_diff_as(p, nd->out, nn_pd_md(pd, dnnl_query_diff_dst_md, 0), i, &ddst));
-    DH_TRY(nn_mem(p, nn_pd_md(pd, dnnl_query_diff_weights_md, 0), NULL, &x->dw));
+    /* dw is read only by the accumulation right after: a transient buffer */
+    DH_TRY(nn_mem_transient(p, nn_pd_md(pd, dnnl_query_diff_weights_md, 0), i, &x->dw));
     if (db) DH_TRY(nn_mem(p, db, NULL, &x->db));
     dnnl_primitive_t prim;
     DH_TRY(nn_prim(p, pd, &prim));
@@ -321,7 +322,7 @@ dh_status nn_build_bwd_wop(nn_plan *p, int i)
     const dnnl_memory_desc_t *have = NULL;
     dnnl_memory_get_memory_desc(x->w, &have);
     if (!dnnl_memory_desc_equal(wmd, have)) { /* backward-data wants its own layout */
-        DH_TRY(nn_mem(p, wmd, NULL, &w));
+        DH_TRY(nn_mem_transient(p, wmd, i, &w));
         DH_TRY(nn_step_reorder(p, x->w_user, w, 0, i));
     }
     DH_TRY(nn_diff_as(p, nd->out, nn_pd_md(pd, dnnl_query_diff_dst_md, 0), i, &ddst));

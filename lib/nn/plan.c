@@ -258,6 +258,17 @@ static void *slab_get(nn_plan *p, size_t bytes, int lo, int hi)
     return p->slabs[best].ptr;
 }
 
+dh_status nn_mem_transient(nn_plan *p, const dnnl_memory_desc_t *md, int node, dnnl_memory_t *out)
+{
+    int t = p->building_bwd ? 2 * p->net->n_nodes + 1 - node : node;
+    size_t bytes = dh__dnnl_md_bytes(md);
+    void *buf = slab_get(p, bytes, t, t);
+    if (!buf) return DH_E_NO_MEMORY;
+    p->shared_bytes -= bytes; /* counted apart from the tensors */
+    p->transient_bytes += bytes;
+    return nn_mem(p, md, buf, out);
+}
+
 /* Tensor t's value and (training) gradient. A value lives from its producer to its
  * last consumer unless backward reads it (training: kept whole); a gradient lives
  * over the same nodes in backward. Exposed tensors have live_hi = n_nodes. */
