@@ -170,47 +170,80 @@ END_TEST
  * against the reference chain: with sharing, inference needs about two activations'
  * memory and training about three gradients', whatever L is. */
 #define CHAIN_L 6
+typedef struct chain {
+    dh__conv_ref_dims d;
+    size_t m, nw;                                /* activation and weight sizes */
+    double *a[CHAIN_L + 1], *w[CHAIN_L], *b[CHAIN_L], *pre[CHAIN_L];
+    double *up, *g, *dw0;                        /* upstream grad; dx; dw of layer 0 */
+} chain;
+
+/* Random parameters (also written into net) and the reference forward and backward. */
+static void chain_ref(chain *ch, dh__net *net)
+{
+    size_t m = ch->m, nw = ch->nw;
+    ch->a[0] = malloc(m * 8);
+    rnd(ch->a[0], m, 7, -1, 1);
+    for (int l = 0; l < CHAIN_L; l++) { /* forward, keeping the pre-activations */
+        ch->w[l] = malloc(nw * 8);
+        ch->b[l] = malloc((size_t)ch->d.o * 8);
+        rnd(ch->w[l], nw, 10 + (uint64_t)l, -0.25, 0.25);
+        rnd(ch->b[l], (size_t)ch->d.o, 20 + (uint64_t)l, -0.1, 0.2);
+        setp(net, 2 * (size_t)l, ch->w[l]);
+        setp(net, 2 * (size_t)l + 1, ch->b[l]);
+        ch->pre[l] = malloc(m * 8);
+        ch->a[l + 1] = malloc(m * 8);
+        dh__conv2d_ref_forward(ch->pre[l], ch->a[l], ch->w[l], ch->b[l], &ch->d);
+        dh__act_ref_forward(ch->a[l + 1], ch->pre[l], m, DH__ACT_RELU, 0);
+    }
+    double *gpre = malloc(m * 8);
+    ch->g = malloc(m * 8);
+    ch->dw0 = calloc(nw, 8);
+    ch->up = malloc(m * 8);
+    rnd(ch->up, m, 30, -1, 1);
+    memcpy(ch->g, ch->up, m * 8);
+    for (int l = CHAIN_L - 1; l >= 0; l--) { /* backward; g ends as dx */
+        memset(gpre, 0, m * 8);
+        dh__act_ref_backward(gpre, ch->g, ch->pre[l], m, DH__ACT_RELU, 0);
+        memset(ch->g, 0, m * 8);
+        dh__conv2d_ref_backward(ch->g, l == 0 ? ch->dw0 : NULL, NULL, gpre, ch->a[l], ch->w[l],
+                                &ch->d);
+    }
+    free(gpre);
+}
+
+static void chain_free(chain *ch)
+{
+    for (int l = 0; l < CHAIN_L; l++) {
+        free(ch->w[l]);
+        free(ch->b[l]);
+        free(ch->pre[l]);
+        free(ch->a[l + 1]);
+    }
+    free(ch->a[0]);
+    free(ch->up);
+    free(ch->g);
+    free(ch->dw0);
+}
+
 START_TEST(test_nn_plan_shares_buffers_along_a_chain)
 {
     const int n = 2, c = 16, h = 6;
-    dh__conv_ref_dims d = {.n = n, .c = c, .h = h, .w = h, .o = c, .kh = 3, .kw = 3, .sh = 1,
-                           .sw = 1, .ph = 1, .pw = 1};
-    dh__conv_ref_dims_init(&d);
+    chain ch = {.d = {.n = n, .c = c, .h = h, .w = h, .o = c, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                      .ph = 1, .pw = 1}};
+    dh__conv_ref_dims_init(&ch.d);
     dh__net *net = mk(c, h, h);
     int y = 0;
-    char name[8];
+    char name[2] = {0, 0};
     for (int l = 0; l < CHAIN_L; l++) {
         name[0] = (char)('a' + l);
-        name[1] = 0;
         y = dh__net_conv(net, y, name, (dh__conv_args){c, 3, 3, 1, 1, 1, 1, 1});
         y = dh__net_act(net, y, DH__ACT_RELU, 0.0f);
     }
     ck_assert_dh_ok(dh__net_finalize(net, y, -1));
-    size_t m = (size_t)n * c * h * h, nw = par(net, 0)->n;
-    double *a[CHAIN_L + 1], *w[CHAIN_L], *b[CHAIN_L], *pre[CHAIN_L];
-    a[0] = malloc(m * 8);
-    rnd(a[0], m, 7, -1, 1);
-    for (int l = 0; l < CHAIN_L; l++) { /* reference forward, keeping pre-activations */
-        w[l] = malloc(nw * 8);
-        b[l] = malloc((size_t)c * 8);
-        rnd(w[l], nw, 10 + (uint64_t)l, -0.25, 0.25);
-        rnd(b[l], (size_t)c, 20 + (uint64_t)l, -0.1, 0.2);
-        setp(net, 2 * (size_t)l, w[l]);
-        setp(net, 2 * (size_t)l + 1, b[l]);
-        pre[l] = malloc(m * 8);
-        a[l + 1] = malloc(m * 8);
-        dh__conv2d_ref_forward(pre[l], a[l], w[l], b[l], &d);
-        dh__act_ref_forward(a[l + 1], pre[l], m, DH__ACT_RELU, 0);
-    }
-    double *g = malloc(m * 8), *gpre = malloc(m * 8), *dw0 = calloc(nw, 8);
-    rnd(g, m, 30, -1, 1);
-    float *rf = tof(g, m);
-    for (int l = CHAIN_L - 1; l >= 0; l--) { /* reference backward down to dx, dw of layer 0 */
-        memset(gpre, 0, m * 8);
-        dh__act_ref_backward(gpre, g, pre[l], m, DH__ACT_RELU, 0);
-        memset(g, 0, m * 8);
-        dh__conv2d_ref_backward(g, l == 0 ? dw0 : NULL, NULL, gpre, a[l], w[l], &d);
-    }
+    size_t m = ch.m = (size_t)n * c * h * h, nw = ch.nw = par(net, 0)->n;
+    chain_ref(&ch, net);
+    double **a = ch.a, *g = ch.g, *dw0 = ch.dw0;
+    float *rf = tof(ch.up, m);
     float *xf = tof(a[0], m), *of = malloc(m * 4), *dxf = malloc(m * 4);
     size_t act = m * sizeof(float);
 
@@ -237,13 +270,8 @@ START_TEST(test_nn_plan_shares_buffers_along_a_chain)
     ck_assert_int_eq(s.n_slabs, 2);
 
     dh__net_free(net);
-    for (int l = 0; l < CHAIN_L; l++) {
-        free(w[l]);
-        free(b[l]);
-        free(pre[l]);
-        free(a[l + 1]);
-    }
-    free(a[0]); free(g); free(gpre); free(dw0); free(rf); free(xf); free(of); free(dxf);
+    chain_free(&ch);
+    free(rf); free(xf); free(of); free(dxf);
 }
 END_TEST
 
