@@ -190,10 +190,15 @@ done:
     return st;
 }
 
+int dh__loss_learns_codes(const dh_loss *L)
+{
+    return L->m == &dh__loss_adsh || L->m == &dh__loss_dihn;
+}
+
 dh_status dh_loss_update_codes(dh_loss *L, const float *U, const int64_t *indices, size_t m)
 {
     DH_CHECK_ARG(L != NULL);
-    if (L->m != &dh__loss_adsh && L->m != &dh__loss_dihn)
+    if (!dh__loss_learns_codes(L))
         return dh__set_error(DH_E_STATE, "dh_loss_update_codes: method '%s' learns no "
                              "database codes (adsh and dihn do)", L->m->name);
     /* dihn keeps the same cache layout; only the solve differs (old rows stay fixed) */

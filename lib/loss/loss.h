@@ -68,6 +68,10 @@ extern const dh__loss_method dh__loss_dihn, dh__loss_dih;
 /* long-tail (lib/loss/longtail.c) */
 extern const dh__loss_method dh__loss_lthnet, dh__loss_dualproxy;
 
+/** 1 for methods that learn database codes by a discrete update between network
+ *  epochs (dh_loss_update_codes): adsh, dihn. The trainer's epoch hook uses it. */
+int dh__loss_learns_codes(const dh_loss *L);
+
 /* ---- tensors ---- */
 /** Add a zero-filled tensor (parameter when is_buffer == 0, with a grad array). */
 dh_status dh__loss_add_tensor(dh_loss *L, const char *name, int32_t is_buffer, int32_t ndim,

@@ -236,7 +236,7 @@ dh_status dh__trainer_epoch_hooks(dh_trainer *t)
     /* Asymmetric methods (ADSH, DIHN) learn database codes: after each network epoch
      * the whole training set is encoded and the codes are updated by the discrete step
      * (DIHN: only the new session's rows; its fixed old rows never change). */
-    if (strcmp(t->loss->m->name, "adsh") != 0 && strcmp(t->loss->m->name, "dihn") != 0)
+    if (!dh__loss_learns_codes(t->loss))
         return DH_OK;
     size_t n = dh_dataset_count(t->train), K = dh_model_n_bits(t->model);
     float *U = dh__alloc((n * K + 1) * sizeof(float));
