@@ -5,7 +5,11 @@ index untouched; session 1 appends the new items' codes. Reports mAP@all of old-
 new-class and all queries against the whole index after each session for
 
   naive    ADSH fine-tuned on the new items only (no knowledge of the old codes)
-  dihn     DIHN, new images only (codes + labels of the old items, no old images)
+  naive+kd naive plus the same distillation from the session-0 network as dihn's
+           default (a learning-without-forgetting baseline)
+  dihn     DIHN, new images only (codes + labels of the old items, no old images),
+           with its default distillation from the session-0 network
+  dihn-kd  DIHN, new images only, distillation off
   dihn+old DIHN, the reference protocol: the old images train too (codes still fixed)
   dih      DIH (label-projected targets) fine-tuned on the new items
   retrain  ADSH from scratch on all ten classes, every database code re-learned
@@ -79,7 +83,9 @@ def main():
     ap.add_argument("--lr1", type=float, default=3e-4)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--methods", default="naive,dihn,dihn+old,dih,retrain")
+    ap.add_argument("--methods", default="naive,naive+kd,dihn,dihn-kd,dihn+old,dih,retrain")
+    ap.add_argument("--sweep", default="", help="extra codes-only dihn sessions with "
+                    "distillation weights 'w_u:w_f,w_u:w_f,...' (rows named kd=w_u:w_f)")
     ap.add_argument("--json", default="")
     a = ap.parse_args()
     dh.set_num_threads(a.threads)
@@ -94,13 +100,14 @@ def main():
     K, n_old, n_new = a.bits, len(old_db), len(new_db)
     s0 = dict(epochs=a.epochs0, lr=a.lr0, batch_size=64, seed=a.seed)
     s1 = dict(epochs=a.epochs1, lr=a.lr1, batch_size=64, seed=a.seed)
-    methods = a.methods.split(",")
+    methods = [m for m in a.methods.split(",") if m]
+    methods += ["kd=" + w for w in a.sweep.split(",") if w]
     rows, tmp = {}, tempfile.mkdtemp(prefix="dh_incr_")
     print(f"database {n_old} old + {n_new} new, queries {len(qs)}, K = {K}", flush=True)
 
     # session 0: ADSH (for naive and DIHN) and DIH, each on classes 0-6
     base = {}
-    if {"naive", "dihn", "dihn+old", "retrain"} & set(methods):
+    if {"naive", "naive+kd", "dihn", "dihn-kd", "dihn+old", "retrain"} & set(methods) or a.sweep:
         m, ix = model_new(K, a.seed), dh.Index(K)
         t = session(m, "adsh", K, old_db, ix, n_train=n_old, **s0)
         base["adsh"] = (m, ix, t, maps(m, ix, y_old, {"old": queries["old"]})["old"])
@@ -121,10 +128,20 @@ def main():
             src = base["dih" if meth == "dih" else "adsh"]
             m, ix = model_copy(src[0], tmp, meth), index_copy(src[1])
             before = ix.export("packed")[0]
+            kd = dict(distill_codes=K * K / 20, distill_features=K * K)  # dihn's defaults
             if meth == "naive":
                 t = session(m, "adsh", K, new_db, ix, n_train=n_new, **s1)
+            elif meth == "naive+kd":
+                t = session(m, "adsh", K, new_db, ix, n_train=n_new, **kd, **s1)
             elif meth == "dihn":
                 t = session(m, "dihn", K, new_db, ix, labels=y_old, n_train=n_new, **s1)
+            elif meth.startswith("kd="):
+                wu, wf = (float(w) for w in meth[3:].split(":"))
+                t = session(m, "dihn", K, new_db, ix, labels=y_old, n_train=n_new,
+                            distill_codes=wu, distill_features=wf, **s1)
+            elif meth == "dihn-kd":
+                t = session(m, "dihn", K, new_db, ix, labels=y_old, n_train=n_new,
+                            distill_codes=0, distill_features=0, **s1)
             elif meth == "dihn+old":
                 t = session(m, "dihn", K, new_db, ix, labels=y_old, images=old_db,
                             n_train=n_new + n_old, **s1)

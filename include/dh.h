@@ -52,7 +52,7 @@ extern "C" {
 /* ======================================================================== */
 
 #define DH_VERSION_MAJOR 1
-#define DH_VERSION_MINOR 0
+#define DH_VERSION_MINOR 1
 #define DH_VERSION_PATCH 0
 #define DH_VERSION_NUMBER (DH_VERSION_MAJOR * 10000 + DH_VERSION_MINOR * 100 + DH_VERSION_PATCH)
 
@@ -1241,6 +1241,13 @@ typedef struct dh_incremental_options {
     int32_t reserved0;  /* must be 0 */
     int64_t first_id;   /* id of the first new item (the rest follow); -1 (default):
                            1 + the largest id of a live row, 0 for an empty index */
+    /* Since 1.1: distillation from the session-start network (a frozen copy) on the
+     * new items' batches, for sessions without old images (docs/incremental.md):
+     * weights of mean (u - u_teacher)^2 over B x K and of mean (f - f_teacher)^2
+     * over B x D (f: the head's input features). -1 (default): the method's default
+     * (see docs/incremental.md); 0: off. Not with train_opts->resume. */
+    double distill_codes;
+    double distill_features;
 } dh_incremental_options;
 
 /** Fill `opts` with struct_size and the defaults above. NULL: no-op.
@@ -1255,6 +1262,9 @@ DH_API void dh_incremental_options_init(dh_incremental_options *opts);
  *  (dh_loss_set_fixed_codes) with `index_labels`; the loss must have been created
  *  with n_train = dh_dataset_count(new_data) (+ dh_index_count(index) with
  *  index_images). dih, and any other loss (naive fine-tuning), only fine-tune.
+ *  Distillation (opts->distill_codes / distill_features, on by default for dihn
+ *  without index_images): the session trains against a frozen copy of the model as
+ *  it was on entry, which keeps old-class queries near their codes.
  *  model: trained on earlier sessions (or new), K = the index's K; borrowed.
  *  loss: created for K and the total class count C (old and new classes).
  *  new_data: the new items (database rows to add and training set), C classes.
@@ -1271,6 +1281,8 @@ DH_API void dh_incremental_options_init(dh_incremental_options *opts);
  *  On any failure the index is unchanged (the model and loss may have been trained).
  *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_SHAPE (K, C or n_train disagree),
  *  DH_E_STATE (read-only index; LEARNED codes without a codes state), DH_E_VERSION,
+ *  DH_E_INVALID_ARG also for distillation weights that are not -1 or finite >= 0,
+ *  and for distillation with train_opts->resume,
  *  DH_E_NO_MEMORY, DH_E_UNSUPPORTED (search-only build), errors of dh_trainer_run.
  *  Thread-safety: exclusive on model, loss and index. Since: 1.0 */
 DH_API dh_status dh_incremental_session(struct dh_model *model, dh_loss *loss,

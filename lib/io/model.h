@@ -123,6 +123,14 @@ dh_status dh__model_collect_params(dh_model *m);
 size_t dh__model_params(dh_model *m, dh__model_param **out);
 dh_status dh__model_forward_train(dh_model *m, const float *x, size_t n, float *U);
 dh_status dh__model_backward(dh_model *m, const float *dU);
+/** Backward with dfeat_add [n, D] added to the head's input gradient (feature
+ *  distillation); NULL adds nothing. */
+dh_status dh__model_backward_ex(dh_model *m, const float *dU, const float *dfeat_add, size_t n);
+/** The encoder (+ pool) features of the last dh__model_forward_train [rows, D]. */
+const float *dh__model_train_features(const dh_model *m, size_t *dim);
+/** A deep copy of the weights, buffers and head beta (not the extra tensors or
+ *  metadata): a frozen teacher for distillation. */
+dh_status dh__model_clone(dh_model *m, dh_model **out);
 void dh__model_zero_grad(dh_model *m);
 void dh__model_set_training(dh_model *m, int32_t training);
 /** Tell the encoder its weights changed (after loading values into dh__param data). */

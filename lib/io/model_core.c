@@ -203,11 +203,60 @@ dh_status dh__model_forward_train(dh_model *m, const float *x, size_t n, float *
 
 dh_status dh__model_backward(dh_model *m, const float *dU)
 {
+    return dh__model_backward_ex(m, dU, NULL, 0);
+}
+
+dh_status dh__model_backward_ex(dh_model *m, const float *dU, const float *dfeat_add, size_t n)
+{
     DH_CHECK_ARG(m != NULL && dU != NULL);
     DH_TRY(dh_head_backward(m->head, dU, m->dfeat));
     const float *df = m->dfeat;
-    if (m->meta) DH_TRY(dh__meta_backward(m->meta, m->dfeat, &df));
+    if (m->meta) {
+        DH_TRY(dh__meta_backward(m->meta, m->dfeat, &df));
+        if (dfeat_add) { /* m->dfeat is free again: gather d/df there */
+            memcpy(m->dfeat, df, n * m->D * sizeof(float));
+            df = m->dfeat;
+        }
+    }
+    if (dfeat_add)
+        for (size_t i = 0; i < n * m->D; i++) m->dfeat[i] += dfeat_add[i];
     return dh__model_features_backward(m, df);
+}
+
+const float *dh__model_train_features(const dh_model *m, size_t *dim)
+{
+    if (dim) *dim = m->D;
+    return m->feat;
+}
+
+dh_status dh__model_clone(dh_model *m, dh_model **out)
+{
+    *out = NULL;
+    dh_model *c = NULL;
+    DH_TRY(dh__model_build(&m->o, &c));
+    dh_status st = m->meta ? dh_model_add_meta_embedding(c, dh__meta_classes(m->meta)) : DH_OK;
+    if (st == DH_OK && c->n_params != m->n_params)
+        st = dh__set_error(DH_E_INTERNAL, "model clone: %zu tensors, want %zu", c->n_params,
+                           m->n_params);
+    for (size_t i = 0; st == DH_OK && i < m->n_params; i++) {
+        const dh__param *a = &m->params[i].p;
+        dh__param *b = &c->params[i].p;
+        if (a->n != b->n || strcmp(a->name, b->name) != 0)
+            st = dh__set_error(DH_E_INTERNAL, "model clone: tensor %zu is %s (%zu), want %s (%zu)",
+                               i, b->name, b->n, a->name, a->n);
+        else
+            memcpy(b->data, a->data, a->n * sizeof(float));
+    }
+    if (st == DH_OK && dh_head_type(m->head) == DH_HEAD_SCALED_TANH)
+        st = dh_head_set_beta(c->head, dh_head_get_beta(m->head));
+    if (st != DH_OK) {
+        dh_model_free(c);
+        return st;
+    }
+    dh__model_params_changed(c);
+    c->training = m->training;
+    *out = c;
+    return DH_OK;
 }
 
 uint32_t dh_model_n_bits(const dh_model *m) { return m ? (uint32_t)m->K : 0; }

@@ -15,6 +15,8 @@ void dh_incremental_options_init(dh_incremental_options *o)
     o->struct_size = sizeof *o;
     o->new_codes = DH_INCR_CODES_AUTO;
     o->first_id = -1;
+    o->distill_codes = -1;
+    o->distill_features = -1;
 }
 
 /* 1 + the largest live id (0 for an empty index). */
@@ -76,6 +78,11 @@ static dh_status check_args(dh_model *model, dh_loss *loss, const dh_dataset *ds
     DH_CHECK_ARG_MSG(o->new_codes >= DH_INCR_CODES_AUTO && o->new_codes <= DH_INCR_CODES_LEARNED,
                      "dh_incremental_options.new_codes = %d unknown", o->new_codes);
     DH_CHECK_ARG_MSG(o->reserved0 == 0, "dh_incremental_options.reserved0 must be 0");
+    DH_CHECK_ARG_MSG((o->distill_codes == -1 || (o->distill_codes >= 0 && o->distill_codes < 1e12)) &&
+                     (o->distill_features == -1 ||
+                      (o->distill_features >= 0 && o->distill_features < 1e12)),
+                     "dh_incremental_options: distill_codes = %g, distill_features = %g (want "
+                     ">= 0, or -1 for the default)", o->distill_codes, o->distill_features);
     DH_CHECK_ARG_MSG(o->first_id >= -1, "dh_incremental_options.first_id = %lld (want >= 0, "
                      "or -1 for the next free id)", (long long)o->first_id);
     return DH_OK;
@@ -106,8 +113,23 @@ static dh_status new_item_codes(dh_model *model, dh_loss *loss, const dh_dataset
 }
 
 /* Train on the new items (followed by the old images when given). */
+/* Distillation weights: the caller's, else the defaults (docs/incremental.md). */
+static void distill_weights(const dh_loss *loss, const dh_dataset *old,
+                            const dh_incremental_options *o, double *wc, double *wf)
+{
+    /* dihn without old images: K^2/20 on the codes, K^2 on the features. The DIHN
+     * gradient grows like K while a mean over K shrinks like 1/K, hence K^2; the
+     * constants balance old- and new-class mAP on Fashion-MNIST at K = 16, 32, 64
+     * (docs/incremental.md). Anything else: no distillation unless asked for. */
+    const double K = (double)loss->K;
+    const int codes_only = loss->m == &dh__loss_dihn && !old;
+    *wc = o->distill_codes >= 0 ? o->distill_codes : (codes_only ? K * K / 20 : 0.0);
+    *wf = o->distill_features >= 0 ? o->distill_features : (codes_only ? K * K : 0.0);
+}
+
 static dh_status fine_tune(dh_model *model, dh_loss *loss, const dh_dataset *new_data,
-                           const dh_dataset *old, const dh_trainer_options *train_opts)
+                           const dh_dataset *old, const dh_trainer_options *train_opts,
+                           const dh_incremental_options *io)
 {
     dh_trainer_options to;
     dh_trainer_options_init(&to);
@@ -115,7 +137,17 @@ static dh_status fine_tune(dh_model *model, dh_loss *loss, const dh_dataset *new
     dh_dataset *all = NULL;
     if (old) DH_TRY(dh_dataset_concat(new_data, old, &all));
     dh_trainer *t = NULL;
+    double wc, wf;
+    distill_weights(loss, old, io, &wc, &wf);
+    if ((wc > 0 || wf > 0) && to.resume) {
+        dh_dataset_free(all);
+        return dh__set_error(DH_E_INVALID_ARG, "dh_incremental_session: distillation (weights "
+                             "%g, %g) cannot resume from a checkpoint (the teacher is the "
+                             "session-start network); set distill_* to 0 or resume to 0",
+                             wc, wf);
+    }
     dh_status st = dh_trainer_create(model, loss, all ? all : new_data, &to, &t);
+    if (st == DH_OK && (wc > 0 || wf > 0)) st = dh__trainer_set_teacher(t, model, wc, wf);
     if (st == DH_OK) st = dh_trainer_run(t);
     dh_trainer_free(t);
     dh_dataset_free(all);
@@ -141,7 +173,7 @@ dh_status dh_incremental_session(dh_model *model, dh_loss *loss, const dh_datase
     if (loss->m == &dh__loss_dihn)
         DH_TRY(set_fixed_rows(loss, index, index_labels,
                               index_images ? DH_FIXED_CODES_IN_TRAIN : 0));
-    DH_TRY(fine_tune(model, loss, new_data, index_images, train_opts));
+    DH_TRY(fine_tune(model, loss, new_data, index_images, train_opts, &o));
 
     size_t cb = dh_code_bytes(loss->K);
     uint8_t *codes = dh__alloc(n * cb);

@@ -26,6 +26,11 @@ struct dh_trainer {
     size_t best_len;
     dh__progress prog;
     dh_train_progress last;
+    /* distillation from a frozen teacher (incremental sessions), see distill.c */
+    dh_model *teacher;          /* owned; NULL: none */
+    double distill_codes;       /* weight of mean (u - u_teacher)^2 */
+    double distill_features;    /* weight of mean (f - f_teacher)^2 */
+    float *Ut, *Ft, *dF;        /* [B, K], [B, D], [B, D] */
 };
 
 dh_status dh__trainer_make_loader(dh_trainer *t);
@@ -35,6 +40,16 @@ dh_status dh__trainer_epoch_hooks(dh_trainer *t);
 /** Encode the validation split, compute mAP, snapshot the weights if best. */
 dh_status dh__trainer_validate(dh_trainer *t);
 void dh__trainer_restore_best(dh_trainer *t);
+/** Distillation (distill.c): the teacher is a frozen copy of `teacher_src` taken
+ *  now; every step then adds w_codes * mean_{B x K} (u - u_t)^2 and w_features *
+ *  mean_{B x D} (f - f_t)^2 to the loss (teacher in inference mode on the same batch). */
+dh_status dh__trainer_set_teacher(dh_trainer *t, dh_model *teacher_src, double w_codes,
+                                  double w_features);
+/** Add the distillation terms for the batch in t->x (n rows) whose student outputs are
+ *  t->U: adds to t->dU and *value, and sets *dfeat (NULL when there is no feature
+ *  term) for dh__model_backward_ex. */
+dh_status dh__trainer_distill(dh_trainer *t, size_t n, double *value, const float **dfeat);
+void dh__trainer_teacher_free(dh_trainer *t);
 /** Checkpoints (checkpoint.c). */
 dh_status dh__checkpoint_save(dh_trainer *t, const char *path);
 /** If `path` exists, restore everything and set start_epoch; a missing file starts

@@ -173,6 +173,7 @@ void dh_trainer_free(dh_trainer *t)
     dh__free(t->U);
     dh__free(t->dU);
     dh__free(t->best);
+    dh__trainer_teacher_free(t);
     dh__free(t);
 }
 
@@ -216,10 +217,12 @@ static dh_status train_step(dh_trainer *t, size_t n, double *value)
     for (size_t i = 0; i < n && single; i++) single = t->cls[i] >= 0;
     DH_TRY(dh_loss_forward_backward(t->loss, t->U, n, t->y, single ? t->cls : NULL, t->idx,
                                     t->dU, value));
+    const float *dfeat = NULL;
+    if (t->teacher) DH_TRY(dh__trainer_distill(t, n, value, &dfeat));
     if (!isfinite(*value))
         return dh__set_error(DH_E_FORMAT, "dh_trainer_run: the loss is %g at epoch %d; lower "
                              "the learning rate", *value, t->epoch + 1);
-    DH_TRY(dh__model_backward(t->model, t->dU));
+    DH_TRY(dh__model_backward_ex(t->model, t->dU, dfeat, n));
     return dh_optimizer_step(t->opt);
 }
 

@@ -124,3 +124,40 @@ def test_session_errors_leave_index_unchanged():
         dh.set_fixed_codes(dh.Loss("csq", n_bits=16, n_classes=C), np.ones((2, 16)), [0, 1])
     assert len(index) == 3
     np.testing.assert_array_equal(index.export("packed")[0], np.zeros((3, 2), np.uint8))
+
+
+def model_outputs(model, ds):
+    out = dh.encode_dataset(model, ds, continuous=True)
+    return out[1] if isinstance(out, tuple) else out
+
+
+def test_session_distillation_options():
+    """distill_codes / distill_features reach the C options: a strong teacher keeps
+    old-class outputs near the session-start network's; bad weights are refused."""
+    old, y_old = make([0, 1, 2], 40, 1)
+    new, _ = make([3, 4], 40, 2)
+    model = dh.Model.create(encoder="mlp:12-32", n_bits=16, head="tanh", seed=3)
+    index = dh.Index(16)
+    opts = dict(epochs=5, optimizer="adam", lr=3e-3, batch_size=30)
+    dh.incremental_session(model, dh.Loss("adsh", n_bits=16, n_classes=C, n_train=len(old)),
+                           old, index, **opts)
+    path_codes = index.export("packed")[0].copy()
+    drift = {}
+    for w in (0.0, 1e4):
+        m = dh.Model.create(encoder="mlp:12-32", n_bits=16, head="tanh", seed=3)
+        ix = dh.Index(16)
+        dh.incremental_session(m, dh.Loss("adsh", n_bits=16, n_classes=C, n_train=len(old)),
+                               old, ix, **opts)
+        before = model_outputs(m, old)
+        dh.incremental_session(m, dh.Loss("dihn", n_bits=16, n_classes=C, n_train=len(new)),
+                               new, ix, index_labels=y_old, distill_codes=w,
+                               distill_features=w, **opts)
+        drift[w] = np.abs(model_outputs(m, old) - before).mean()
+        np.testing.assert_array_equal(ix.export("packed")[0][:120], path_codes)
+    assert drift[1e4] < 0.5 * drift[0.0], drift
+    for bad in (-2.0, float("nan")):
+        with pytest.raises(dh.DhError) as e:
+            dh.incremental_session(model, dh.Loss("dih", n_bits=16, n_classes=C), new, index,
+                                   distill_codes=bad, epochs=1)
+        assert "distill" in str(e.value)
+    assert len(index) == 120
