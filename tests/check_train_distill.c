@@ -80,6 +80,28 @@ START_TEST(test_model_clone_encodes_identically)
     ck_assert_mem_eq(u1, u2, n * KS_ * 4);
     free(x), free(u1), free(u2);
     dh_model_free(c), dh_model_free(m);
+    /* a fine-grained model (attention pool over smallcnn's feature map) */
+    dh_model_options mo;
+    dh_model_options_init(&mo);
+    mo.encoder = "smallcnn";
+    mo.n_bits = KS_;
+    mo.fmap_pool = DH_FMAP_POOL_ATTN;
+    mo.seed = 7;
+    ck_assert_dh_ok(dh_model_create(&mo, &m));
+    size_t np2 = dh__model_params(m, &p);
+    for (size_t i = 0; i < np2; i++)
+        for (size_t j = 0; j < p[i].p.n; j += 3) p[i].p.data[j] *= 1.01f;
+    dh__model_params_changed(m);
+    ck_assert_dh_ok(dh__model_clone(m, &c));
+    const size_t ni = 6, len = 28 * 28;
+    uint64_t s = 9;
+    float *img = malloc(ni * len * 4), *v1 = malloc(ni * KS_ * 4), *v2 = malloc(ni * KS_ * 4);
+    for (size_t i = 0; i < ni * len; i++) img[i] = (float)urand(&s);
+    ck_assert_dh_ok(dh_model_encode_float(m, img, ni, len, NULL, v1));
+    ck_assert_dh_ok(dh_model_encode_float(c, img, ni, len, NULL, v2));
+    ck_assert_mem_eq(v1, v2, ni * KS_ * 4);
+    free(img), free(v1), free(v2);
+    dh_model_free(c), dh_model_free(m);
 }
 END_TEST
 
