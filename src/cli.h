@@ -48,4 +48,5 @@ int dh_cmd_demo(int argc, char **argv);
 int dh_cmd_train(int argc, char **argv);
 int dh_cmd_encode(int argc, char **argv);
 int dh_cmd_search(int argc, char **argv);
+int dh_cmd_extend(int argc, char **argv);
 #endif

@@ -18,6 +18,9 @@ static const struct {
     {"encode", dh_cmd_encode, "encode a data set with a model into an index or .npy codes"},
 #endif
     {"eval", dh_cmd_eval, "retrieval metrics from query/database codes and labels"},
+#ifndef DH_NO_TRAINING
+    {"extend", dh_cmd_extend, "add new classes to a model + index (class-incremental session)"},
+#endif
     {"index", dh_cmd_index, "build, extend, inspect and search bit-packed code indexes"},
     {"info", dh_cmd_info, "describe a libdh file (index, model, .npy)"},
 #ifndef DH_NO_TRAINING
