@@ -1938,6 +1938,12 @@ enum {
 DH_API dh_status dh_model_load_backbone(dh_model *model, const char *path, uint32_t flags,
                                         uint32_t *out_loaded, uint32_t *out_ignored);
 
+/** The same load into a bare encoder (dh_encoder_create, or dh_model_encoder of a
+ *  model): pretrained torchvision-named weights, flags and returns as
+ *  dh_model_load_backbone(). Thread-safety: exclusive. Since: 1.1 */
+DH_API dh_status dh_encoder_load_weights(dh_encoder *enc, const char *path, uint32_t flags,
+                                         uint32_t *out_loaded, uint32_t *out_ignored);
+
 /** K (0 for NULL). Thread-safety: shared. Since: 1.0 */
 DH_API uint32_t dh_model_n_bits(const dh_model *model);
 

@@ -409,6 +409,7 @@ START_TEST(test_model_load_backbone_by_name)
     ck_assert_uint_eq(loaded, ne - 1);
     /* shape mismatch: both shapes in the message; nothing changed */
     float before = q[0].p.data[0];
+    const dh__st_entry e0 = e[0];
     e[0].shape[0] += 1;
     e[0].nbytes += (size_t)e[0].shape[1] * 4;
     float *big = calloc((size_t)(e[0].shape[0] * e[0].shape[1]), 4);
@@ -420,6 +421,30 @@ START_TEST(test_model_load_backbone_by_name)
     ck_assert_dh_fail(dh_model_load_backbone(dst, path, 8, NULL, NULL), DH_E_INVALID_ARG);
     ck_assert_dh_fail(dh_model_load_backbone(dst, tmp_path("none"), 0, NULL, NULL),
                       DH_E_NOT_FOUND);
+    /* the same file into a bare encoder (dh_encoder_load_weights): its outputs then
+     * equal the source model's encoder's */
+    e[0] = e0;
+    ck_assert_dh_ok(dh__safetensors_write(path, e, ne + 1, NULL, NULL, 0));
+    dh_encoder *enc = NULL;
+    ck_assert_dh_ok(dh_encoder_create(dh_encoder_spec(dh_model_encoder(src)), NULL, &enc));
+    ck_assert_dh_fail(dh_encoder_load_weights(enc, path, DH_BACKBONE_STRICT, NULL, NULL),
+                      DH_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(dh_last_error(), "dh_encoder_load_weights"));
+    loaded = ignored = 0;
+    ck_assert_dh_ok(dh_encoder_load_weights(enc, path, 0, &loaded, &ignored));
+    ck_assert_uint_eq(loaded, ne);
+    ck_assert_uint_eq(ignored, 1);
+    size_t D = dh_encoder_feature_dim(enc);
+    float x[4 * DIN], *f1 = malloc(4 * D * 4), *f2 = malloc(4 * D * 4);
+    rand_rows(x, 4 * DIN, 3);
+    ck_assert_dh_ok(dh_encoder_forward(enc, x, 4, 0, f1));
+    ck_assert_dh_ok(dh_encoder_forward(dh_model_encoder(src), x, 4, 0, f2));
+    for (size_t i = 0; i < 4 * D; i++) ck_assert_float_eq_tol(f1[i], f2[i], 1e-5);
+    ck_assert_dh_fail(dh_encoder_load_weights(NULL, path, 0, NULL, NULL), DH_E_INVALID_ARG);
+    ck_assert_dh_fail(dh_encoder_load_weights(enc, NULL, 0, NULL, NULL), DH_E_INVALID_ARG);
+    ck_assert_dh_fail(dh_encoder_load_weights(enc, path, 8, NULL, NULL), DH_E_INVALID_ARG);
+    free(f1), free(f2);
+    dh_encoder_free(enc);
     dh_model_free(src);
     dh_model_free(dst);
 }

@@ -43,13 +43,14 @@ static void shape_str(char *buf, size_t cap, int32_t ndim, const int64_t *shape)
 
 /* Pass 1: match every encoder tensor; report the first shape/dtype problem, or the
  * missing keys (up to MAX_LISTED names and the count). */
-static dh_status match_all(const dh_model *m, size_t n_enc, const dh__safetensors *st,
-                           uint32_t flags, const dh__st_tensor **match)
+static dh_status match_all(const dh__param *ep, size_t n_enc, const char *spec,
+                           const dh__safetensors *st, uint32_t flags,
+                           const dh__st_tensor **match)
 {
     char missing[1024] = "";
     size_t n_missing = 0, k = 0;
     for (size_t i = 0; i < n_enc; i++) {
-        const dh__param *p = &m->params[i].p;
+        const dh__param *p = &ep[i];
         const dh__st_tensor *t = match[i] = lookup(st, p->name);
         if (!t) {
             if (n_missing++ < MAX_LISTED && k < sizeof missing)
@@ -66,7 +67,7 @@ static dh_status match_all(const dh_model *m, size_t n_enc, const dh__safetensor
             shape_str(a, sizeof a, t->ndim, t->shape);
             shape_str(b, sizeof b, p->ndim, p->shape);
             return dh__set_error(DH_E_SHAPE, "tensor '%s' has shape %s in the file but %s in "
-                                 "encoder '%s'", t->name, a, b, m->spec);
+                                 "encoder '%s'", t->name, a, b, spec);
         }
         if (!dtype_ok(t, p->name))
             return dh__set_error(DH_E_FORMAT, "tensor '%s' has dtype %s; F32/F64/F16/BF16 "
@@ -75,7 +76,7 @@ static dh_status match_all(const dh_model *m, size_t n_enc, const dh__safetensor
     if (n_missing && !(flags & DH_BACKBONE_ALLOW_MISSING))
         return dh__set_error(DH_E_NOT_FOUND, "%zu tensor(s) of encoder '%s' are missing from the "
                              "file: %s%s (DH_BACKBONE_ALLOW_MISSING keeps their values)",
-                             n_missing, m->spec, missing, n_missing > MAX_LISTED ? ", ..." : "");
+                             n_missing, spec, missing, n_missing > MAX_LISTED ? ", ..." : "");
     return DH_OK;
 }
 
@@ -93,19 +94,20 @@ static size_t count_unused(const dh__safetensors *st, const dh__st_tensor *const
     return unused;
 }
 
-static dh_status apply(dh_model *m, const dh__safetensors *st, uint32_t flags, uint32_t *loaded,
-                       uint32_t *ignored)
+static dh_status apply(dh_encoder *enc, const dh__safetensors *st, uint32_t flags,
+                       uint32_t *loaded, uint32_t *ignored)
 {
     dh__param *ep = NULL;
-    size_t n_enc = dh__encoder_params(m->enc, &ep);
+    size_t n_enc = dh__encoder_params(enc, &ep);
+    const char *spec = dh_encoder_spec(enc);
     const dh__st_tensor **match = dh__calloc(n_enc ? n_enc : 1, sizeof *match);
     if (!match) return DH_E_NO_MEMORY;
-    dh_status s = match_all(m, n_enc, st, flags, match);
+    dh_status s = match_all(ep, n_enc, spec, st, flags, match);
     const char *first = NULL;
     size_t unused = s == DH_OK ? count_unused(st, match, n_enc, &first) : 0;
     if (s == DH_OK && unused && (flags & DH_BACKBONE_STRICT))
         s = dh__set_error(DH_E_FORMAT, "%zu tensor(s) in the file are not in encoder '%s' (first: "
-                          "'%s'); DH_BACKBONE_STRICT forbids them", unused, m->spec, first);
+                          "'%s'); DH_BACKBONE_STRICT forbids them", unused, spec, first);
     uint32_t n_loaded = 0;
     for (size_t i = 0; i < n_enc && s == DH_OK; i++)
         if (match[i]) {
@@ -114,28 +116,42 @@ static dh_status apply(dh_model *m, const dh__safetensors *st, uint32_t flags, u
         }
     dh__free(match);
     if (s != DH_OK) return s;
-    dh__model_params_changed(m);
+    dh__encoder_params_changed(enc);
     if (loaded) *loaded = n_loaded;
     if (ignored) *ignored = (uint32_t)unused;
     return DH_OK;
 }
 
-dh_status dh_model_load_backbone(dh_model *m, const char *path, uint32_t flags,
-                                 uint32_t *out_loaded, uint32_t *out_ignored)
+static dh_status load_weights(dh_encoder *enc, const char *fn, const char *path,
+                              uint32_t flags, uint32_t *out_loaded, uint32_t *out_ignored)
 {
-    DH_CHECK_ARG(m != NULL && path != NULL);
     DH_CHECK_ARG_MSG((flags & ~(uint32_t)(DH_BACKBONE_STRICT | DH_BACKBONE_ALLOW_MISSING)) == 0,
-                     "dh_model_load_backbone: unknown flags 0x%x", flags);
+                     "%s: unknown flags 0x%x", fn, flags);
     uint8_t *buf = NULL;
     size_t len = 0;
     DH_TRY(dh__read_file(path, &buf, &len));
     dh__safetensors st;
     dh_status s = dh__safetensors_parse(buf, len, &st);
     if (s == DH_OK) {
-        s = apply(m, &st, flags, out_loaded, out_ignored);
+        s = apply(enc, &st, flags, out_loaded, out_ignored);
         dh__safetensors_free(&st);
     }
-    if (s != DH_OK) dh__error_prefix("dh_model_load_backbone '%s'", path);
+    if (s != DH_OK) dh__error_prefix("%s '%s'", fn, path);
     dh__free(buf);
     return s;
+}
+
+dh_status dh_model_load_backbone(dh_model *m, const char *path, uint32_t flags,
+                                 uint32_t *out_loaded, uint32_t *out_ignored)
+{
+    DH_CHECK_ARG(m != NULL && path != NULL);
+    return load_weights(m->enc, "dh_model_load_backbone", path, flags, out_loaded,
+                        out_ignored);
+}
+
+dh_status dh_encoder_load_weights(dh_encoder *enc, const char *path, uint32_t flags,
+                                  uint32_t *out_loaded, uint32_t *out_ignored)
+{
+    DH_CHECK_ARG(enc != NULL && path != NULL);
+    return load_weights(enc, "dh_encoder_load_weights", path, flags, out_loaded, out_ignored);
 }
