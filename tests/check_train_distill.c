@@ -10,49 +10,13 @@
 #include <string.h>
 
 #include "io/model.h"
-#include "testutil.h"
-
-static double urand(uint64_t *s) { return (double)(dh_test_rand(s) >> 11) * 0x1.0p-53; }
-
-enum { D_ = 24, CS_ = 5, PER_ = 60, OLDC_ = 3, KS_ = 16 };
-
-/* n rows of classes [c0, c0 + nc): class c shifts coordinates c, c + 5, ... by 1.5. */
-static dh_dataset *make_set(int c0, int nc, int per, uint64_t seed, int32_t *cls_out)
-{
-    size_t n = (size_t)nc * (size_t)per;
-    float *x = malloc(n * D_ * sizeof(float));
-    int32_t *y = malloc(n * sizeof(int32_t));
-    uint64_t s = seed;
-    for (size_t i = 0; i < n; i++) {
-        y[i] = c0 + (int32_t)(i % (size_t)nc);
-        for (size_t d = 0; d < D_; d++)
-            x[i * D_ + d] = (float)((d % CS_ == (size_t)y[i] ? 1.5 : 0.0) + (urand(&s) - 0.5) * 2);
-    }
-    if (cls_out) memcpy(cls_out, y, n * sizeof(int32_t));
-    dh_dataset *ds = NULL;
-    ck_assert_dh_ok(dh_dataset_from_features(x, n, D_, y, NULL, CS_, &ds));
-    free(x), free(y);
-    return ds;
-}
-
-static dh_model *make_model(uint64_t seed)
-{
-    dh_model_options mo;
-    dh_model_options_init(&mo);
-    mo.encoder = "mlp:24-48";
-    mo.n_bits = KS_;
-    mo.head = DH_LOSS_HEAD_TANH;
-    mo.seed = seed;
-    dh_model *m = NULL;
-    ck_assert_dh_ok(dh_model_create(&mo, &m));
-    return m;
-}
+#include "incremental_fixture.h"
 
 static float *rand_rows(size_t n, uint64_t seed)
 {
     float *x = malloc(n * D_ * sizeof(float));
     uint64_t s = seed;
-    for (size_t i = 0; i < n * D_; i++) x[i] = (float)(urand(&s) * 2 - 1);
+    for (size_t i = 0; i < n * D_; i++) x[i] = (float)(fx_urand(&s) * 2 - 1);
     return x;
 }
 
@@ -96,7 +60,7 @@ START_TEST(test_model_clone_encodes_identically)
     const size_t ni = 6, len = 28 * 28;
     uint64_t s = 9;
     float *img = malloc(ni * len * 4), *v1 = malloc(ni * KS_ * 4), *v2 = malloc(ni * KS_ * 4);
-    for (size_t i = 0; i < ni * len; i++) img[i] = (float)urand(&s);
+    for (size_t i = 0; i < ni * len; i++) img[i] = (float)fx_urand(&s);
     ck_assert_dh_ok(dh_model_encode_float(m, img, ni, len, NULL, v1));
     ck_assert_dh_ok(dh_model_encode_float(c, img, ni, len, NULL, v2));
     ck_assert_mem_eq(v1, v2, ni * KS_ * 4);
@@ -175,41 +139,6 @@ START_TEST(test_feature_distillation_gradient)
 }
 END_TEST
 
-static void trainer_opts(dh_trainer_options *to, uint32_t epochs)
-{
-    dh_trainer_options_init(to);
-    to->epochs = epochs;
-    to->optimizer = DH_OPTIM_ADAM;
-    to->lr = 3e-3;
-    to->batch_size = 32;
-}
-
-static dh_loss *new_loss(const char *m, uint64_t n_train)
-{
-    dh_loss_options o;
-    dh_loss_options_init(&o);
-    o.n_bits = KS_, o.n_classes = CS_, o.n_train = n_train;
-    dh_loss *L = NULL;
-    ck_assert_dh_ok(dh_loss_create(m, &o, &L));
-    return L;
-}
-
-static double index_map(dh_model *m, const dh_dataset *q, const int32_t *qc, const dh_index *ix,
-                        const int32_t *dbc)
-{
-    size_t nq = dh_dataset_count(q), nd = dh_index_count(ix), cb = dh_code_bytes(KS_);
-    uint8_t *qcodes = malloc(nq * cb), *dcodes = malloc(nd * cb);
-    ck_assert_dh_ok(dh_model_encode_dataset(m, q, qcodes, NULL));
-    ck_assert_dh_ok(dh_index_export(ix, DH_CODE_PACKED, 0, nd, dcodes, NULL));
-    dh_eval_options eo;
-    dh_eval_options_init(&eo);
-    eo.n_bits = KS_, eo.label_type = DH_LABELS_CLASS_I32, eo.n_classes = CS_;
-    double map = 0;
-    ck_assert_dh_ok(dh_eval_map(&eo, qcodes, qc, nq, dcodes, dbc, nd, &map, NULL));
-    free(qcodes), free(dcodes);
-    return map;
-}
-
 /* Session 0 (ADSH on classes 0-2) then codes-only DIHN sessions on classes 3-4 from
  * the same start with distillation off, default, and very strong. */
 START_TEST(test_incremental_distillation_reduces_forgetting)
@@ -226,8 +155,8 @@ START_TEST(test_incremental_distillation_reduces_forgetting)
     dh_index *ix0 = NULL;
     ck_assert_dh_ok(dh_index_create(&io, &ix0));
     dh_trainer_options to;
-    trainer_opts(&to, 6);
-    dh_loss *adsh = new_loss("adsh", n_old);
+    train_opts(&to, 6);
+    dh_loss *adsh = session_loss("adsh", n_old);
     ck_assert_dh_ok(dh_incremental_session(m0, adsh, old, ix0, NULL, NULL, &to, NULL, NULL));
     size_t cb = dh_code_bytes(KS_), nq = dh_dataset_count(qo);
     uint8_t *codes0 = malloc(n_old * cb);
@@ -240,14 +169,14 @@ START_TEST(test_incremental_distillation_reduces_forgetting)
      * run), strong */
     const double w[3][2] = {{0, 0}, {-1, -1}, {1e3, 1e4}};
     double map_old[3], drift[3];
-    trainer_opts(&to, 10);
+    train_opts(&to, 10);
     for (int r = 0; r < 3; r++) {
         dh_model *m = NULL;
         ck_assert_dh_ok(dh__model_clone(m0, &m));
         dh_index *ix = NULL;
         ck_assert_dh_ok(dh_index_create(&io, &ix));
         ck_assert_dh_ok(dh_index_add(ix, codes0, n_old));
-        dh_loss *dihn = new_loss("dihn", n_new);
+        dh_loss *dihn = session_loss("dihn", n_new);
         dh_incremental_options o;
         dh_incremental_options_init(&o);
         o.distill_codes = w[r][0], o.distill_features = w[r][1];
@@ -284,8 +213,8 @@ START_TEST(test_incremental_distillation_bad_args)
     dh_index *ix = NULL;
     ck_assert_dh_ok(dh_index_create(&io, &ix));
     dh_trainer_options to;
-    trainer_opts(&to, 1);
-    dh_loss *dih = new_loss("dih", 0);
+    train_opts(&to, 1);
+    dh_loss *dih = session_loss("dih", 0);
     dh_incremental_options o;
     const double bad[] = {-2, -0.5, NAN, INFINITY, 1e13};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
