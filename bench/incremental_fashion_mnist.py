@@ -11,7 +11,9 @@ new-class and all queries against the whole index after each session for
            with its default distillation from the session-0 network
   dihn-kd  DIHN, new images only, distillation off
   dihn+old DIHN, the reference protocol: the old images train too (codes still fixed)
-  dih      DIH (label-projected targets) fine-tuned on the new items
+  dih      DIH (label-projected targets) fine-tuned on the new items, with its default
+           distillation from the session-0 network
+  dih-kd   DIH, distillation off
   retrain  ADSH from scratch on all ten classes, every database code re-learned
 
     /usr/bin/python3 bench/incremental_fashion_mnist.py --per-class 300 --bits 32 \\
@@ -83,9 +85,11 @@ def main():
     ap.add_argument("--lr1", type=float, default=3e-4)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--methods", default="naive,naive+kd,dihn,dihn-kd,dihn+old,dih,retrain")
-    ap.add_argument("--sweep", default="", help="extra codes-only dihn sessions with "
-                    "distillation weights 'w_u:w_f,w_u:w_f,...' (rows named kd=w_u:w_f)")
+    ap.add_argument("--methods", default="naive,naive+kd,dihn,dihn-kd,dihn+old,dih,dih-kd,"
+                    "retrain")
+    ap.add_argument("--sweep", default="", help="extra codes-only sessions with "
+                    "distillation weights 'w_u:w_f,...' (dihn) or 'dih@w_u:w_f,...' (dih); "
+                    "rows named kd=...")
     ap.add_argument("--json", default="")
     a = ap.parse_args()
     dh.set_num_threads(a.threads)
@@ -111,7 +115,7 @@ def main():
         m, ix = model_new(K, a.seed), dh.Index(K)
         t = session(m, "adsh", K, old_db, ix, n_train=n_old, **s0)
         base["adsh"] = (m, ix, t, maps(m, ix, y_old, {"old": queries["old"]})["old"])
-    if "dih" in methods:
+    if {"dih", "dih-kd"} & set(methods) or "dih@" in a.sweep:
         m, ix = model_new(K, a.seed), dh.Index(K)
         t = session(m, "dih", K, old_db, ix, **s0)
         base["dih"] = (m, ix, t, maps(m, ix, y_old, {"old": queries["old"]})["old"])
@@ -125,7 +129,7 @@ def main():
             t = session(m, "adsh", K, db, ix, n_train=len(db), **s0)
             r = maps(m, ix, db.class_ids(), queries)
         else:
-            src = base["dih" if meth == "dih" else "adsh"]
+            src = base["dih" if meth.startswith(("dih-", "kd=dih@")) or meth == "dih" else "adsh"]
             m, ix = model_copy(src[0], tmp, meth), index_copy(src[1])
             before = ix.export("packed")[0]
             kd = dict(distill_codes=K * K / 20, distill_features=K * K)  # dihn's defaults
@@ -135,6 +139,12 @@ def main():
                 t = session(m, "adsh", K, new_db, ix, n_train=n_new, **kd, **s1)
             elif meth == "dihn":
                 t = session(m, "dihn", K, new_db, ix, labels=y_old, n_train=n_new, **s1)
+            elif meth == "dih-kd":
+                t = session(m, "dih", K, new_db, ix, distill_codes=0, distill_features=0, **s1)
+            elif meth.startswith("kd=dih@"):
+                wu, wf = (float(w) for w in meth[7:].split(":"))
+                t = session(m, "dih", K, new_db, ix, distill_codes=wu, distill_features=wf,
+                            **s1)
             elif meth.startswith("kd="):
                 wu, wf = (float(w) for w in meth[3:].split(":"))
                 t = session(m, "dihn", K, new_db, ix, labels=y_old, n_train=n_new,

@@ -1263,8 +1263,8 @@ DH_API void dh_incremental_options_init(dh_incremental_options *opts);
  *  with n_train = dh_dataset_count(new_data) (+ dh_index_count(index) with
  *  index_images). dih, and any other loss (naive fine-tuning), only fine-tune.
  *  Distillation (opts->distill_codes / distill_features, on by default for dihn
- *  without index_images): the session trains against a frozen copy of the model as
- *  it was on entry, which keeps old-class queries near their codes.
+ *  and dih without index_images): the session trains against a frozen copy of the
+ *  model as it was on entry, which keeps old-class queries near their codes.
  *  model: trained on earlier sessions (or new), K = the index's K; borrowed.
  *  loss: created for K and the total class count C (old and new classes).
  *  new_data: the new items (database rows to add and training set), C classes.
@@ -1826,6 +1826,20 @@ enum {
                               1x1 convolution, pushed apart by a Hellinger diversity loss */
 };
 
+/** The global part of an ATTN or PART pool's output (dh_model_options.fmap_global).
+ *  Since: 1.1 */
+enum {
+    DH_FMAP_GLOBAL_POOL = 0,   /* g = GAP(F), the global average of the feature map (default) */
+    DH_FMAP_GLOBAL_ENCODER = 1 /* the encoder's own output features f (smallcnn's fc-512,
+                                  resnet's GAP) replace g: Z = [f; l_1..l_T], width
+                                  dh_encoder_feature_dim + C T; the gradient of f reaches
+                                  the encoder through its usual output. Needs fmap_pool
+                                  ATTN or PART (with GAP or none it would be the plain
+                                  model: DH_E_INVALID_ARG). Saved models carry
+                                  "fmap_global" and format_version 3, which 1.0 refuses
+                                  (DH_E_VERSION) */
+};
+
 /** Options of dh_model_create(). Fill with dh_model_options_init(). */
 typedef struct dh_model_options {
     size_t struct_size;   /* set by dh_model_options_init() */
@@ -1853,6 +1867,8 @@ typedef struct dh_model_options {
                                 default 4), 1..16; 0: the default */
     float fmap_aux_weight;   /* PART: weight of the part-diversity loss; default 1 */
     uint32_t fmap_reserved;  /* must be 0 */
+    int32_t fmap_global;     /* DH_FMAP_GLOBAL_*; default DH_FMAP_GLOBAL_POOL. Since: 1.1 */
+    uint32_t fmap_reserved2; /* must be 0 (keeps the size a multiple of 8). Since: 1.1 */
 } dh_model_options;
 
 /** Fill `opts` with struct_size and the defaults above. NULL: no-op.

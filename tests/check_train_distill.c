@@ -248,6 +248,47 @@ START_TEST(test_incremental_distillation_bad_args)
 }
 END_TEST
 
+/* Defaults: a first session (empty index) does not distil: the same run as weights
+ * 0, 0; a dih session on a non-empty index does (differs from 0, 0). */
+static void dih_session(dh_model *m, dh_index *ix, const dh_dataset *ds, double wc, double wf,
+                        float *u_out)
+{
+    dh_trainer_options to;
+    train_opts(&to, 2);
+    dh_loss *dih = session_loss("dih", 0);
+    dh_incremental_options o;
+    dh_incremental_options_init(&o);
+    o.distill_codes = wc, o.distill_features = wf;
+    ck_assert_dh_ok(dh_incremental_session(m, dih, ds, ix, NULL, NULL, &to, &o, NULL));
+    ck_assert_dh_ok(dh_model_encode_dataset(m, ds, NULL, u_out));
+    dh_loss_free(dih);
+}
+
+START_TEST(test_incremental_distillation_defaults)
+{
+    int32_t cls[CS_ * 20];
+    dh_dataset *ds = make_set(0, CS_, 20, 2, cls);
+    const size_t n = dh_dataset_count(ds);
+    float *ua = malloc(n * KS_ * 4), *ub = malloc(n * KS_ * 4);
+    dh_index_options io;
+    dh_index_options_init(&io);
+    io.n_bits = KS_;
+    dh_model *a = make_model(5), *b = make_model(5);
+    dh_index *ia = NULL, *ib = NULL;
+    ck_assert_dh_ok(dh_index_create(&io, &ia));
+    ck_assert_dh_ok(dh_index_create(&io, &ib));
+    dih_session(a, ia, ds, -1, -1, ua); /* first session: defaults = off */
+    dih_session(b, ib, ds, 0, 0, ub);
+    ck_assert_mem_eq(ua, ub, n * KS_ * 4);
+    dih_session(a, ia, ds, -1, -1, ua); /* second session: the defaults distil */
+    dih_session(b, ib, ds, 0, 0, ub);
+    ck_assert(memcmp(ua, ub, n * KS_ * 4) != 0);
+    free(ua), free(ub);
+    dh_index_free(ia), dh_index_free(ib), dh_model_free(a), dh_model_free(b);
+    dh_dataset_free(ds);
+}
+END_TEST
+
 static Suite *distill_suite(void)
 {
     Suite *s = suite_create("train_distill");
@@ -257,6 +298,7 @@ static Suite *distill_suite(void)
     tcase_add_test(t, test_feature_distillation_gradient);
     tcase_add_test(t, test_incremental_distillation_reduces_forgetting);
     tcase_add_test(t, test_incremental_distillation_bad_args);
+    tcase_add_test(t, test_incremental_distillation_defaults);
     suite_add_tcase(s, t);
     return s;
 }

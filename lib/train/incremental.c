@@ -113,22 +113,27 @@ static dh_status new_item_codes(dh_model *model, dh_loss *loss, const dh_dataset
 }
 
 /* Train on the new items (followed by the old images when given). */
-/* Distillation weights: the caller's, else the defaults (docs/incremental.md). */
-static void distill_weights(const dh_loss *loss, const dh_dataset *old,
+/* Distillation weights: the caller's, else the defaults (docs/incremental.md).
+ * dihn without old images: K^2/20 on the codes, K^2 on the features (the DIHN gradient
+ * grows like K while a mean over K shrinks like 1/K, hence K^2). dih without old
+ * images: 0.5 and 10 (its loss is itself a mean over B x K). The constants balance
+ * old- and new-class mAP on Fashion-MNIST at K = 16, 32, 64. A first session (empty
+ * index: nothing to keep) and anything else: no distillation unless asked for. */
+static void distill_weights(const dh_loss *loss, const dh_index *ix, const dh_dataset *old,
                             const dh_incremental_options *o, double *wc, double *wf)
 {
-    /* dihn without old images: K^2/20 on the codes, K^2 on the features. The DIHN
-     * gradient grows like K while a mean over K shrinks like 1/K, hence K^2; the
-     * constants balance old- and new-class mAP on Fashion-MNIST at K = 16, 32, 64
-     * (docs/incremental.md). Anything else: no distillation unless asked for. */
     const double K = (double)loss->K;
-    const int codes_only = loss->m == &dh__loss_dihn && !old;
-    *wc = o->distill_codes >= 0 ? o->distill_codes : (codes_only ? K * K / 20 : 0.0);
-    *wf = o->distill_features >= 0 ? o->distill_features : (codes_only ? K * K : 0.0);
+    const int keep = !old && dh_index_count(ix) > 0;
+    double dc = 0, df = 0;
+    if (keep && loss->m == &dh__loss_dihn) dc = K * K / 20, df = K * K;
+    if (keep && loss->m == &dh__loss_dih) dc = 0.5, df = 10;
+    *wc = o->distill_codes >= 0 ? o->distill_codes : dc;
+    *wf = o->distill_features >= 0 ? o->distill_features : df;
 }
 
 static dh_status fine_tune(dh_model *model, dh_loss *loss, const dh_dataset *new_data,
-                           const dh_dataset *old, const dh_trainer_options *train_opts,
+                           const dh_index *ix, const dh_dataset *old,
+                           const dh_trainer_options *train_opts,
                            const dh_incremental_options *io)
 {
     dh_trainer_options to;
@@ -138,7 +143,7 @@ static dh_status fine_tune(dh_model *model, dh_loss *loss, const dh_dataset *new
     if (old) DH_TRY(dh_dataset_concat(new_data, old, &all));
     dh_trainer *t = NULL;
     double wc, wf;
-    distill_weights(loss, old, io, &wc, &wf);
+    distill_weights(loss, ix, old, io, &wc, &wf);
     if ((wc > 0 || wf > 0) && to.resume) {
         dh_dataset_free(all);
         return dh__set_error(DH_E_INVALID_ARG, "dh_incremental_session: distillation (weights "
@@ -173,7 +178,7 @@ dh_status dh_incremental_session(dh_model *model, dh_loss *loss, const dh_datase
     if (loss->m == &dh__loss_dihn)
         DH_TRY(set_fixed_rows(loss, index, index_labels,
                               index_images ? DH_FIXED_CODES_IN_TRAIN : 0));
-    DH_TRY(fine_tune(model, loss, new_data, index_images, train_opts, &o));
+    DH_TRY(fine_tune(model, loss, new_data, index, index_images, train_opts, &o));
 
     size_t cb = dh_code_bytes(loss->K);
     uint8_t *codes = dh__alloc(n * cb);
