@@ -4,7 +4,8 @@ pullover 2, coat 4, shirt 6). Same encoder (smallcnn), loss (CSQ, 16 bits), opti
 (Adam 1e-3, batch 64) and epochs for every pool (fc = smallcnn's own features, gap,
 attn, part; see finegrained_patch.py). Training: --per-class images of each of the
 four classes from the training set (database = that training subset); queries:
---queries per class from the test set. mAP@all.
+--queries per class from the test set. mAP@all. "attn+enc" / "part+enc": the pool with
+smallcnn's fc-512 features as its global part (fmap_global = DH_FMAP_GLOBAL_ENCODER).
 
   DH_LIBRARY=build/libdh.so PYTHONPATH=bindings/python /usr/bin/python3 \
       bench/finegrained_fashion.py --per-class 1000 --queries 250 --epochs 8 --seeds 1
@@ -18,6 +19,17 @@ import dh
 import dh.finegrained as fg
 
 CLASSES = (0, 2, 4, 6)
+
+
+def make_model(pool, bits, seed):
+    """fc: smallcnn's own features; gap/attn/part: a feature-map pool; "attn+enc" /
+    "part+enc": that pool with smallcnn's fc-512 features as its global part
+    (global_branch="encoder")."""
+    if pool == "fc":
+        return dh.Model.create("smallcnn", n_bits=bits, seed=seed)
+    name, _, glob = pool.partition("+")
+    return fg.create_model("smallcnn", n_bits=bits, pool=name, seed=seed,
+                           global_branch="encoder" if glob == "enc" else "pool")
 
 
 def pick(ds, per_class, rng):
@@ -35,7 +47,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--pools", default="fc,gap,attn,part")
+    ap.add_argument("--pools", default="fc,gap,attn,part,attn+enc,part+enc",
+                    help="comma list of fc, gap, attn, part, attn+enc, part+enc")
     args = ap.parse_args()
     dh.set_num_threads(args.threads)
     rng = np.random.default_rng(7)
@@ -44,10 +57,7 @@ def main():
     res = {}
     for seed in range(1, args.seeds + 1):
         for pool in args.pools.split(","):
-            if pool == "fc":
-                m = dh.Model.create("smallcnn", n_bits=args.bits, seed=seed)
-            else:
-                m = fg.create_model("smallcnn", n_bits=args.bits, pool=pool, seed=seed)
+            m = make_model(pool, args.bits, seed)
             loss = dh.Loss("csq", n_bits=args.bits, n_classes=10)
             t = dh.Trainer(m, loss, tr, epochs=args.epochs, batch_size=64, optimizer="adam",
                            lr=1e-3, weight_decay=0, seed=seed)
@@ -56,7 +66,7 @@ def main():
             qc, dc = dh.encode_dataset(m, te), dh.encode_dataset(m, tr)
             mp = dh.eval.mean_average_precision(qc, dc, te.class_ids(), tr.class_ids())
             res.setdefault(pool, []).append(mp)
-            print(f"seed {seed} pool {pool:5s} mAP {mp:.4f} ({time.time() - t0:.0f} s)",
+            print(f"seed {seed} pool {pool:8s} mAP {mp:.4f} ({time.time() - t0:.0f} s)",
                   flush=True)
     print("| pool | mAP@all (mean over seeds) | runs |")
     print("|---|---|---|")

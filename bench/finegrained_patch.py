@@ -6,6 +6,8 @@ epochs; only the stage between the feature map and the hash head changes:
   gap   global average pooling of the 64x7x7 feature map (the baseline)
   attn  SEMICON-lite attention pooling (3 maps, suppression chain)
   part  ExchNet-style parts (4 maps, diversity loss)
+  attn+enc, part+enc  the same pools with smallcnn's fc-512 features replacing the
+        pool's global average g (fmap_global = DH_FMAP_GLOBAL_ENCODER)
 Images: 28x28 grey, noise plus clutter (square outlines and loose dots anywhere);
 the class is which corner of one marked square (a 7x7 outline with a filled centre)
 holds a 2x2 dot; the marked square sits at a random place. Prints mAP@all of test
@@ -48,11 +50,16 @@ def make_set(n, n_classes, rng):
     return img.astype(np.uint8)[..., None], lab.astype(np.int32)
 
 
-def run(pool, tr, te, args, seed):
+def make_model(pool, bits, seed):
     if pool == "fc":
-        m = dh.Model.create("smallcnn", n_bits=args.bits, seed=seed)
-    else:
-        m = fg.create_model("smallcnn", n_bits=args.bits, pool=pool, seed=seed)
+        return dh.Model.create("smallcnn", n_bits=bits, seed=seed)
+    name, _, glob = pool.partition("+")  # "attn+enc": fc-512 features as the global part
+    return fg.create_model("smallcnn", n_bits=bits, pool=name, seed=seed,
+                           global_branch="encoder" if glob == "enc" else "pool")
+
+
+def run(pool, tr, te, args, seed):
+    m = make_model(pool, args.bits, seed)
     loss = dh.Loss("csq", n_bits=args.bits, n_classes=args.classes)
     t = dh.Trainer(m, loss, tr, epochs=args.epochs, batch_size=64, optimizer="adam",
                    lr=1e-3, weight_decay=0, seed=seed)
@@ -74,7 +81,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--pools", default="fc,gap,attn,part")
+    ap.add_argument("--pools", default="fc,gap,attn,part,attn+enc,part+enc",
+                    help="comma list of fc, gap, attn, part, attn+enc, part+enc")
     args = ap.parse_args()
     dh.set_num_threads(args.threads)
     rng = np.random.default_rng(1234)
@@ -87,7 +95,7 @@ def main():
         for pool in args.pools.split(","):
             mp, dt = run(pool, tr, te, args, seed)
             res.setdefault(pool, []).append(mp)
-            print(f"seed {seed} pool {pool:5s} mAP {mp:.4f} ({dt:.0f} s)", flush=True)
+            print(f"seed {seed} pool {pool:8s} mAP {mp:.4f} ({dt:.0f} s)", flush=True)
     print("| pool | mAP@all (mean over seeds) | runs |")
     print("|---|---|---|")
     for pool, v in res.items():

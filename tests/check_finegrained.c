@@ -189,8 +189,11 @@ START_TEST(test_finegrained_model_options)
     ck_assert_int_eq(o.fmap_pool, DH_FMAP_POOL_NONE);
     ck_assert_uint_eq(o.fmap_parts, 0);
     ck_assert_float_eq(o.fmap_aux_weight, 1.0f);
+    ck_assert_int_eq(o.fmap_global, DH_FMAP_GLOBAL_POOL);
     ck_assert_uint_eq(sizeof o % 8, 0);
-    ck_assert_uint_eq(offsetof(dh_model_options, fmap_reserved) + 4, sizeof o);
+    ck_assert_uint_eq(offsetof(dh_model_options, fmap_global),
+                      offsetof(dh_model_options, fmap_reserved) + 4);
+    ck_assert_uint_eq(offsetof(dh_model_options, fmap_reserved2) + 4, sizeof o);
     dh_model *m = (dh_model *)1;
     o.fmap_pool = 9;
     ck_assert_dh_fail(dh_model_create(&o, &m), DH_E_INVALID_ARG);
@@ -206,6 +209,32 @@ START_TEST(test_finegrained_model_options)
     o.fmap_reserved = 1;
     ck_assert_dh_fail(dh_model_create(&o, &m), DH_E_INVALID_ARG);
     o.fmap_reserved = 0;
+    /* fmap_global: a DH_FMAP_GLOBAL_* value, ENCODER only with ATTN or PART */
+    o.fmap_global = 2;
+    ck_assert_dh_fail(dh_model_create(&o, &m), DH_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(dh_last_error(), "fmap_global"));
+    o.fmap_global = DH_FMAP_GLOBAL_ENCODER;
+    o.fmap_pool = DH_FMAP_POOL_GAP;
+    ck_assert_dh_fail(dh_model_create(&o, &m), DH_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(dh_last_error(), "ATTN or PART"));
+    o.fmap_pool = DH_FMAP_POOL_NONE;
+    ck_assert_dh_fail(dh_model_create(&o, &m), DH_E_INVALID_ARG);
+    o.fmap_pool = DH_FMAP_POOL_ATTN;
+    o.fmap_reserved2 = 1;
+    ck_assert_dh_fail(dh_model_create(&o, &m), DH_E_INVALID_ARG);
+    o.fmap_reserved2 = 0;
+    ck_assert_dh_ok(dh_model_create(&o, &m));
+    ck_assert_uint_eq(m->D, 512 + 64 * 3);
+    ck_assert_uint_eq(dh_head_in_dim(dh_model_head(m)), 512 + 64 * 3);
+    dh_model_free(m);
+    /* a caller compiled before fmap_global (1.0): the pool's own g */
+    o.struct_size = offsetof(dh_model_options, fmap_global);
+    ck_assert_dh_ok(dh_model_create(&o, &m));
+    ck_assert_int_eq(dh_model_get_options(m)->fmap_global, DH_FMAP_GLOBAL_POOL);
+    ck_assert_uint_eq(m->D, 64 * 4);
+    dh_model_free(m);
+    o.struct_size = sizeof o;
+    o.fmap_global = DH_FMAP_GLOBAL_POOL;
     o.encoder = "mlp:8-4";
     ck_assert_dh_fail(dh_model_create(&o, &m), DH_E_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(dh_last_error(), "feature map"));
@@ -347,6 +376,279 @@ START_TEST(test_finegrained_model_save_load)
 }
 END_TEST
 
+/* ---- DH_FMAP_GLOBAL_ENCODER: Z = [f_enc; l_1..l_T] ---- */
+
+static dh_model *make_model_g(int32_t pool, uint32_t parts, int32_t global, float aux)
+{
+    dh_model_options o;
+    dh_model_options_init(&o);
+    o.encoder = "smallcnn";
+    o.n_bits = 16;
+    o.fmap_pool = pool;
+    o.fmap_parts = parts;
+    o.fmap_global = global;
+    o.fmap_aux_weight = aux;
+    o.head_init_std = 0.1; /* larger gradients into the encoder */
+    o.seed = 3;
+    dh_model *m = NULL;
+    ck_assert_dh_ok(dh_model_create(&o, &m));
+    return m;
+}
+
+static dh__param *find_param(dh_model *m, const char *name)
+{
+    dh__model_param *ps;
+    size_t np = dh__model_params(m, &ps);
+    for (size_t i = 0; i < np; i++)
+        if (!strcmp(ps[i].p.name, name)) return &ps[i].p;
+    ck_abort_msg("no parameter %s", name);
+    return NULL;
+}
+
+/* L = sum r . U (+ the PART diversity loss, whose gradient backward adds), a fresh
+ * training forward (BN batch statistics; ATTN masks frozen by the caller). */
+static double model_objective(dh_model *m, const float *x, size_t n, const float *r, float *U)
+{
+    ck_assert_dh_ok(dh__model_forward_train(m, x, n, U));
+    double L = dh__fmap_pool_aux_loss(m->pool);
+    for (size_t i = 0; i < n * m->K; i++) L += (double)r[i] * U[i];
+    return L;
+}
+
+/* Central differences of L for one tensor: along the unit direction of the analytic
+ * gradient g (numeric must be |g|) and for single coordinates (the 3 largest |g_i| and
+ * 2 random ones, so a missing path shows even where it is orthogonal to g). Returns
+ * the worst error relative to |g| (direction) or to 1e-2 |g| + |g_i| (coordinates). */
+static double model_dircheck(dh_model *m, const float *x, size_t n, const float *r, float *U,
+                             const float *g, dh__param *p)
+{
+    float *keep = malloc(p->n * sizeof(float));
+    memcpy(keep, p->data, p->n * sizeof(float));
+    double gn = 0, worst = 0, L[2];
+    for (size_t j = 0; j < p->n; j++) gn += (double)g[j] * g[j];
+    gn = sqrt(gn);
+    ck_assert_msg(gn > 0, "%s: zero gradient", p->name);
+    const double eps_dir = 1e-4, eps = 3e-4; /* small: BN over 4 rows curves L strongly */
+    for (int s = 0; s < 2; s++) {
+        for (size_t j = 0; j < p->n; j++)
+            p->data[j] = keep[j] + (float)((s ? -eps_dir : eps_dir) * g[j] / gn);
+        dh__model_params_changed(m);
+        L[s] = model_objective(m, x, n, r, U);
+    }
+    memcpy(p->data, keep, p->n * sizeof(float));
+    double num = (L[0] - L[1]) / (2 * eps_dir);
+    worst = fabs(num - gn) / gn;
+    size_t idx[5];
+    uint64_t rs = 99;
+    for (int k = 0; k < 5; k++) {
+        if (k < 3) { /* k-th largest |g| */
+            size_t best = 0;
+            double bv = -1;
+            for (size_t j = 0; j < p->n; j++) {
+                int used = 0;
+                for (int q = 0; q < k; q++) used |= idx[q] == j;
+                if (!used && fabs(g[j]) > bv) bv = fabs(g[j]), best = j;
+            }
+            idx[k] = best;
+        } else
+            idx[k] = (size_t)(dh_test_rand(&rs) % p->n);
+    }
+    for (int k = 0; k < 5; k++) {
+        size_t j = idx[k];
+        for (int s = 0; s < 2; s++) {
+            p->data[j] = keep[j] + (float)(s ? -eps : eps);
+            dh__model_params_changed(m);
+            L[s] = model_objective(m, x, n, r, U);
+        }
+        p->data[j] = keep[j];
+        dh__model_params_changed(m);
+        num = (L[0] - L[1]) / (2 * eps);
+        double err = fabs(num - g[j]) / (1e-2 * gn + fabs(g[j]));
+        worst = err > worst ? err : worst;
+    }
+    free(keep);
+    return worst;
+}
+
+/* The whole model's gradient with the encoder's features as the global part: fc.weight
+ * is reached only through f, fmap.weight only through the pooled l_k, conv2.weight and
+ * conv1.weight through both (F feeds the pool and, flattened, fc). */
+static void model_gradcheck(int32_t pool)
+{
+    float aux = pool == DH_FMAP_POOL_PART ? 0.5f : 0;
+    dh_model *m = make_model_g(pool, 2, DH_FMAP_GLOBAL_ENCODER, aux);
+    const size_t n = 4, K = 16;
+    float *x = malloc(n * 784 * sizeof(float)), U[4 * 16], r[4 * 16];
+    rand_images(x, n, 31);
+    fill_normal(r, n * K, 32, 1.0f);
+    float *w = find_param(m, "fmap.weight")->data;
+    for (size_t i = 0; i < 2 * 64; i++) w[i] *= 4; /* sharper maps */
+    dh__model_zero_grad(m);
+    (void)model_objective(m, x, n, r, U);
+    ck_assert_dh_ok(dh__model_backward(m, r));
+    m->pool->freeze_mask = 1; /* ATTN masks carry no gradient by definition */
+    const char *names[] = {"fc.weight", "conv2.weight", "conv1.weight", "fmap.weight",
+                           "head.weight"};
+    for (size_t t = 0; t < sizeof names / sizeof names[0]; t++) {
+        dh__param *p = find_param(m, names[t]);
+        float *g = malloc(p->n * sizeof(float));
+        memcpy(g, p->grad, p->n * sizeof(float));
+        double worst = model_dircheck(m, x, n, r, U, g, p);
+        ck_assert_msg(worst < 5e-2, "pool %d %s: finite differences off by %g",
+                      (int)pool, names[t], worst);
+        free(g);
+    }
+    free(x);
+    dh_model_free(m);
+}
+
+START_TEST(test_finegrained_global_encoder_gradient_attn) { model_gradcheck(DH_FMAP_POOL_ATTN); }
+END_TEST
+
+START_TEST(test_finegrained_global_encoder_gradient_part) { model_gradcheck(DH_FMAP_POOL_PART); }
+END_TEST
+
+/* Z is [f; l_1..l_T]: the first D_enc values are the encoder's own features, the rest
+ * the pool's l_k (its g dropped); fc gets a gradient only with the encoder global. */
+START_TEST(test_finegrained_global_encoder_features)
+{
+    dh_model *m = make_model_g(DH_FMAP_POOL_ATTN, 3, DH_FMAP_GLOBAL_ENCODER, 1);
+    dh_model *mp = make_model_g(DH_FMAP_POOL_ATTN, 3, DH_FMAP_GLOBAL_POOL, 1);
+    const size_t n = 3;
+    float *x = malloc(n * 784 * sizeof(float));
+    float *z = malloc(n * (512 + 192) * sizeof(float)), *zp = malloc(n * 256 * sizeof(float));
+    float *f = malloc(n * 512 * sizeof(float)), U[3 * 16];
+    rand_images(x, n, 41);
+    ck_assert_dh_ok(dh__model_features(m, x, n, 0, z));
+    ck_assert_dh_ok(dh__model_features(mp, x, n, 0, zp));
+    ck_assert_dh_ok(dh_encoder_forward(dh_model_encoder(m), x, n, 0, f));
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < 512; j++) ck_assert_float_eq(z[i * 704 + j], f[i * 512 + j]);
+        for (size_t j = 0; j < 192; j++)
+            ck_assert_float_eq(z[i * 704 + 512 + j], zp[i * 256 + 64 + j]);
+    }
+    /* eval mode of the training forward = dh_model_encode_float */
+    float ue[3 * 16];
+    dh__model_set_training(m, 0);
+    ck_assert_dh_ok(dh__model_forward_train(m, x, n, U));
+    ck_assert_dh_ok(dh_model_encode_float(m, x, n, 784, NULL, ue));
+    for (size_t i = 0; i < n * 16; i++) ck_assert_float_eq_tol(U[i], ue[i], 1e-6);
+    ck_assert_dh_fail(dh__model_backward(m, U), DH_E_STATE);
+    dh__model_set_training(m, 1);
+    for (int g = 0; g < 2; g++) {
+        dh_model *mm = g ? mp : m;
+        dh__model_zero_grad(mm);
+        ck_assert_dh_ok(dh__model_forward_train(mm, x, n, U));
+        ck_assert_dh_ok(dh__model_backward(mm, U));
+        dh__param *p = find_param(mm, "fc.weight");
+        double s = 0;
+        for (size_t j = 0; j < p->n; j++) s += fabs(p->grad[j]);
+        ck_assert_msg(g ? s == 0 : s > 0, "fc.weight gradient %g (global %s)", s,
+                      g ? "pool" : "encoder");
+    }
+    free(x), free(z), free(zp), free(f);
+    dh_model_free(m);
+    dh_model_free(mp);
+}
+END_TEST
+
+START_TEST(test_finegrained_global_encoder_batch_independent)
+{
+    dh_model *m = make_model_g(DH_FMAP_POOL_PART, 3, DH_FMAP_GLOBAL_ENCODER, 1);
+    float *x = malloc(5 * 784 * sizeof(float)), u5[5 * 16], u1[16];
+    rand_images(x, 5, 9);
+    ck_assert_dh_ok(dh_model_encode_float(m, x, 5, 784, NULL, u5));
+    for (size_t r = 0; r < 5; r++) {
+        ck_assert_dh_ok(dh_model_encode_float(m, x + r * 784, 1, 784, NULL, u1));
+        for (int j = 0; j < 16; j++) ck_assert_float_eq_tol(u1[j], u5[r * 16 + j], 1e-5);
+    }
+    free(x);
+    dh_model_free(m);
+}
+END_TEST
+
+static size_t read_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    size_t len = fread(buf, 1, cap, f);
+    ck_assert_uint_lt(len, cap);
+    fclose(f);
+    return len;
+}
+
+static char *find_bytes(char *buf, size_t len, const char *s)
+{
+    size_t k = strlen(s);
+    for (size_t i = 0; i + k <= len; i++)
+        if (!memcmp(buf + i, s, k)) return buf + i;
+    return NULL;
+}
+
+/* Save/load keeps the encodes bit for bit; "fmap_global" is written only for the
+ * encoder global (format_version 3), absent means POOL, a bad value is DH_E_FORMAT. */
+START_TEST(test_finegrained_global_encoder_save_load)
+{
+    dh_model *m = make_model_g(DH_FMAP_POOL_ATTN, 2, DH_FMAP_GLOBAL_ENCODER, 1);
+    /* train one step so that BN running statistics and weights are not the initial ones */
+    float *x = malloc(6 * 784 * sizeof(float)), U[6 * 16], ua[6 * 16], ub[6 * 16];
+    rand_images(x, 6, 51);
+    dh__model_zero_grad(m);
+    ck_assert_dh_ok(dh__model_forward_train(m, x, 6, U));
+    char path[512], p2[512];
+    model_path(path, sizeof path, "fg_enc.safetensors");
+    model_path(p2, sizeof p2, "fg_enc_bad.safetensors");
+    ck_assert_dh_ok(dh_model_save(m, path));
+    dh_model *m2;
+    ck_assert_dh_ok(dh_model_load(path, &m2));
+    ck_assert_int_eq(dh_model_get_options(m2)->fmap_global, DH_FMAP_GLOBAL_ENCODER);
+    ck_assert_int_eq(dh_model_get_options(m2)->fmap_pool, DH_FMAP_POOL_ATTN);
+    ck_assert_uint_eq(dh_model_get_options(m2)->fmap_parts, 2);
+    ck_assert_uint_eq(m2->D, 512 + 128);
+    ck_assert_dh_ok(dh_model_encode_float(m, x, 6, 784, NULL, ua));
+    ck_assert_dh_ok(dh_model_encode_float(m2, x, 6, 784, NULL, ub));
+    ck_assert_int_eq(memcmp(ua, ub, sizeof ua), 0);
+    ck_assert_dh_fail(dh_model_set_metadata(m, "fmap_global", "pool"), DH_E_INVALID_ARG);
+    dh_model_free(m2);
+    dh_model_free(m);
+
+    char *buf = malloc(1 << 24), *copy = malloc(1 << 24);
+    size_t len = read_file(path, buf, 1 << 24);
+    ck_assert_ptr_nonnull(find_bytes(buf, len, "\"fmap_global\":\"encoder\""));
+    ck_assert_ptr_nonnull(find_bytes(buf, len, "\"format_version\":\"3\""));
+    /* key renamed (absent): POOL, whose head would read 3 x 64 values, not 512 + 128;
+     * bad value: DH_E_FORMAT; a newer format_version: DH_E_VERSION */
+    const char *bad[][2] = {{"\"fmap_global\":", "\"fmap_globax\":"},
+                            {"\"fmap_global\":\"encoder\"", "\"fmap_global\":\"encodex\""},
+                            {"\"format_version\":\"3\"", "\"format_version\":\"4\""}};
+    const dh_status want[] = {DH_E_SHAPE, DH_E_FORMAT, DH_E_VERSION};
+    for (int b = 0; b < 3; b++) {
+        memcpy(copy, buf, len);
+        char *hit = find_bytes(copy, len, bad[b][0]);
+        ck_assert_msg(hit != NULL, "metadata '%s' not found in the file", bad[b][0]);
+        memcpy(hit, bad[b][1], strlen(bad[b][1]));
+        FILE *f = fopen(p2, "wb");
+        fwrite(copy, 1, len, f);
+        fclose(f);
+        m2 = (dh_model *)1;
+        ck_assert_dh_fail(dh_model_load(p2, &m2), want[b]);
+        ck_assert_ptr_null(m2);
+    }
+
+    /* a POOL-global model writes the pre-1.1 keys only (format_version 2) */
+    m = make_model_g(DH_FMAP_POOL_PART, 2, DH_FMAP_GLOBAL_POOL, 1);
+    ck_assert_dh_ok(dh_model_save(m, path));
+    dh_model_free(m);
+    len = read_file(path, buf, 1 << 24);
+    ck_assert_ptr_null(find_bytes(buf, len, "fmap_global"));
+    ck_assert_ptr_nonnull(find_bytes(buf, len, "\"format_version\":\"2\""));
+    ck_assert_dh_ok(dh_model_load(path, &m2));
+    ck_assert_int_eq(dh_model_get_options(m2)->fmap_global, DH_FMAP_GLOBAL_POOL);
+    dh_model_free(m2);
+    free(buf), free(copy), free(x);
+}
+END_TEST
+
 Suite *finegrained_suite(void)
 {
     Suite *s = suite_create("finegrained");
@@ -365,6 +667,14 @@ Suite *finegrained_suite(void)
     tcase_add_test(tc, test_finegrained_model_train_step);
     tcase_add_test(tc, test_finegrained_model_encode_batch_independent);
     tcase_add_test(tc, test_finegrained_model_save_load);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("GlobalEncoder");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_finegrained_global_encoder_gradient_attn);
+    tcase_add_test(tc, test_finegrained_global_encoder_gradient_part);
+    tcase_add_test(tc, test_finegrained_global_encoder_features);
+    tcase_add_test(tc, test_finegrained_global_encoder_batch_independent);
+    tcase_add_test(tc, test_finegrained_global_encoder_save_load);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -114,6 +114,9 @@ struct dh_model {
     struct dh__fmap_pool *pool; /* NULL unless o.fmap_pool != DH_FMAP_POOL_NONE */
     float *fmap, *dfmap;        /* [fmap_rows, fmap_len] scratch */
     size_t fmap_rows, fmap_len;
+    /* o.fmap_global == DH_FMAP_GLOBAL_ENCODER: Z = [f_enc; l_1..l_T] */
+    float *fenc, *zpool;        /* [fmap_rows, enc_dim], [fmap_rows, pool->Dz] scratch */
+    size_t enc_dim;             /* the encoder's feature width D_enc (0 without a pool) */
     dh__meta *meta;         /* LTHNet meta-embedding between encoder and head, or NULL */
 };
 
@@ -148,9 +151,10 @@ dh_status dh__model_features(dh_model *m, const float *x, size_t n, int32_t trai
 /** Back-propagate dfeat [n, m->D] through the pool (if any) and the encoder. */
 dh_status dh__model_features_backward(dh_model *m, const float *dfeat);
 /** Metadata of a fine-grained model ("fmap_pool" = gap|attn|part, "fmap_parts",
- *  "fmap_aux_weight") into keys/vals; returns the count written (0 or 3). */
+ *  "fmap_aux_weight", and "fmap_global" = encoder only when it is not the default)
+ *  into keys/vals; returns the count written (0, 3 or 4). */
 int dh__model_fmap_meta(const dh_model *m, const char **keys, char (*vals)[512]);
-/** Read those keys (absent: no pool) into o. */
+/** Read those keys (absent: no pool; "fmap_global" absent: DH_FMAP_GLOBAL_POOL) into o. */
 dh_status dh__model_fmap_read_meta(const dh__safetensors *st, dh_model_options *o);
 
 /** Reserved metadata keys written by dh_model_save (user keys may not use them). */

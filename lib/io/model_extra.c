@@ -9,7 +9,7 @@ static const char *const reserved[] = {
     "format", "format_version", "libdh_version", "encoder", "n_bits", "head", "head_beta",
     "head_bias", "input_shape", "mean", "std", "feature_dim", "dropout", "bn_momentum",
     "bn_eps", "batch_size", "seed", "extra_tensors", "head_init_std",
-    "fmap_pool", "fmap_parts", "fmap_aux_weight",
+    "fmap_pool", "fmap_parts", "fmap_aux_weight", "fmap_global",
 };
 
 int dh__model_reserved_key(const char *key)

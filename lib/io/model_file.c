@@ -13,7 +13,10 @@
 #include <string.h>
 
 #define DH__MODEL_FORMAT "libdh-model"
-#define DH__MODEL_FORMAT_VERSION 2 /* 2: a feature-map pool (fmap_* keys); else 1 is written */
+/* written: 1 plain; 2 a feature-map pool (fmap_* keys); 3 a pool whose global part is the
+ * encoder's features (fmap_global = encoder: a 2-only reader would build g = GAP(F) and,
+ * where D_enc = C as on resnet, load the file into a different network without noticing) */
+#define DH__MODEL_FORMAT_VERSION 3
 
 static const char *const head_names[] = {"identity", "tanh", "scaled_tanh", "sign", "bn"};
 
@@ -25,7 +28,7 @@ static int is_counter(const char *name)
 
 /* ---- save ---- */
 
-#define N_META_BUILTIN 20 /* 17 + the 3 fmap_* keys of fine-grained models */
+#define N_META_BUILTIN 21 /* 17 + the 3 or 4 fmap_* keys of fine-grained models */
 typedef struct meta_buf {
     char vals[N_META_BUILTIN][512];
     const char *keys[N_META_BUILTIN];
@@ -37,7 +40,7 @@ static size_t fill_meta(const dh_model *m, meta_buf *mb)
     int k = 0;
 #define PUT(key, ...) (mb->keys[k] = key, snprintf(mb->vals[k], sizeof mb->vals[k], __VA_ARGS__), k++)
     PUT("format", "%s", DH__MODEL_FORMAT);
-    PUT("format_version", "%d", m->pool ? 2 : 1);
+    PUT("format_version", "%d", !m->pool ? 1 : o->fmap_global == DH_FMAP_GLOBAL_POOL ? 2 : 3);
     PUT("libdh_version", "%s", dh_version_string());
     PUT("encoder", "%s", m->spec);
     PUT("n_bits", "%u", o->n_bits);

@@ -22,7 +22,42 @@ def test_create_encode_save_load(tmp_path, pool, dim):
     assert np.array_equal(m2.encode(x), codes)
 
 
+@pytest.mark.parametrize("pool", ["attn", "part"])
+def test_global_encoder(tmp_path, pool):
+    """global_branch="encoder": Z = [smallcnn's fc-512; l_1..l_T]."""
+    m = fg.create_model("smallcnn", n_bits=16, pool=pool, parts=2 if pool == "part" else 0,
+                        seed=3, global_branch="encoder")
+    from dh.model import _m_opts
+    o = _m_opts(m._h).contents
+    assert (o.fmap_global, o.fmap_pool) == (fg.FMAP_GLOBAL_ENCODER, fg.POOLS[pool])
+    x = np.random.default_rng(0).integers(0, 255, size=(5, 28, 28, 1), dtype=np.uint8)
+    codes, u = m.encode(x, return_continuous=True)
+    _, u1 = m.encode(x[2:3], return_continuous=True)
+    assert np.allclose(u1, u[2:3], atol=1e-5)  # independent of the rest of the batch
+    m.save(tmp_path / "m.safetensors")
+    raw = (tmp_path / "m.safetensors").read_bytes()
+    assert b'"fmap_global":"encoder"' in raw
+    m2 = dh.Model.load(tmp_path / "m.safetensors")
+    assert _m_opts(m2._h).contents.fmap_global == fg.FMAP_GLOBAL_ENCODER
+    c2, u2 = m2.encode(x, return_continuous=True)
+    assert np.array_equal(u2, u) and np.array_equal(c2, codes)
+    # the pool global writes no key (files as before)
+    fg.create_model("smallcnn", n_bits=16, pool=pool, seed=3).save(tmp_path / "p.safetensors")
+    assert b"fmap_global" not in (tmp_path / "p.safetensors").read_bytes()
+    # a bad value in the file is a format error
+    (tmp_path / "bad.safetensors").write_bytes(
+        raw.replace(b'"fmap_global":"encoder"', b'"fmap_global":"encodex"'))
+    with pytest.raises(dh.DhError):
+        dh.Model.load(tmp_path / "bad.safetensors")
+
+
 def test_bad_options():
+    with pytest.raises(dh.DhError, match="fmap_global"):
+        fg.create_model("smallcnn", n_bits=8, pool="gap", global_branch="encoder")
+    with pytest.raises(dh.DhError, match="fmap_global"):
+        fg.create_model("smallcnn", n_bits=8, pool="attn", global_branch=5)
+    with pytest.raises(KeyError):
+        fg.create_model("smallcnn", n_bits=8, pool="attn", global_branch="fc")
     with pytest.raises(dh.DhError):
         fg.create_model("mlp:8-4", n_bits=8, pool="attn")
     with pytest.raises(dh.DhError):
@@ -38,10 +73,11 @@ def test_train_step_runs():
     x = rng.integers(0, 255, size=(64, 28, 28, 1), dtype=np.uint8)
     y = (np.arange(64) % 4).astype(np.int32)
     ds = dh.Dataset.from_images(x, class_ids=y, n_classes=4)
-    m = fg.create_model("smallcnn", n_bits=16, pool="attn", seed=1)
-    loss = dh.Loss("csq", n_bits=16, n_classes=4)
-    p = dh.Trainer(m, loss, ds, epochs=1, batch_size=32, optimizer="adam", lr=1e-3).run()
-    assert np.isfinite(p["loss"])
+    for gb in ("pool", "encoder"):
+        m = fg.create_model("smallcnn", n_bits=16, pool="attn", seed=1, global_branch=gb)
+        loss = dh.Loss("csq", n_bits=16, n_classes=4)
+        p = dh.Trainer(m, loss, ds, epochs=1, batch_size=32, optimizer="adam", lr=1e-3).run()
+        assert np.isfinite(p["loss"])
 
 
 def _ppm(path, value):

@@ -34,7 +34,8 @@ class _ModelOptions(ctypes.Structure):
                 ("dropout", ctypes.c_float), ("bn_momentum", ctypes.c_float),
                 ("bn_eps", ctypes.c_float), ("fmap_pool", ctypes.c_int32),
                 ("fmap_parts", ctypes.c_uint32), ("fmap_aux_weight", ctypes.c_float),
-                ("fmap_reserved", ctypes.c_uint32)]
+                ("fmap_reserved", ctypes.c_uint32), ("fmap_global", ctypes.c_int32),
+                ("fmap_reserved2", ctypes.c_uint32)]
 
 
 class _OptimOptions(ctypes.Structure):
