@@ -20,7 +20,7 @@
  * DH_GOLDEN_VERBOSE=1 prints every error.
  * The test scans the folder and requires at least 3 attn, 2 part and 2 meta cases, so a
  * missing file fails. */
-#include "testutil.h"
+#include "golden_dhgv.h"
 
 #include "hash/hash.h"
 #include "hash/head_attn.h"
@@ -35,64 +35,11 @@
 #define TOL_GRAD 5e-5
 #define TOL_AUX 1e-5
 
-/* ---- the DHGV container (as in check_nn_golden.c) ---- */
-
-typedef struct gv_tensor { char name[96]; int ndim; int64_t dims[6]; size_t n; float *data; } gv_tensor;
-typedef struct gv_file { int count; gv_tensor t[64]; } gv_file;
-
 static gv_file *gv_load(const char *file)
 {
     char path[768];
     snprintf(path, sizeof path, "%s/tests/golden/special/%s", DH_SOURCE_DIR, file);
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    gv_file *g = calloc(1, sizeof *g);
-    char magic[8];
-    uint32_t count;
-    ck_assert(fread(magic, 1, 8, f) == 8 && memcmp(magic, "DHGV0001", 8) == 0);
-    ck_assert(fread(&count, 4, 1, f) == 1 && count <= 64);
-    g->count = (int)count;
-    for (int i = 0; i < g->count; i++) {
-        gv_tensor *t = &g->t[i];
-        uint16_t len;
-        uint8_t nd;
-        ck_assert(fread(&len, 2, 1, f) == 1 && len < sizeof t->name);
-        ck_assert(fread(t->name, 1, len, f) == len);
-        ck_assert(fread(&nd, 1, 1, f) == 1 && nd <= 6);
-        t->ndim = nd;
-        t->n = 1;
-        for (int k = 0; k < nd; k++) {
-            ck_assert(fread(&t->dims[k], 8, 1, f) == 1 && t->dims[k] >= 0 && t->dims[k] < 65536);
-            t->n *= (size_t)t->dims[k];
-        }
-        ck_assert(t->n < (1u << 20));
-        t->data = malloc(t->n * 4 + 4);
-        ck_assert(fread(t->data, 4, t->n, f) == t->n);
-    }
-    char extra;
-    ck_assert_msg(fread(&extra, 1, 1, f) == 0, "%s: trailing bytes", path);
-    fclose(f);
-    return g;
-}
-
-static void gv_free(gv_file *g)
-{
-    for (int i = 0; i < g->count; i++) free(g->t[i].data);
-    free(g);
-}
-
-static const gv_tensor *gv_find(const gv_file *g, const char *name)
-{
-    for (int i = 0; i < g->count; i++)
-        if (strcmp(g->t[i].name, name) == 0) return &g->t[i];
-    return NULL;
-}
-
-static const gv_tensor *gv_get(const gv_file *g, const char *name)
-{
-    const gv_tensor *t = gv_find(g, name);
-    ck_assert_msg(t != NULL, "golden tensor '%s' missing", name);
-    return t;
+    return gv_load_path(path);
 }
 
 /* Largest absolute error within tol x max(the tensor's largest magnitude, floor). */

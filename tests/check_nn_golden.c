@@ -20,57 +20,13 @@
 #include <string.h>
 
 #include "nn/nn.h"
-#include "testutil.h"
-
-/* ---- the DHGV container ---- */
-
-typedef struct gv_tensor { char name[96]; int ndim; int64_t dims[6]; size_t n; float *data; } gv_tensor;
-typedef struct gv_file { int count; gv_tensor t[256]; } gv_file;
+#include "golden_dhgv.h"
 
 static gv_file *gv_load(const char *name)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/tests/golden/nn/%s.bin", DH_SOURCE_DIR, name);
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    gv_file *g = calloc(1, sizeof *g);
-    char magic[8];
-    uint32_t count;
-    ck_assert(fread(magic, 1, 8, f) == 8 && memcmp(magic, "DHGV0001", 8) == 0);
-    ck_assert(fread(&count, 4, 1, f) == 1 && count <= 256);
-    g->count = (int)count;
-    for (int i = 0; i < g->count; i++) {
-        gv_tensor *t = &g->t[i];
-        uint16_t len;
-        uint8_t nd;
-        ck_assert(fread(&len, 2, 1, f) == 1 && len < sizeof t->name);
-        ck_assert(fread(t->name, 1, len, f) == len);
-        ck_assert(fread(&nd, 1, 1, f) == 1 && nd <= 6);
-        t->ndim = nd;
-        t->n = 1;
-        for (int k = 0; k < nd; k++) {
-            ck_assert(fread(&t->dims[k], 8, 1, f) == 1);
-            t->n *= (size_t)t->dims[k];
-        }
-        t->data = malloc(t->n * 4 + 4);
-        ck_assert(fread(t->data, 4, t->n, f) == t->n);
-    }
-    fclose(f);
-    return g;
-}
-
-static void gv_free(gv_file *g)
-{
-    for (int i = 0; i < g->count; i++) free(g->t[i].data);
-    free(g);
-}
-
-static const gv_tensor *gv_get(const gv_file *g, const char *name)
-{
-    for (int i = 0; i < g->count; i++)
-        if (strcmp(g->t[i].name, name) == 0) return &g->t[i];
-    ck_abort_msg("golden tensor '%s' missing", name);
-    return NULL;
+    return gv_load_path(path);
 }
 
 /* ---- fill(): the value rule of gen_nn_golden.py ---- */
