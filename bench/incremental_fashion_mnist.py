@@ -10,7 +10,8 @@ new-class and all queries against the whole index after each session for
   dihn     DIHN, new images only (codes + labels of the old items, no old images),
            with its default distillation from the session-0 network
   dihn-kd  DIHN, new images only, distillation off
-  dihn+old DIHN, the reference protocol: the old images train too (codes still fixed)
+  dihn+old DIHN, the reference protocol: the old images train too (codes still fixed);
+           dihn+old@M trains on M of them drawn at random (old_samples)
   dih      DIH (label-projected targets) fine-tuned on the new items, with its default
            distillation from the session-0 network
   dih-kd   DIH, distillation off
@@ -111,7 +112,8 @@ def main():
 
     # session 0: ADSH (for naive and DIHN) and DIH, each on classes 0-6
     base = {}
-    if {"naive", "naive+kd", "dihn", "dihn-kd", "dihn+old", "retrain"} & set(methods) or a.sweep:
+    if {"naive", "naive+kd", "dihn", "dihn-kd", "dihn+old", "retrain"} & set(methods) or \
+            a.sweep or any(x.startswith("dihn+old@") for x in methods):
         m, ix = model_new(K, a.seed), dh.Index(K)
         t = session(m, "adsh", K, old_db, ix, n_train=n_old, **s0)
         base["adsh"] = (m, ix, t, maps(m, ix, y_old, {"old": queries["old"]})["old"])
@@ -152,6 +154,10 @@ def main():
             elif meth == "dihn-kd":
                 t = session(m, "dihn", K, new_db, ix, labels=y_old, n_train=n_new,
                             distill_codes=0, distill_features=0, **s1)
+            elif meth.startswith("dihn+old@"):
+                ms = int(meth[9:])
+                t = session(m, "dihn", K, new_db, ix, labels=y_old, images=old_db,
+                            n_train=n_new + ms, old_samples=ms, **s1)
             elif meth == "dihn+old":
                 t = session(m, "dihn", K, new_db, ix, labels=y_old, images=old_db,
                             n_train=n_new + n_old, **s1)

@@ -1248,6 +1248,11 @@ typedef struct dh_incremental_options {
      * (see docs/incremental.md); 0: off. Not with train_opts->resume. */
     double distill_codes;
     double distill_features;
+    /* Since 1.1: with index_images, train on this many old images drawn at random
+     * (train_opts->seed) instead of all of them, as DIHN's reference samples m = 2000
+     * per outer iteration; every old code stays in the loss's database. The dihn loss
+     * is then created with n_train = new items + old_samples. 0 (default): all. */
+    uint64_t old_samples;
 } dh_incremental_options;
 
 /** Fill `opts` with struct_size and the defaults above. NULL: no-op.

@@ -215,6 +215,67 @@ START_TEST(test_incremental_session_bad_args)
 }
 END_TEST
 
+/* DIHN with a random third of the old images (old_samples): every old code stays
+ * fixed and in the index; the loss counts new items + samples; bad combinations. */
+START_TEST(test_incremental_session_old_samples)
+{
+    const size_t n_old = OLDC_ * PER_, n_new = (CS_ - OLDC_) * PER_, m = n_old / 3;
+    int32_t dbc[CS_ * PER_], qoc[OLDC_ * 40], qnc[(CS_ - OLDC_) * 40];
+    dh_dataset *old = make_set(0, OLDC_, PER_, 1, dbc);
+    dh_dataset *neu = make_set(OLDC_, CS_ - OLDC_, PER_, 2, dbc + n_old);
+    dh_dataset *qo = make_set(0, OLDC_, 40, 3, qoc), *qn = make_set(OLDC_, CS_ - OLDC_, 40, 4, qnc);
+    dh_model *m0 = make_model(5);
+    dh_index_options io;
+    dh_index_options_init(&io);
+    io.n_bits = KS_;
+    dh_index *ix = NULL;
+    ck_assert_dh_ok(dh_index_create(&io, &ix));
+    dh_trainer_options to;
+    train_opts(&to, 6);
+    dh_loss *adsh = session_loss("adsh", n_old);
+    ck_assert_dh_ok(dh_incremental_session(m0, adsh, old, ix, NULL, NULL, &to, NULL, NULL));
+    size_t cb = dh_code_bytes(KS_);
+    uint8_t *before = malloc(n_old * cb), *after = malloc(n_old * cb);
+    ck_assert_dh_ok(dh_index_export(ix, DH_CODE_PACKED, 0, n_old, before, NULL));
+    float *yold = onehot(dbc, n_old);
+    dh_incremental_options o;
+    dh_incremental_options_init(&o);
+    o.old_samples = m;
+    train_opts(&to, 8);
+    dh_loss *all = session_loss("dihn", n_new + n_old), *part = session_loss("dihn", n_new + m);
+    ck_assert_dh_fail(dh_incremental_session(m0, all, neu, ix, yold, old, &to, &o, NULL),
+                      DH_E_SHAPE); /* the loss must count the samples, not all old images */
+    ck_assert_ptr_nonnull(strstr(dh_last_error(), "old_samples"));
+    ck_assert_dh_fail(dh_incremental_session(m0, part, neu, ix, yold, NULL, &to, &o, NULL),
+                      DH_E_INVALID_ARG); /* old_samples without index_images */
+    ck_assert_uint_eq(dh_index_count(ix), n_old);
+    ck_assert_dh_ok(dh_incremental_session(m0, part, neu, ix, yold, old, &to, &o, NULL));
+    ck_assert_uint_eq(dh_index_count(ix), n_old + n_new);
+    ck_assert_dh_ok(dh_index_export(ix, DH_CODE_PACKED, 0, n_old, after, NULL));
+    ck_assert_mem_eq(before, after, n_old * cb);
+    /* the loss's database holds every old code (fixed), permuted: samples first */
+    float *fixed = malloc(n_old * KS_ * sizeof(float));
+    ck_assert_dh_ok(dh_loss_get_tensor(part, "old_codes", fixed, n_old * KS_));
+    uint8_t *fp = malloc(n_old * cb);
+    ck_assert_dh_ok(dh_codes_pack_float(fixed, n_old, KS_, 0, fp));
+    size_t found = 0;
+    for (size_t i = 0; i < n_old; i++)
+        for (size_t j = 0; j < n_old; j++)
+            if (memcmp(fp + i * cb, before + j * cb, cb) == 0) {
+                found++;
+                break;
+            }
+    ck_assert_uint_eq(found, n_old);
+    double mo = index_map(m0, qo, qoc, ix, dbc), mn = index_map(m0, qn, qnc, ix, dbc);
+    ck_assert_msg(mo > 0.7 && mn > 0.7, "mAP after DIHN with %zu of %zu old images: old %.3f, "
+                  "new %.3f", m, n_old, mo, mn);
+    free(before), free(after), free(yold), free(fixed), free(fp);
+    dh_loss_free(adsh), dh_loss_free(all), dh_loss_free(part);
+    dh_index_free(ix), dh_model_free(m0);
+    dh_dataset_free(old), dh_dataset_free(neu), dh_dataset_free(qo), dh_dataset_free(qn);
+}
+END_TEST
+
 static Suite *incremental_session_suite(void)
 {
     Suite *s = suite_create("incremental_session");
@@ -223,6 +284,7 @@ static Suite *incremental_session_suite(void)
     tcase_add_test(t, test_incremental_session_dihn_appends_without_rewriting);
     tcase_add_test(t, test_incremental_session_dih_network_codes);
     tcase_add_test(t, test_incremental_session_bad_args);
+    tcase_add_test(t, test_incremental_session_old_samples);
     suite_add_tcase(s, t);
     return s;
 }

@@ -176,6 +176,16 @@ static dh_status resize_rows(dh_loss *L, const char *name, size_t rows, const fl
 dh_status dh_loss_set_fixed_codes(dh_loss *L, const float *codes, const float *labels, size_t n,
                                   uint32_t flags)
 {
+    DH_CHECK_ARG_MSG((flags & ~DH_FIXED_CODES_IN_TRAIN) == 0, "dh_loss_set_fixed_codes: "
+                     "unknown flags 0x%x", flags);
+    return dh__dihn_set_fixed(L, codes, labels, n, flags & DH_FIXED_CODES_IN_TRAIN ? n : 0);
+}
+
+/* n fixed rows, the first n_in_train of which have their images as the last
+ * n_in_train training rows (0: none; n: all, DH_FIXED_CODES_IN_TRAIN). */
+dh_status dh__dihn_set_fixed(dh_loss *L, const float *codes, const float *labels, size_t n,
+                             size_t n_in_train)
+{
     DH_CHECK_ARG(L != NULL);
     if (L->m != &dh__loss_dihn)
         return dh__set_error(DH_E_STATE, "dh_loss_set_fixed_codes: method '%s' has no fixed "
@@ -183,13 +193,12 @@ dh_status dh_loss_set_fixed_codes(dh_loss *L, const float *codes, const float *l
     DH_CHECK_ARG_MSG(n == 0 || (codes != NULL && labels != NULL), "dh_loss_set_fixed_codes: "
                      "codes and labels are required when n = %zu > 0", n);
     DH_CHECK_ARG_MSG(n <= ((size_t)1 << 32), "dh_loss_set_fixed_codes: n = %zu too large", n);
-    DH_CHECK_ARG_MSG((flags & ~DH_FIXED_CODES_IN_TRAIN) == 0, "dh_loss_set_fixed_codes: "
-                     "unknown flags 0x%x", flags);
-    const int in_train = (flags & DH_FIXED_CODES_IN_TRAIN) != 0;
-    if (in_train && n >= L->N)
+    DH_CHECK_ARG_MSG(n_in_train <= n, "dh_loss_set_fixed_codes: %zu of %zu fixed rows in "
+                     "training", n_in_train, n);
+    if (n_in_train && n_in_train >= L->N)
         return dh__set_error(DH_E_SHAPE, "dh_loss_set_fixed_codes: DH_FIXED_CODES_IN_TRAIN with "
-                             "n = %zu fixed rows but n_train = %zu (the new items come first, "
-                             "at least one)", n, L->N);
+                             "%zu fixed rows in training but n_train = %zu (the new items come "
+                             "first, at least one)", n_in_train, L->N);
     const size_t K = L->K, C = L->C;
     float *sc = dh__alloc((n * K + 1) * sizeof(float));
     if (!sc) return DH_E_NO_MEMORY;
@@ -206,7 +215,7 @@ dh_status dh_loss_set_fixed_codes(dh_loss *L, const float *codes, const float *l
                                "%g is not 0 or 1", i / C, i % C, (double)labels[i]);
     if (st == DH_OK) st = resize_rows(L, "old_codes", n, sc);
     if (st == DH_OK) st = resize_rows(L, "old_labels", n, labels);
-    if (st == DH_OK) ((dihn_priv *)L->priv)->n_learn = in_train ? L->N - n : L->N;
+    if (st == DH_OK) ((dihn_priv *)L->priv)->n_learn = L->N - n_in_train;
     dh__free(sc);
     /* r depends on the whole database: recompute when the new labels are known */
     if (st == DH_OK) st = dihn_init(L);

@@ -65,6 +65,11 @@ extern const dh__loss_method dh__loss_dpsh, dh__loss_hashnet, dh__loss_dch, dh__
     dh__loss_dpn, dh__loss_orthohash, dh__loss_mdsh, dh__loss_sprch, dh__loss_twostage;
 /* incremental (lib/loss/incremental.c) */
 extern const dh__loss_method dh__loss_dihn, dh__loss_dih;
+/** DIHN's fixed rows (dh_loss_set_fixed_codes) where only the first n_in_train of the n
+ *  rows have their images in training, as the last n_in_train training rows (0: none;
+ *  n: DH_FIXED_CODES_IN_TRAIN). */
+dh_status dh__dihn_set_fixed(dh_loss *L, const float *codes, const float *labels, size_t n,
+                             size_t n_in_train);
 /* long-tail (lib/loss/longtail.c) */
 extern const dh__loss_method dh__loss_lthnet, dh__loss_dualproxy;
 

@@ -2,6 +2,7 @@
  * fine-tune the model on the new items with the trainer, compute their codes (learned
  * by the loss or from the network) and append them to the index. The index's existing
  * rows are only read (DIHN's fixed codes), never rewritten. */
+#include <stddef.h>
 #include <string.h>
 
 #include "io/model.h"
@@ -34,20 +35,66 @@ static dh_status next_id(const dh_index *ix, int64_t *out)
     return st;
 }
 
-/* DIHN: the index's live rows (with the caller's labels) become the fixed rows. */
-static dh_status set_fixed_rows(dh_loss *loss, const dh_index *ix, const float *labels,
-                                uint32_t flags)
+/* Old images a session trains on: all n_old, or opts.old_samples of them. */
+static size_t old_in_train(const dh_dataset *old, size_t n_old, const dh_incremental_options *o)
 {
-    size_t n = dh_index_count(ix), K = loss->K;
+    if (!old) return 0;
+    return o->old_samples && o->old_samples < n_old ? (size_t)o->old_samples : n_old;
+}
+
+/* order[0..m): m distinct rows of 0..n-1 drawn with `seed`, ascending; order[m..n): the
+ * others, ascending (partial Fisher-Yates, splitmix64). */
+static dh_status sample_order(size_t n, size_t m, uint64_t seed, int64_t **out)
+{
+    int64_t *perm = dh__alloc(n * sizeof(int64_t));
+    uint8_t *mark = dh__calloc(n, 1);
+    if (!perm || !mark) {
+        dh__free(perm), dh__free(mark);
+        return DH_E_NO_MEMORY;
+    }
+    for (size_t i = 0; i < n; i++) perm[i] = (int64_t)i;
+    uint64_t x = seed ^ 0x6a09e667f3bcc909ull;
+    for (size_t i = 0; i < m; i++) {
+        uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        size_t j = i + (size_t)((z ^ (z >> 31)) % (uint64_t)(n - i));
+        int64_t t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+        mark[perm[i]] = 1;
+    }
+    size_t k = 0;
+    for (int pass = 1; pass >= 0; pass--)
+        for (size_t i = 0; i < n; i++)
+            if (mark[i] == pass) perm[k++] = (int64_t)i;
+    dh__free(mark);
+    *out = perm;
+    return DH_OK;
+}
+
+/* DIHN: the index's live rows (with the caller's labels) become the fixed rows, in
+ * `order` when given (its first m rows are the old images in training), else in
+ * insertion order with the first m in training. */
+static dh_status set_fixed_rows(dh_loss *loss, const dh_index *ix, const float *labels,
+                                const int64_t *order, size_t m)
+{
+    size_t n = dh_index_count(ix), K = loss->K, C = loss->C;
     if (n && !labels)
         return dh__set_error(DH_E_INVALID_ARG, "dh_incremental_session(dihn): index_labels is "
                              "NULL but the index has %zu rows (DIHN needs the labels of the "
                              "old database items)", n);
     float *codes = dh__alloc((n * K + 1) * sizeof(float));
-    if (!codes) return DH_E_NO_MEMORY;
-    dh_status st = n ? dh_index_export(ix, DH_CODE_FLOAT32, 0, n, codes, NULL) : DH_OK;
-    if (st == DH_OK) st = dh_loss_set_fixed_codes(loss, codes, labels, n, flags);
-    dh__free(codes);
+    float *pc = order ? dh__alloc((n * K + 1) * sizeof(float)) : NULL;
+    float *pl = order ? dh__alloc((n * C + 1) * sizeof(float)) : NULL;
+    dh_status st = codes && (!order || (pc && pl)) ? DH_OK : DH_E_NO_MEMORY;
+    if (st == DH_OK && n) st = dh_index_export(ix, DH_CODE_FLOAT32, 0, n, codes, NULL);
+    for (size_t i = 0; st == DH_OK && order && i < n; i++) {
+        memcpy(pc + i * K, codes + (size_t)order[i] * K, K * sizeof(float));
+        memcpy(pl + i * C, labels + (size_t)order[i] * C, C * sizeof(float));
+    }
+    if (st == DH_OK)
+        st = dh__dihn_set_fixed(loss, order ? pc : codes, order ? pl : labels, n, m);
+    dh__free(codes), dh__free(pc), dh__free(pl);
     return st;
 }
 
@@ -71,10 +118,14 @@ static dh_status check_args(dh_model *model, dh_loss *loss, const dh_dataset *ds
     if (old && n_old != dh_index_count(ix))
         return dh__set_error(DH_E_SHAPE, "dh_incremental_session: index_images has %zu samples, "
                              "the index %zu live rows", n_old, dh_index_count(ix));
-    if (loss->m == &dh__loss_dihn && loss->N != dh_dataset_count(ds) + n_old)
+    DH_CHECK_ARG_MSG(old || !o->old_samples, "dh_incremental_options.old_samples = %llu "
+                     "needs index_images", (unsigned long long)o->old_samples);
+    const size_t m = old_in_train(old, n_old, o);
+    if (loss->m == &dh__loss_dihn && loss->N != dh_dataset_count(ds) + m)
         return dh__set_error(DH_E_SHAPE, "dh_incremental_session(dihn): the loss was created "
                              "with n_train = %zu, want %zu (new items%s)", loss->N,
-                             dh_dataset_count(ds) + n_old, old ? " + index_images" : "");
+                             dh_dataset_count(ds) + m,
+                             m < n_old ? " + old_samples" : old ? " + index_images" : "");
     DH_CHECK_ARG_MSG(o->new_codes >= DH_INCR_CODES_AUTO && o->new_codes <= DH_INCR_CODES_LEARNED,
                      "dh_incremental_options.new_codes = %d unknown", o->new_codes);
     DH_CHECK_ARG_MSG(o->reserved0 == 0, "dh_incremental_options.reserved0 must be 0");
@@ -175,10 +226,26 @@ dh_status dh_incremental_session(dh_model *model, dh_loss *loss, const dh_datase
     const size_t n = dh_dataset_count(new_data);
     DH_CHECK_ARG_MSG((uint64_t)first <= (uint64_t)INT64_MAX - n, "dh_incremental_session: "
                      "ids from %lld overflow", (long long)first);
-    if (loss->m == &dh__loss_dihn)
-        DH_TRY(set_fixed_rows(loss, index, index_labels,
-                              index_images ? DH_FIXED_CODES_IN_TRAIN : 0));
-    DH_TRY(fine_tune(model, loss, new_data, index, index_images, train_opts, &o));
+    /* old images in training: all, or old_samples drawn with the trainer's seed */
+    const size_t n_old = dh_index_count(index), m = old_in_train(index_images, n_old, &o);
+    int64_t *order = NULL;
+    dh_dataset *old_sub = NULL;
+    if (index_images && m < n_old) {
+        uint64_t seed = 1;
+        if (train_opts && train_opts->struct_size >= offsetof(dh_trainer_options, seed) +
+                                                         sizeof train_opts->seed)
+            seed = train_opts->seed;
+        DH_TRY(sample_order(n_old, m, seed, &order));
+    }
+    dh_status st0 = order ? dh_dataset_subset(index_images, order, m, &old_sub) : DH_OK;
+    if (st0 == DH_OK && loss->m == &dh__loss_dihn)
+        st0 = set_fixed_rows(loss, index, index_labels, order, m);
+    if (st0 == DH_OK)
+        st0 = fine_tune(model, loss, new_data, index, order ? old_sub : index_images,
+                        train_opts, &o);
+    dh__free(order);
+    dh_dataset_free(old_sub);
+    DH_TRY(st0);
 
     size_t cb = dh_code_bytes(loss->K);
     uint8_t *codes = dh__alloc(n * cb);

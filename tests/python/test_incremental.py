@@ -161,3 +161,27 @@ def test_session_distillation_options():
                                    distill_codes=bad, epochs=1)
         assert "distill" in str(e.value)
     assert len(index) == 120
+
+
+def test_session_old_samples():
+    """old_samples reaches C: the dihn loss must count new items + samples."""
+    old, y_old = make([0, 1, 2], 40, 1)
+    new, _ = make([3, 4], 40, 2)
+    model = dh.Model.create(encoder="mlp:12-32", n_bits=16, head="tanh", seed=3)
+    index = dh.Index(16)
+    opts = dict(epochs=2, optimizer="adam", lr=3e-3, batch_size=30)
+    dh.incremental_session(model, dh.Loss("adsh", n_bits=16, n_classes=C, n_train=len(old)),
+                           old, index, **opts)
+    before = index.export("packed")[0].copy()
+    with pytest.raises(dh.DhError) as e:
+        dh.incremental_session(model, dh.Loss("dihn", n_bits=16, n_classes=C,
+                                              n_train=len(new) + len(old)),
+                               new, index, index_labels=y_old, index_images=old,
+                               old_samples=30, **opts)
+    assert "old_samples" in str(e.value)
+    dh.incremental_session(model, dh.Loss("dihn", n_bits=16, n_classes=C,
+                                          n_train=len(new) + 30),
+                           new, index, index_labels=y_old, index_images=old, old_samples=30,
+                           **opts)
+    assert len(index) == 200
+    np.testing.assert_array_equal(index.export("packed")[0][:120], before)

@@ -22,7 +22,8 @@ _CODES = {"auto": CODES_AUTO, "network": CODES_NETWORK, "learned": CODES_LEARNED
 class IncrementalOptions(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("new_codes", ctypes.c_int32),
                 ("reserved0", ctypes.c_int32), ("first_id", ctypes.c_int64),
-                ("distill_codes", ctypes.c_double), ("distill_features", ctypes.c_double)]
+                ("distill_codes", ctypes.c_double), ("distill_features", ctypes.c_double),
+                ("old_samples", ctypes.c_uint64)]
 
 
 _vp = ctypes.c_void_p
@@ -62,7 +63,7 @@ def set_fixed_codes(loss, codes, labels, in_train=False):
 
 def incremental_session(model, loss, new_data, index, index_labels=None, index_images=None,
                         new_codes="auto", first_id=-1, distill_codes=-1.0,
-                        distill_features=-1.0, **trainer_options):
+                        distill_features=-1.0, old_samples=0, **trainer_options):
     """Run one session: fine-tune `model` with `loss` on `new_data` (followed by
     `index_images`, the images of the index's rows, when given), then append the new
     items' codes to `index` with ids first_id, first_id+1, ... (-1: the next free id).
@@ -70,15 +71,19 @@ def incremental_session(model, loss, new_data, index, index_labels=None, index_i
     when the index is not empty. trainer_options: dh_trainer_options fields (epochs, lr,
     optimizer, batch_size, ...). distill_codes / distill_features: weights of the
     distillation from the session-start network (-1: the default, 0: off; see
-    docs/incremental.md). Returns the id of the first new item."""
+    docs/incremental.md). old_samples: with index_images, train on this many of them
+    drawn at random (0: all; a dihn loss then counts new items + old_samples).
+    Returns the id of the first new item."""
     t = TrainerOptions()
     _train_opts_init(ctypes.byref(t))
     names = {f for f, _ in TrainerOptions._fields_} - {"struct_size", "callback",
                                                          "callback_user", "reserved0"}
     for k, v in trainer_options.items():
         if k not in names:
+            extra = ["new_codes", "first_id", "distill_codes", "distill_features",
+                     "old_samples"]
             raise TypeError(f"incremental_session: unknown option {k!r}; valid: "
-                            f"{sorted(names) + ['new_codes', 'first_id', 'distill_codes', 'distill_features']}")
+                            f"{sorted(names) + extra}")
         if k == "optimizer" and isinstance(v, str):
             v = _OPTIMIZERS[v]
         if k == "schedule" and isinstance(v, str):
@@ -92,6 +97,7 @@ def incremental_session(model, loss, new_data, index, index_labels=None, index_i
     o.first_id = int(first_id)
     o.distill_codes = float(distill_codes)
     o.distill_features = float(distill_features)
+    o.old_samples = int(old_samples)
     y = None
     if index_labels is not None:
         y = _labels(index_labels, len(index), new_data.n_classes, "index_labels")
