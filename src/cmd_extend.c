@@ -17,7 +17,7 @@ typedef struct ext_args {
     const char *model, *index, *labels, *data, *split, *method, *old_data, *optimizer, *codes;
     const char *out, *index_out, *labels_out, *encoder, *classes, *old_classes, *old_seed_s;
     uint32_t cls[2], old_cls[2], per_class, old_per_class, seed, old_seed, bits, epochs, batch;
-    uint32_t threads, verbose, create;
+    uint32_t threads, verbose, create, old_samples;
     double lr, distill_codes, distill_features;
     int32_t new_codes, optim;
 } ext_args;
@@ -47,6 +47,8 @@ static void usage(FILE *fp)
         "                     selected as above (same --split; --old-seed defaults to --seed),\n"
         "                     they must be the index rows in the same order (count and\n"
         "                     labels are checked)\n"
+        "  --old-samples M    train on M of those old images drawn at random (--seed) instead\n"
+        "                     of all (every old code stays fixed)\n"
         "session:\n"
         "  --method NAME      loss (default dihn; dih, adsh, csq, ...: dh train --list-methods)\n"
         "  --codes auto|network|learned  codes of the new items (default auto: the loss's\n"
@@ -83,6 +85,7 @@ static int parse_flags(int argc, char **argv, ext_args *a)
     static const struct { const char *flag; size_t off; uint32_t lo, hi; } u32s[] = {
         {"--per-class", offsetof(ext_args, per_class), 1, 0xFFFFFFFFu},
         {"--old-per-class", offsetof(ext_args, old_per_class), 1, 0xFFFFFFFFu},
+        {"--old-samples", offsetof(ext_args, old_samples), 1, 0xFFFFFFFFu},
         {"--seed", offsetof(ext_args, seed), 0, 0xFFFFFFFFu},
         {"--bits", offsetof(ext_args, bits), 8, 4096},
         {"--epochs", offsetof(ext_args, epochs), 1, 1000000},
@@ -149,8 +152,9 @@ static int parse(int argc, char **argv, ext_args *a)
     if (!a->labels_out && a->index_out)
         return dh_cli_usage_error(CMD, "--labels-out is required with --index-out");
     if (!a->index_out) a->index_out = a->index, a->labels_out = a->labels;
-    if (!a->old_data && (a->old_classes || a->old_per_class || a->old_seed_s))
-        return dh_cli_usage_error(CMD, "--old-classes/--old-per-class/--old-seed need --old-data");
+    if (!a->old_data && (a->old_classes || a->old_per_class || a->old_seed_s || a->old_samples))
+        return dh_cli_usage_error(CMD, "--old-classes/--old-per-class/--old-seed/--old-samples "
+                                       "need --old-data");
     if (a->bits % 8) return dh_cli_usage_error(CMD, "--bits %u is not a multiple of 8", a->bits);
     if (strcmp(a->split, "train") && strcmp(a->split, "test"))
         return dh_cli_usage_error(CMD, "--split: '%s' is not train or test", a->split);
@@ -249,7 +253,9 @@ static int build(const ext_args *a, ext_objs *o)
     dh_loss_options_init(&lo);
     lo.n_bits = dh_index_n_bits(o->index);
     lo.n_classes = o->labels.C;
-    lo.n_train = dh_dataset_count(o->add) + dh_dataset_count(o->old);
+    size_t n_old_train = dh_dataset_count(o->old);
+    if (a->old_samples && a->old_samples < n_old_train) n_old_train = a->old_samples;
+    lo.n_train = dh_dataset_count(o->add) + n_old_train;
     lo.seed = a->seed;
     dh_status st = dh_loss_create(a->method, &lo, &o->loss);
     if (st != DH_OK || !a->create) return st == DH_OK ? 0 : dh_cli_fail(CMD, st);
@@ -307,6 +313,7 @@ static int run(const ext_args *a, ext_objs *o)
     io.new_codes = a->new_codes; /* auto, network, learned = DH_INCR_CODES_* 0, 1, 2 */
     io.distill_codes = a->distill_codes;
     io.distill_features = a->distill_features;
+    io.old_samples = a->old_samples;
     int64_t first = 0;
     double t0 = dh_cli_now();
     dh_status st = dh_incremental_session(o->model, o->loss, o->add, o->index, o->labels.hot,

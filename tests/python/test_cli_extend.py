@@ -133,6 +133,16 @@ def test_old_images_must_be_the_index_rows(s0, work):
     assert np.array_equal(rows(work / "db0.dhi")[0][:600], rows(s0 / "db0.dhi")[0])
 
 
+def test_old_samples(s0, work):
+    r = session(s0, work, "--classes", "3-4", "--per-class", 50, "--old-data",
+                f"npy:{s0}/x.npy:{s0}/y.npy", "--old-classes", "0-2", "--old-samples", 100)
+    assert "ids 600..699" in r.stdout
+    assert np.array_equal(rows(work / "db0.dhi")[0][:600], rows(s0 / "db0.dhi")[0])
+    r = session(s0, work, "--classes", "3-4", "--per-class", 50, "--old-samples", 100,
+                check=False)
+    assert r.returncode == 2 and "--old-data" in r.stderr, r.stderr
+
+
 def test_multi_hot_labels_keep_their_format(s0, work):
     """[n, 3] float32 rows (the file predates classes 3-4) -> [n + m, 5] float32."""
     y_old = np.load(s0 / "y_old.npy")
@@ -211,7 +221,7 @@ def test_help_documents_every_flag():
     assert text.startswith("usage: dh extend")
     for flag in ("--model", "--index", "--index-labels", "--data", "--split", "--classes",
                  "--per-class", "--seed", "--method", "--bits", "--old-data", "--old-classes",
-                 "--old-per-class", "--old-seed", "--epochs", "--lr", "--optimizer",
+                 "--old-per-class", "--old-seed", "--old-samples", "--epochs", "--lr", "--optimizer",
                  "--batch-size", "--distill-codes", "--distill-features", "--codes", "-o, --out",
                  "--index-out", "--labels-out", "--verbose", "--create", "--encoder",
                  "--threads"):
