@@ -38,16 +38,27 @@ dh_status dh__trainer_set_teacher(dh_trainer *t, dh_model *src, double wc, doubl
     return DH_OK;
 }
 
+/* The teacher on the student's batch in inference mode: features f_t always (one
+ * encoder pass serves both terms), codes u_t = head(meta(f_t)) when the code term is on;
+ * the same computation as dh_model_encode_float without its per-call scratch. */
+static dh_status teacher_forward(dh_trainer *t, size_t n)
+{
+    DH_TRY(dh__model_features(t->teacher, t->x, n, 0, t->Ft));
+    if (!(t->distill_codes > 0)) return DH_OK;
+    const float *hin = t->Ft;
+    DH_TRY(dh__model_meta_forward(t->teacher, t->Ft, n, 0, &hin));
+    return dh_head_forward(dh_model_head(t->teacher), hin, n, 0, t->Ut);
+}
+
 dh_status dh__trainer_distill(dh_trainer *t, size_t n, double *value, const float **dfeat)
 {
     *dfeat = NULL;
     const size_t K = dh_model_n_bits(t->model);
     size_t D = 0;
     const float *f = dh__model_train_features(t->model, &D);
-    const size_t len = dh_loader_sample_floats(t->loader);
+    DH_TRY(teacher_forward(t, n));
     double v = 0;
     if (t->distill_codes > 0) {
-        DH_TRY(dh_model_encode_float(t->teacher, t->x, n, len, NULL, t->Ut));
         const double s = t->distill_codes / ((double)n * (double)K);
         for (size_t i = 0; i < n * K; i++) {
             double d = (double)t->U[i] - t->Ut[i];
@@ -56,7 +67,6 @@ dh_status dh__trainer_distill(dh_trainer *t, size_t n, double *value, const floa
         }
     }
     if (t->distill_features > 0) {
-        DH_TRY(dh__model_features(t->teacher, t->x, n, 0, t->Ft));
         const double s = t->distill_features / ((double)n * (double)D);
         for (size_t i = 0; i < n * D; i++) {
             double d = (double)f[i] - t->Ft[i];
