@@ -8,13 +8,6 @@
 
 #include "incremental_fixture.h"
 
-static float *onehot(const int32_t *cls, size_t n)
-{
-    float *y = calloc(n * CS_ + 1, sizeof(float));
-    for (size_t i = 0; i < n; i++) y[i * CS_ + (size_t)cls[i]] = 1;
-    return y;
-}
-
 START_TEST(test_incremental_session_dihn_appends_without_rewriting)
 {
     const size_t n_old = OLDC_ * PER_, n_new = (CS_ - OLDC_) * PER_;
@@ -23,11 +16,7 @@ START_TEST(test_incremental_session_dihn_appends_without_rewriting)
     dh_dataset *neu = make_set(OLDC_, CS_ - OLDC_, PER_, 2, dbc + n_old);
     dh_dataset *q = make_set(0, CS_, 40, 3, qc);
     dh_model *m = make_model(5);
-    dh_index_options io;
-    dh_index_options_init(&io);
-    io.n_bits = KS_;
-    dh_index *ix = NULL;
-    ck_assert_dh_ok(dh_index_create(&io, &ix));
+    dh_index *ix = new_index(KS_);
     dh_trainer_options to;
     train_opts(&to, 6);
     /* session 0 on an empty index: ADSH, learned codes, ids from 0 */
@@ -49,8 +38,7 @@ START_TEST(test_incremental_session_dihn_appends_without_rewriting)
     char path[512];
     snprintf(path, sizeof path, "%s/s0.dhm", dh_test_tmpdir());
     ck_assert_dh_ok(dh_model_save(m, path));
-    dh_index *ix2 = NULL;
-    ck_assert_dh_ok(dh_index_create(&io, &ix2));
+    dh_index *ix2 = new_index(KS_);
     ck_assert_dh_ok(dh_index_add(ix2, before, n_old));
     /* session 1: DIHN on the new classes */
     float *yold = onehot(dbc, n_old);
@@ -98,11 +86,7 @@ START_TEST(test_incremental_session_dih_network_codes)
     dh_dataset *neu = make_set(OLDC_, CS_ - OLDC_, PER_, 2, dbc + n_old);
     dh_dataset *q = make_set(0, CS_, 40, 3, qc);
     dh_model *m = make_model(5);
-    dh_index_options io;
-    dh_index_options_init(&io);
-    io.n_bits = KS_;
-    dh_index *ix = NULL;
-    ck_assert_dh_ok(dh_index_create(&io, &ix));
+    dh_index *ix = new_index(KS_);
     dh_trainer_options to;
     train_opts(&to, 8);
     dh_loss *dih = session_loss("dih", 0);
@@ -139,16 +123,10 @@ START_TEST(test_incremental_session_bad_args)
     int32_t dbc[CS_ * PER_];
     dh_dataset *neu = make_set(OLDC_, 2, 20, 2, dbc);
     dh_model *m = make_model(5);
-    dh_index_options io;
-    dh_index_options_init(&io);
-    io.n_bits = KS_;
-    dh_index *ix = NULL, *ix8 = NULL;
-    ck_assert_dh_ok(dh_index_create(&io, &ix));
+    dh_index *ix = new_index(KS_), *ix8 = new_index(8);
     uint8_t old[4 * KS_ / 8];
     dh_test_fill(old, sizeof old, 9);
     ck_assert_dh_ok(dh_index_add(ix, old, 2));
-    io.n_bits = 8;
-    ck_assert_dh_ok(dh_index_create(&io, &ix8));
     dh_trainer_options to;
     train_opts(&to, 1);
     dh_loss *dihn = session_loss("dihn", 40), *dih = session_loss("dih", 0);
@@ -225,11 +203,7 @@ START_TEST(test_incremental_session_old_samples)
     dh_dataset *neu = make_set(OLDC_, CS_ - OLDC_, PER_, 2, dbc + n_old);
     dh_dataset *qo = make_set(0, OLDC_, 40, 3, qoc), *qn = make_set(OLDC_, CS_ - OLDC_, 40, 4, qnc);
     dh_model *m0 = make_model(5);
-    dh_index_options io;
-    dh_index_options_init(&io);
-    io.n_bits = KS_;
-    dh_index *ix = NULL;
-    ck_assert_dh_ok(dh_index_create(&io, &ix));
+    dh_index *ix = new_index(KS_);
     dh_trainer_options to;
     train_opts(&to, 6);
     dh_loss *adsh = session_loss("adsh", n_old);

@@ -149,11 +149,7 @@ START_TEST(test_incremental_distillation_reduces_forgetting)
     dh_dataset *neu = make_set(OLDC_, CS_ - OLDC_, PER_, 2, dbc + n_old);
     dh_dataset *qo = make_set(0, OLDC_, 40, 3, qoc);
     dh_model *m0 = make_model(5);
-    dh_index_options io;
-    dh_index_options_init(&io);
-    io.n_bits = KS_;
-    dh_index *ix0 = NULL;
-    ck_assert_dh_ok(dh_index_create(&io, &ix0));
+    dh_index *ix0 = new_index(KS_);
     dh_trainer_options to;
     train_opts(&to, 6);
     dh_loss *adsh = session_loss("adsh", n_old);
@@ -163,8 +159,7 @@ START_TEST(test_incremental_distillation_reduces_forgetting)
     ck_assert_dh_ok(dh_index_export(ix0, DH_CODE_PACKED, 0, n_old, codes0, NULL));
     float *u0 = malloc(nq * KS_ * 4), *u1 = malloc(nq * KS_ * 4);
     ck_assert_dh_ok(dh_model_encode_dataset(m0, qo, NULL, u0));
-    float *yold = calloc(n_old * CS_, sizeof(float));
-    for (size_t i = 0; i < n_old; i++) yold[i * CS_ + (size_t)dbc[i]] = 1;
+    float *yold = onehot(dbc, n_old);
     /* off, the defaults (tuned for smallcnn on Fashion-MNIST: here they only have to
      * run), strong */
     const double w[3][2] = {{0, 0}, {-1, -1}, {1e3, 1e4}};
@@ -173,8 +168,7 @@ START_TEST(test_incremental_distillation_reduces_forgetting)
     for (int r = 0; r < 3; r++) {
         dh_model *m = NULL;
         ck_assert_dh_ok(dh__model_clone(m0, &m));
-        dh_index *ix = NULL;
-        ck_assert_dh_ok(dh_index_create(&io, &ix));
+        dh_index *ix = new_index(KS_);
         ck_assert_dh_ok(dh_index_add(ix, codes0, n_old));
         dh_loss *dihn = session_loss("dihn", n_new);
         dh_incremental_options o;
@@ -207,11 +201,7 @@ START_TEST(test_incremental_distillation_bad_args)
     int32_t dbc[2 * 20];
     dh_dataset *neu = make_set(OLDC_, 2, 20, 2, dbc);
     dh_model *m = make_model(5);
-    dh_index_options io;
-    dh_index_options_init(&io);
-    io.n_bits = KS_;
-    dh_index *ix = NULL;
-    ck_assert_dh_ok(dh_index_create(&io, &ix));
+    dh_index *ix = new_index(KS_);
     dh_trainer_options to;
     train_opts(&to, 1);
     dh_loss *dih = session_loss("dih", 0);
@@ -270,13 +260,8 @@ START_TEST(test_incremental_distillation_defaults)
     dh_dataset *ds = make_set(0, CS_, 20, 2, cls);
     const size_t n = dh_dataset_count(ds);
     float *ua = malloc(n * KS_ * 4), *ub = malloc(n * KS_ * 4);
-    dh_index_options io;
-    dh_index_options_init(&io);
-    io.n_bits = KS_;
     dh_model *a = make_model(5), *b = make_model(5);
-    dh_index *ia = NULL, *ib = NULL;
-    ck_assert_dh_ok(dh_index_create(&io, &ia));
-    ck_assert_dh_ok(dh_index_create(&io, &ib));
+    dh_index *ia = new_index(KS_), *ib = new_index(KS_);
     dih_session(a, ia, ds, -1, -1, ua); /* first session: defaults = off */
     dih_session(b, ib, ds, 0, 0, ub);
     ck_assert_mem_eq(ua, ub, n * KS_ * 4);

@@ -66,6 +66,25 @@ static inline dh_loss *session_loss(const char *m, uint64_t n_train)
     return L;
 }
 
+/* An empty index of `bits`-bit codes. */
+static inline dh_index *new_index(uint32_t bits)
+{
+    dh_index_options io;
+    dh_index_options_init(&io);
+    io.n_bits = bits;
+    dh_index *ix = NULL;
+    ck_assert_dh_ok(dh_index_create(&io, &ix));
+    return ix;
+}
+
+/* Class ids [n] -> one-hot rows [n, CS_] (calloc'ed). */
+static inline float *onehot(const int32_t *cls, size_t n)
+{
+    float *y = calloc(n * CS_ + 1, sizeof(float));
+    for (size_t i = 0; i < n; i++) y[i * CS_ + (size_t)cls[i]] = 1;
+    return y;
+}
+
 /* mAP@all of queries q (classes qc) against the index's rows (labels dbc). */
 static inline double index_map(dh_model *m, const dh_dataset *q, const int32_t *qc,
                                const dh_index *ix, const int32_t *dbc)
