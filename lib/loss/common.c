@@ -78,6 +78,23 @@ void dh__row_norms(const float *U, size_t B, size_t K, double eps, double *out)
     }
 }
 
+void dh__row_normalise(const float *X, size_t n, size_t K, float *Xh, double *nr)
+{
+    dh__row_norms(X, n, K, 1e-12, nr);
+    for (size_t i = 0; i < n * K; i++) Xh[i] = (float)(X[i] / nr[i / K]);
+}
+
+void dh__row_normalise_back(const float *Xh, const double *nr, size_t n, size_t K, float *d)
+{
+    for (size_t i = 0; i < n; i++) {
+        double dot = 0;
+        for (size_t k = 0; k < K; k++) dot += (double)Xh[i * K + k] * d[i * K + k];
+        for (size_t k = 0; k < K; k++)
+            d[i * K + k] = (float)((d[i * K + k] - (nr[i] > 1e-12 ? Xh[i * K + k] * dot : 0)) /
+                                   nr[i]);
+    }
+}
+
 void dh__loss_vote_center(const float *T, const float *y, size_t C, size_t K, const float *fill,
                           float *out)
 {

@@ -190,24 +190,6 @@ static dh_status dp_create(dh_loss *L)
     return lt_init(L);
 }
 
-static void normalise(const float *X, size_t n, size_t K, float *Xh, double *nr)
-{
-    dh__row_norms(X, n, K, 1e-12, nr);
-    for (size_t i = 0; i < n * K; i++) Xh[i] = (float)(X[i] / nr[i / K]);
-}
-
-/* dX = (dXh - xh (xh . dXh)) / |x|, in place on d. */
-static void normalise_back(const float *Xh, const double *nr, size_t n, size_t K, float *d)
-{
-    for (size_t i = 0; i < n; i++) {
-        double dot = 0;
-        for (size_t k = 0; k < K; k++) dot += (double)Xh[i * K + k] * d[i * K + k];
-        for (size_t k = 0; k < K; k++)
-            d[i * K + k] = (float)((d[i * K + k] - (nr[i] > 1e-12 ? Xh[i * K + k] * dot : 0)) /
-                                   nr[i]);
-    }
-}
-
 typedef struct dp_buf {
     float *Uh, *Fh, *Bh, *Ht, *Hh, *S, *Q, *dX, *dF, *dH;
     double *nu, *nf, *nh;
@@ -260,8 +242,8 @@ static dh_status dp_fb(dh_loss *L, const dh__loss_batch *b, double *value)
     const float isk = (float)(1.0 / sqrt((double)K));
     for (size_t i = 0; i < B * K; i++) x.Bh[i] = dh__sgn(b->U[i]) * isk; /* |b| = sqrt(K) */
     for (size_t i = 0; i < B; i++) x.nu[i] = sqrt((double)K);
-    normalise(F, C, K, x.Fh, x.nf);
-    normalise(x.Ht, C, K, x.Hh, x.nh);
+    dh__row_normalise(F, C, K, x.Fh, x.nf);
+    dh__row_normalise(x.Ht, C, K, x.Hh, x.nh);
     weighted_targets(L, b, w, x.Q);
     memset(x.dF, 0, C * K * sizeof(float));
     memset(x.dH, 0, C * K * sizeof(float));
@@ -270,14 +252,14 @@ static dh_status dp_fb(dh_loss *L, const dh__loss_batch *b, double *value)
     double v = 0;
     if (lh > 0) {
         v += dp_branch(x.Bh, x.Hh, x.Q, B, C, K, tau, lh, x.S, x.dX, x.dH);
-        normalise_back(x.Bh, x.nu, B, K, x.dX);
+        dh__row_normalise_back(x.Bh, x.nu, B, K, x.dX);
     } else {
         memset(x.dX, 0, B * K * sizeof(float));
     }
     /* feature branch: u vs F; dU through the row normalisation */
-    normalise(b->U, B, K, x.Uh, x.nu);
+    dh__row_normalise(b->U, B, K, x.Uh, x.nu);
     v += dp_branch(x.Uh, x.Fh, x.Q, B, C, K, tau, 1.0, x.S, b->dU, x.dF);
-    normalise_back(x.Uh, x.nu, B, K, b->dU);
+    dh__row_normalise_back(x.Uh, x.nu, B, K, b->dU);
     for (size_t i = 0; i < B * K; i++) b->dU[i] += x.dX[i];
     /* alignment of the two proxy sets */
     double al = 0;
@@ -291,8 +273,8 @@ static dh_status dp_fb(dh_loss *L, const dh__loss_batch *b, double *value)
         }
     }
     v += la * al / (double)C;
-    normalise_back(x.Fh, x.nf, C, K, x.dF);
-    normalise_back(x.Hh, x.nh, C, K, x.dH);
+    dh__row_normalise_back(x.Fh, x.nf, C, K, x.dF);
+    dh__row_normalise_back(x.Hh, x.nh, C, K, x.dH);
     memcpy(L->t[0].grad, x.dF, C * K * sizeof(float));
     for (size_t i = 0; i < C * K; i++)
         L->t[1].grad[i] = x.dH[i] * (1.0f - x.Ht[i] * x.Ht[i]);

@@ -124,6 +124,11 @@ dh_status dh__loss_sym_grad(const float *G, const float *U, size_t B, size_t K, 
                             float *dU);
 /** Row norms, clamped below by eps. */
 void dh__row_norms(const float *U, size_t B, size_t K, double eps, double *out);
+/** Rows of X (n x K) divided by their norms (clamped at 1e-12) into Xh; nr receives
+ *  the norms. */
+void dh__row_normalise(const float *X, size_t n, size_t K, float *Xh, double *nr);
+/** Backward of dh__row_normalise, in place on d: dX = (dXh - xh (xh . dXh)) / |x|. */
+void dh__row_normalise_back(const float *Xh, const double *nr, size_t n, size_t K, float *d);
 
 /** Method-specific per-sample class centers (CSQ/DPN): T (C x K) +-1, the row
  *  for sample i is the vote of its classes with ties filled from `fill` (K). */

@@ -36,25 +36,6 @@ static dh_status sprch_create(dh_loss *L)
     return DH_OK;
 }
 
-/* Normalise rows of X (n x K) into Xh; nr receives the norms (eps 1e-12). */
-static void normalise(const float *X, size_t n, size_t K, float *Xh, double *nr)
-{
-    dh__row_norms(X, n, K, 1e-12, nr);
-    for (size_t i = 0; i < n * K; i++) Xh[i] = (float)(X[i] / nr[i / K]);
-}
-
-/* dX = (dXh - xh (xh . dXh)) / |x|, in place on dXh. */
-static void normalise_back(const float *Xh, const double *nr, size_t n, size_t K, float *d)
-{
-    for (size_t i = 0; i < n; i++) {
-        double dot = 0;
-        for (size_t k = 0; k < K; k++) dot += (double)Xh[i * K + k] * d[i * K + k];
-        for (size_t k = 0; k < K; k++)
-            d[i * K + k] = (float)((d[i * K + k] - (nr[i] > 1e-12 ? Xh[i * K + k] * dot : 0)) /
-                                   nr[i]);
-    }
-}
-
 typedef struct sp_ctx {
     double tau, delta;
     int mode; /* 0 pair + proxy, 1 pair only, 2 proxy only */
@@ -107,8 +88,8 @@ static dh_status sprch_fb(dh_loss *L, const dh__loss_batch *b, double *value)
     if (!Uh || !Pr || !Ph || !s || !S || !r || !Gs || !Gr || !dP || !nu || !np) goto done;
     for (size_t c = 0; c < C; c++)
         for (size_t k = 0; k < K; k++) Pr[c * K + k] = tanhf(W[k * C + c] + bias[k]);
-    normalise(b->U, B, K, Uh, nu);
-    normalise(Pr, C, K, Ph, np);
+    dh__row_normalise(b->U, B, K, Uh, nu);
+    dh__row_normalise(Pr, C, K, Ph, np);
     dh__gemm_nt(B, B, K, 1.0f, Uh, Uh, 0.0f, s);
     dh__gemm_nt(B, C, K, 1.0f, Uh, Ph, 0.0f, r);
     dh__loss_similarity(b->Y, B, b->Y, B, C, S);
@@ -122,8 +103,8 @@ static dh_status sprch_fb(dh_loss *L, const dh__loss_batch *b, double *value)
     DH_TRY_GOTO(dh__loss_sym_grad(Gs, Uh, B, K, 1.0f, b->dU), done);
     dh__gemm_nn(B, C, K, 1.0f, Gr, Ph, 1.0f, b->dU);
     dh__gemm_tn(B, C, K, 1.0f, Gr, Uh, 0.0f, dP);
-    normalise_back(Uh, nu, B, K, b->dU);
-    normalise_back(Ph, np, C, K, dP);
+    dh__row_normalise_back(Uh, nu, B, K, b->dU);
+    dh__row_normalise_back(Ph, np, C, K, dP);
     float *dW = L->t[0].grad, *db = L->t[1].grad;
     for (size_t c = 0; c < C; c++)
         for (size_t k = 0; k < K; k++) {
