@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "check_index_ref.h"
+#include "core/hamming.h"
 
 static const uint32_t k_bits[] = {8, 24, 32, 64, 72, 128, 200, 256, 512, 4096};
 
@@ -47,7 +48,7 @@ START_TEST(test_index_kernels_match_scalar_reference)
         dh_test_fill((uint8_t *)tomb, sizeof tomb, K);
         int32_t *dist = malloc(nmax * sizeof *dist), *rdist = malloc(nmax * sizeof *rdist);
         for (int i = 0; i < n_isa; i++) {
-            const dh__kernels *kn = dh__index_kernels(isas[i]);
+            const dh__kernels *kn = dh__hamming_kernels(isas[i]);
             ck_assert_ptr_nonnull(kn);
             for (size_t b = 0; b < sizeof ns / sizeof *ns; b++) {
                 uint32_t bounds[] = {0, K / 2, K / 2 + 1, K + 1};
@@ -69,9 +70,9 @@ END_TEST
 
 START_TEST(test_index_kernels_unsupported_isa_is_null)
 {
-    ck_assert_ptr_null(dh__index_kernels(DH_ISA_AUTO));
-    ck_assert_ptr_null(dh__index_kernels(99));
-    ck_assert_ptr_nonnull(dh__index_kernels(DH_ISA_SCALAR));
+    ck_assert_ptr_null(dh__hamming_kernels(DH_ISA_AUTO));
+    ck_assert_ptr_null(dh__hamming_kernels(99));
+    ck_assert_ptr_nonnull(dh__hamming_kernels(DH_ISA_SCALAR));
 }
 END_TEST
 
@@ -116,7 +117,7 @@ START_TEST(test_index_kernels_transposed_match_scalar_reference)
         ck_assert_dh_ok(dh__rows_to_words(bytes + n * (K / 8), DH_CODE_PACKED, 1, K, q, "t"));
         dh_test_fill((uint8_t *)tomb, sizeof tomb, K + 3);
         for (int i = 0; i < n_isa; i++) {
-            const dh__kernels *kn = dh__index_kernels(isas[i]);
+            const dh__kernels *kn = dh__hamming_kernels(isas[i]);
             if (!kn->scan_t) continue;
             tested++;
             const uint32_t bounds[] = {0, K / 2, K / 2 + 2, K + 1};

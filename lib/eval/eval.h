@@ -77,6 +77,10 @@ dh_status dh__eval_run(const dh__eval_data *d, const dh__eval_request *rq,
  *  number of relevant items R. */
 typedef uint64_t (*dh__eval_scan_fn)(const dh__eval_data *d, size_t q, uint32_t *cnt,
                                      uint64_t *rel);
+/* Targets of eval's fused loops: the core layer's (hamming_simd.h) plus AVX-512VL. */
+#define DH__TGT_EVAL_AVX512VP \
+    __attribute__((target("popcnt,avx2,avx512f,avx512vl,avx512bw,avx512vpopcntdq")))
+
 /** The kernel for d's shape on the kernel set in use (dh__isa()). */
 dh__eval_scan_fn dh__eval_scan_select(const dh__eval_data *d);
 /** The AVX-512 (BW + VPOPCNTDQ) kernel for codes of one word and class-id or one-word

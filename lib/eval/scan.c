@@ -4,7 +4,9 @@
  * This is the only O(n_db) work per query, so it is specialised by code width
  * (1, 2, 4 words or any), relevance kind (class id, one mask word, several) and
  * kernel set: the same body compiled portable (popcount from libgcc), with POPCNT,
- * and with AVX-512 VPOPCNTDQ (GCC vectorises the per-word popcount of wide codes). The
+ * and with AVX-512 VPOPCNTDQ (GCC vectorises the per-word popcount of wide codes).
+ * The ISA choice (dh__isa()), the popcount primitives and the target attributes come
+ * from the Hamming layer, lib/core/hamming.h / hamming_simd.h. The
  * histogram update `pos = cnt[d]++` is the running position of the item inside its
  * distance bucket, which is what database-order tie breaking needs; relevant items
  * are appended branch-free (the store always happens, the count only advances for
@@ -13,9 +15,10 @@
 
 #include <string.h>
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#include "../core/hamming_simd.h"
+
+#ifdef DH__HAVE_X86_KERNELS
 #define DH__EVAL_X86 1
-#include <immintrin.h>
 #endif
 
 #define MAX_WORDS 64 /* 4096 bits */
@@ -63,7 +66,7 @@ scan_body(const dh__eval_data *d, size_t q, uint32_t *cnt, uint64_t *rel, uint32
         const uint8_t *row = db + i * stride;
         uint32_t h = 0;
         for (uint32_t w = 0; w < nw; w++)
-            h += (uint32_t)__builtin_popcountll(qw[w] ^ ld64(row + 8 * w));
+            h += dh__popcount64(qw[w] ^ ld64(row + 8 * w));
         uint32_t r;
         if (kind == DH__REL_CLASS) r = db_ids[i] == qid;
         else if (one_word) r = (db_mask[i] & qm1) != 0;
@@ -111,8 +114,7 @@ DH__SCAN_ISA(, portable)
 #ifdef DH__EVAL_X86
 DH__SCAN_ISA(__attribute__((target("popcnt"))), popcnt)
 /* wide codes: GCC turns the per-word popcount loop into VPOPCNTQ over 8 words */
-DH__SCAN_ISA(__attribute__((target("popcnt,avx2,avx512f,avx512vl,avx512bw,avx512vpopcntdq"))),
-             avx512)
+DH__SCAN_ISA(DH__TGT_EVAL_AVX512VP, avx512)
 #endif
 
 static int width_slot(uint32_t words)

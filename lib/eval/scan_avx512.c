@@ -12,11 +12,12 @@
  * `tail` finishes the last n_db % 64 rows with the counts folded into cnt. */
 #include "eval.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-#include <immintrin.h>
+#include "../core/hamming_simd.h"
+
+#ifdef DH__HAVE_X86_KERNELS
 #include <string.h>
 
-#define DH__AVX512 __attribute__((target("popcnt,avx2,avx512f,avx512vl,avx512bw,avx512vpopcntdq")))
+#define DH__AVX512 DH__TGT_EVAL_AVX512VP
 #define CHUNK 64
 
 /* Distances of 64 rows (8 bytes each, contiguous) to q, one byte each, assembled in a
@@ -25,7 +26,7 @@
 DH__AVX512 static inline __m128i dist8(const uint8_t *rows, __m512i qv)
 {
     __m512i x = _mm512_loadu_si512((const void *)rows);
-    return _mm512_cvtepi64_epi8(_mm512_popcnt_epi64(_mm512_xor_si512(x, qv)));
+    return _mm512_cvtepi64_epi8(dh__pc64_avx512vp(_mm512_xor_si512(x, qv)));
 }
 
 DH__AVX512 static inline __m256i dist32(const uint8_t *rows, __m512i qv)
@@ -94,7 +95,7 @@ static inline uint64_t tail(const dh__eval_data *d, size_t i0, uint64_t qw, int3
     for (size_t i = i0; i < d->n_db; i++) {
         uint64_t x;
         memcpy(&x, d->db_codes + 8 * i, 8);
-        uint32_t h = (uint32_t)__builtin_popcountll(qw ^ x);
+        uint32_t h = dh__popcount64(qw ^ x);
         uint32_t r = d->rel_kind == DH__REL_CLASS ? d->db_ids[i] == qid
                                                   : (d->db_mask[i] & qm) != 0;
         rel[nr] = (uint64_t)h << 32 | cnt[h]++;

@@ -256,7 +256,7 @@ dh_status dh_hamming_distances(const uint8_t *a, size_t na, const uint8_t *b, si
     if (st == DH_OK) st = dh__rows_to_words(a, fmt, na, n_bits, wa, fn);
     if (st == DH_OK) st = dh__rows_to_words(b, fmt, nb, n_bits, wb, fn);
     if (st == DH_OK) {
-        const dh__kernels *k = dh__index_kernels_current();
+        const dh__kernels *k = dh__hamming_kernels_current();
         long long nal = (long long)na;
 #pragma omp parallel for schedule(static) num_threads(dh__num_threads()) if (cells > 65536)
         for (long long i = 0; i < nal; i++)

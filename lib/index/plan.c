@@ -22,7 +22,7 @@ dh_status dh__search_prepare(dh__search *s, const uint8_t *queries, const char *
         dh__search_release(s);
         return st;
     }
-    s->kn = dh__index_kernels_current();
+    s->kn = dh__hamming_kernels_current();
     s->tomb = ix->n_removed ? ix->tomb : NULL;
     s->n_threads = ix->n_threads ? (int)ix->n_threads : dh__num_threads();
     size_t block = DH__BLOCK_BYTES / (w * 8);

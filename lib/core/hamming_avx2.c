@@ -1,25 +1,14 @@
-/* lib/index/hamming_avx2.c -- Hamming kernels on AVX2: popcount by a 4-bit lookup table
+/* lib/core/hamming_avx2.c -- Hamming kernels on AVX2: popcount by a 4-bit lookup table
  * (VPSHUFB on both nibbles, Mula's method) summed per 64-bit lane with VPSADBW. Four
  * 64-bit lanes per register; for K = 64/128/256 the distances of four rows are brought
  * into one register and compared with the bound at once. */
-#include "hamming_common.h"
+#include "hamming_simd.h"
 
 #ifdef DH__HAVE_X86_KERNELS
-#include <immintrin.h>
-
-#define DH__TGT __attribute__((target("avx2,popcnt")))
+#define DH__TGT DH__TGT_AVX2
 #define DH__K_INL static inline __attribute__((always_inline)) DH__TGT
 
-DH__K_INL __m256i popcnt64(__m256i v)
-{
-    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1,
-                                         2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-    const __m256i low = _mm256_set1_epi8(0x0f);
-    __m256i lo = _mm256_and_si256(v, low);
-    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
-    __m256i cnt = _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
-    return _mm256_sad_epu8(cnt, _mm256_setzero_si256());
-}
+DH__K_INL __m256i popcnt64(__m256i v) { return dh__pc64_avx2(v); }
 
 DH__K_INL __m256i load(const uint64_t *p)
 {

@@ -1,6 +1,6 @@
-/* lib/index/hamming_scalar.c -- the portable Hamming kernels (the reference every SIMD
+/* lib/core/hamming_scalar.c -- the portable Hamming kernels (the reference every SIMD
  * path is tested against), their POPCNT-instruction twin, and the kernel dispatch. */
-#include "hamming_common.h"
+#include "hamming.h"
 
 uint32_t dh__hamming_ref(const uint64_t *a, const uint64_t *b, uint32_t n_words)
 {
@@ -76,7 +76,7 @@ void dh__transpose_block(const uint64_t *codes, uint32_t n_words, size_t r0, siz
         }
 }
 
-const dh__kernels *dh__index_kernels(int32_t isa)
+const dh__kernels *dh__hamming_kernels(int32_t isa)
 {
     if (!dh_cpu_has_isa(isa)) return NULL;
     switch (isa) {
@@ -94,8 +94,8 @@ const dh__kernels *dh__index_kernels(int32_t isa)
     }
 }
 
-const dh__kernels *dh__index_kernels_current(void)
+const dh__kernels *dh__hamming_kernels_current(void)
 {
-    const dh__kernels *k = dh__index_kernels(dh__isa());
+    const dh__kernels *k = dh__hamming_kernels(dh__isa());
     return k ? k : &dh__kernels_scalar;
 }

@@ -1,4 +1,4 @@
-/* lib/index/hamming_avx512.h -- AVX-512 Hamming kernel template, included by
+/* lib/core/hamming_avx512.h -- AVX-512 Hamming kernel template, included by
  * hamming_avx512bw.c (nibble-LUT popcount) and hamming_avx512vpopcnt.c (VPOPCNTQ).
  *
  * The includer defines DH__TGT (the target attribute), a function popcnt64(__m512i)
