@@ -2,19 +2,24 @@
 """gen_training_stubs.py dh.h out.c
 
 For a search-only build (-DDH_WITH_TRAINING=OFF): emit a definition of every public
-function of dh.h's training sections (nn, hash, loss, io, train) that fails with
+function of dh.h's training sections (nn, hash, model, loss, train) that fails with
 DH_E_UNSUPPORTED, so libdh.so exports the same ABI in both builds and programs can
-ask dh_has_training() or handle the status at run time."""
+ask dh_has_training() or handle the status at run time. A section name may appear
+more than once (the experimental tier at the end of dh.h repeats the markers of
+the parts that implement its helpers); its bodies are joined."""
 import re
 import sys
 
-TRAIN_SECTIONS = ("nn", "hash", "loss", "io", "train")
+TRAIN_SECTIONS = ("nn", "hash", "model", "loss", "train")
 
 
 def sections(text):
     parts = re.split(r"/\* @@SECTION (\w+) \*/", text)
     # parts: [before, name1, body1, name2, body2, ...]
-    return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+    out = {}
+    for i in range(1, len(parts) - 1, 2):
+        out[parts[i]] = out.get(parts[i], "") + parts[i + 1]
+    return out
 
 
 def params_of(plist):

@@ -1,8 +1,30 @@
 /*
  * dh.h -- libdh, deep hashing for image retrieval.
  *
- * This header is the whole public API and its manual. It is sectioned in the
- * order: version, status, core, data, nn, hash, loss, index, eval, io, train.
+ * This header is the whole public API and its manual. Contents (search for the
+ * banner "N. Title"; each section holds one object or family, in layer order):
+ *
+ *   1. Version ......... dh_version, dh_version_string
+ *   2. Status .......... dh_status, DH_E_*, dh_status_str, dh_last_error
+ *   3. Core ............ threads, instruction sets (DH_ISA_*), dh_code_bytes,
+ *                        dh_has_training
+ *   4. Data ............ dh_array (.npy), dh_dataset (IDX, CIFAR, image lists,
+ *                        features, fine-grained sets), splits and protocols,
+ *                        dh_loader (shuffled, augmented batches)
+ *   5. Neural network .. dh_encoder (incl. pretrained weights), dh_optimizer,
+ *                        dh_schedule_lr
+ *   6. Hash heads ...... dh_head
+ *   7. Model ........... dh_model: create, encode (images, floats, datasets),
+ *                        save/load, backbones, extra tensors and metadata,
+ *                        dh_optimizer_add_model, LTHNet meta-embedding
+ *   8. Losses .......... dh_loss (methods, recipes, tensors), hash centers,
+ *                        DIHN fixed codes, long-tail notes
+ *   9. Index ........... packing (dh_codes_*), dh_hamming_distances, dh_index,
+ *                        dh_range_result, index files and .npy codes
+ *  10. Evaluation ...... dh_eval_* (mAP, P@N, PR curve, Hamming ball, all)
+ *  11. Training ........ dh_trainer, dh_incremental_session
+ *  12. Experimental .... research helpers, only with #define DH_EXPERIMENTAL
+ *                        before #include "dh.h" (see that section)
  *
  * Conventions (apply to every function unless its block says otherwise):
  *  - Fallible functions return dh_status: DH_OK (0) or a negative DH_E_* code.
@@ -48,7 +70,7 @@ extern "C" {
 #endif
 
 /* ======================================================================== */
-/* Version                                                                  */
+/* 1. Version                                                               */
 /* ======================================================================== */
 
 #define DH_VERSION_MAJOR 1
@@ -65,7 +87,7 @@ DH_API uint32_t dh_version(void);
 DH_API const char *dh_version_string(void);
 
 /* ======================================================================== */
-/* Status                                                                   */
+/* 2. Status                                                                */
 /* ======================================================================== */
 
 /** Result of every fallible call. Values are stable and append-only. */
@@ -98,7 +120,7 @@ DH_API const char *dh_last_error(void);
 DH_API void dh_clear_error(void);
 
 /* ======================================================================== */
-/* Core: threads, CPU features, memory                                      */
+/* 3. Core: threads, CPU features, memory                                   */
 /* ======================================================================== */
 
 /** Set the number of threads libdh's parallel loops use (index search, metrics,
@@ -145,7 +167,7 @@ DH_API size_t dh_code_bytes(uint32_t n_bits);
 DH_API int dh_has_training(void);
 
 /* ======================================================================== */
-/* Data                                                                     */
+/* 4. Data: arrays, datasets, splits, loaders                               */
 /* ======================================================================== */
 /* @@SECTION data */
 /* ---- Element types and .npy files ------------------------------------- */
@@ -639,7 +661,7 @@ DH_API dh_status dh_dataset_load_finegrained(int32_t format, const char *dir, co
                                              const dh_imagelist_options *opts, dh_dataset **out);
 
 /* ======================================================================== */
-/* Neural network: encoders, optimizers                                     */
+/* 5. Neural network: encoders, optimizers                                  */
 /* ======================================================================== */
 /* @@SECTION nn */
 
@@ -703,15 +725,6 @@ DH_API void dh_encoder_free(dh_encoder *enc);
 DH_API dh_status dh_encoder_forward(dh_encoder *enc, const float *x, size_t n,
                                     int32_t training, float *out);
 
-/** Like dh_encoder_forward, also returning the last feature map (the input of the
- *  global pooling: resnet18 512 x 7 x 7 at 224, smallcnn 64 x 7 x 7 at 28, alexnet
- *  256 x 6 x 6); see dh_encoder_feature_map_shape. out and fmap ([n, C, h, w]) may
- *  each be NULL. Returns as dh_encoder_forward, and DH_E_UNSUPPORTED when fmap is
- *  given for an encoder without a feature map (mlp). Thread-safety: exclusive.
- *  Since: 1.0 */
-DH_API dh_status dh_encoder_forward_fmap(dh_encoder *enc, const float *x, size_t n,
-                                         int32_t training, float *out, float *fmap);
-
 /** Back-propagate through the last training forward (same batch; inference calls
  *  in between do not disturb it, and the forward's input array need not stay alive).
  *  dout: [n, D] gradient of the loss w.r.t. the features, borrowed.
@@ -720,13 +733,6 @@ DH_API dh_status dh_encoder_forward_fmap(dh_encoder *enc, const float *x, size_t
  *  Returns DH_OK, DH_E_INVALID_ARG (NULL dout), DH_E_STATE (no training forward
  *  has run), DH_E_BACKEND. Thread-safety: exclusive. Since: 1.0 */
 DH_API dh_status dh_encoder_backward(dh_encoder *enc, const float *dout, float *dx);
-
-/** Like dh_encoder_backward with gradients for the features and/or the feature map
- *  (each may be NULL, meaning zero; not both). dfmap: [n, C, h, w].
- *  Returns as dh_encoder_backward, and DH_E_UNSUPPORTED for dfmap without a
- *  feature map. Thread-safety: exclusive. Since: 1.0 */
-DH_API dh_status dh_encoder_backward_fmap(dh_encoder *enc, const float *dout,
-                                          const float *dfmap, float *dx);
 
 /** Set all parameter gradients to zero. Returns DH_OK or DH_E_INVALID_ARG.
  *  Thread-safety: exclusive. Since: 1.0 */
@@ -750,6 +756,14 @@ DH_API size_t dh_encoder_param_count(const dh_encoder *enc);
 /** The spec the encoder was created from (borrowed, lives with the encoder); ""
  *  for NULL. Thread-safety: shared. Since: 1.0 */
 DH_API const char *dh_encoder_spec(const dh_encoder *enc);
+/* ---- Optimizers and learning-rate schedules ----------------------------- */
+
+/** The same load into a bare encoder (dh_encoder_create, or dh_model_encoder of a
+ *  model): pretrained torchvision-named weights, flags and returns as
+ *  dh_model_load_backbone(). Thread-safety: exclusive. Since: 1.1 */
+DH_API dh_status dh_encoder_load_weights(dh_encoder *enc, const char *path, uint32_t flags,
+                                         uint32_t *out_loaded, uint32_t *out_ignored);
+
 /* ---- Optimizers and learning-rate schedules ----------------------------- */
 
 /** An optimizer: an update rule (SGD, Adam, AdamW, RMSprop with PyTorch 1.13's
@@ -892,7 +906,7 @@ DH_API dh_status dh_optimizer_get_grad_norm(const dh_optimizer *opt, double *out
 DH_API dh_status dh_schedule_lr(const dh_optimizer_options *opts, uint64_t step, double *out_lr);
 
 /* ======================================================================== */
-/* Hash heads, binarisation, centers                                        */
+/* 6. Hash heads                                                            */
 /* ======================================================================== */
 /* @@SECTION hash */
 /* ---- Hash heads ---------------------------------------------------------- */
@@ -991,7 +1005,258 @@ DH_API uint32_t dh_head_in_dim(const dh_head *head);
 DH_API int32_t dh_head_type(const dh_head *head);
 
 /* ======================================================================== */
-/* Losses                                                                   */
+/* 7. Model: encoder + hash head + input spec                               */
+/* ======================================================================== */
+/* @@SECTION model */
+/* ---- Models: create, encode, save and load (safetensors) ---------------- */
+
+/** A model: an encoder (dh_encoder spec), a hash head (dh_head) and the input
+ *  spec (shape, per-channel mean/std). It is the unit users train, save, load and
+ *  encode with. Files are safetensors (docs/model.md): tensors under their
+ *  torchvision / "head.*" names, the architecture in "__metadata__", plus any
+ *  extra tensors and metadata strings attached with dh_model_set_tensor() and
+ *  dh_model_set_metadata() (loss centers, training facts).
+ *  Thread-safety: exclusive (the encoder holds oneDNN primitives and scratch). */
+typedef struct dh_model dh_model;
+
+/** Feature-map pooling in front of the hash head (dh_model_options.fmap_pool). The
+ *  head then reads Z instead of the encoder's features; g = global average of F.
+ *  Encoders without a feature map (mlp) fail with DH_E_UNSUPPORTED. */
+enum {
+    DH_FMAP_POOL_NONE = 0, /* the encoder's features (default) */
+    DH_FMAP_POOL_GAP = 1,  /* Z = g [C]: global average pooling (the baseline) */
+    DH_FMAP_POOL_ATTN = 2, /* SEMICON-lite: Z = [g; l_1..l_T] [C (T + 1)], l_k pooled by a
+                              spatial softmax attention a_k; salient positions of a_k are
+                              suppressed before a_{k+1} is computed */
+    DH_FMAP_POOL_PART = 3  /* ExchNet-style parts: Z = [g; l_1..l_M], M part maps from one
+                              1x1 convolution, pushed apart by a Hellinger diversity loss */
+};
+
+/** The global part of an ATTN or PART pool's output (dh_model_options.fmap_global).
+ *  Since: 1.1 */
+enum {
+    DH_FMAP_GLOBAL_POOL = 0,   /* g = GAP(F), the global average of the feature map (default) */
+    DH_FMAP_GLOBAL_ENCODER = 1 /* the encoder's own output features f (smallcnn's fc-512,
+                                  resnet's GAP) replace g: Z = [f; l_1..l_T], width
+                                  dh_encoder_feature_dim + C T; the gradient of f reaches
+                                  the encoder through its usual output. Needs fmap_pool
+                                  ATTN or PART (with GAP or none it would be the plain
+                                  model: DH_E_INVALID_ARG). Saved models carry
+                                  "fmap_global" and format_version 3, which 1.0 refuses
+                                  (DH_E_VERSION) */
+};
+
+/** Options of dh_model_create(). Fill with dh_model_options_init(). */
+typedef struct dh_model_options {
+    size_t struct_size;   /* set by dh_model_options_init() */
+    const char *encoder;  /* encoder spec (see dh_encoder), copied; default "smallcnn" */
+    uint32_t n_bits;      /* K, 1..65536; default 64 */
+    int32_t head;         /* DH_HEAD_*; default DH_HEAD_TANH */
+    int32_t in_channels;  /* input C (0: the encoder's default) */
+    int32_t in_height;    /* input H (0: the encoder's default) */
+    int32_t in_width;     /* input W (0: same as in_height) */
+    uint32_t batch_size;  /* rows per internal batch of dh_model_encode*; default 64 */
+    float mean[4];        /* per-channel mean subtracted after scaling uint8 pixels to
+                             [0, 1] (torchvision Normalize); default 0 */
+    float std[4];         /* per-channel divisor, > 0; default 1 */
+    uint64_t seed;        /* initialisation (encoder; head uses seed + 1); default 0x5eed */
+    double head_beta;     /* initial beta of DH_HEAD_SCALED_TANH; default 1 */
+    double head_init_std; /* dh_head_options.init_std; default 0.01 */
+    int32_t head_bias;    /* 1 (default): the head's linear layer has a bias */
+    float dropout;        /* encoder dropout (alexnet); default 0.5 */
+    float bn_momentum;    /* encoder and head batch norm momentum; default 0.1 */
+    float bn_eps;         /* encoder and head batch norm epsilon; default 1e-5 */
+    /* Fine-grained models (docs/finegrained.md): pool the encoder's last feature map
+     * F [C, h, w] into the head's input instead of using the encoder's features. */
+    int32_t fmap_pool;       /* DH_FMAP_POOL_*; default DH_FMAP_POOL_NONE */
+    uint32_t fmap_parts;     /* attention maps (ATTN, default 3) or parts (PART,
+                                default 4), 1..16; 0: the default */
+    float fmap_aux_weight;   /* PART: weight of the part-diversity loss; default 1 */
+    uint32_t fmap_reserved;  /* must be 0 */
+    int32_t fmap_global;     /* DH_FMAP_GLOBAL_*; default DH_FMAP_GLOBAL_POOL. Since: 1.1 */
+    uint32_t fmap_reserved2; /* must be 0 (keeps the size a multiple of 8). Since: 1.1 */
+} dh_model_options;
+
+/** Fill `opts` with struct_size and the defaults above. NULL: no-op.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API void dh_model_options_init(dh_model_options *opts);
+
+/** Create a model with freshly initialised weights.
+ *  @param opts options (NULL: defaults); strings copied.
+ *  @param out  receives the model (NULL after a failure).
+ *  Returns DH_OK, DH_E_INVALID_ARG (a field out of range, named), DH_E_NOT_FOUND
+ *  (unknown encoder), DH_E_VERSION, DH_E_NO_MEMORY, DH_E_BACKEND,
+ *  DH_E_UNSUPPORTED (search-only build). Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_model_create(const dh_model_options *opts, dh_model **out);
+
+/** Release a model. NULL: no-op. Since: 1.0 */
+DH_API void dh_model_free(dh_model *model);
+
+/** Encode uint8 images into packed codes (inference mode).
+ *  @param images    [n, height, width, channels] uint8 (HWC), borrowed. Pixels are
+ *                   scaled to [0, 1], normalised with the model's mean/std and fed
+ *                   as NCHW. An mlp model reads each row of d values as
+ *                   height = 1, width = d, channels = 1.
+ *  @param n         number of images (0 is allowed and does nothing).
+ *  @param height, width, channels  must equal the model's input shape, else DH_E_SHAPE
+ *                   (no resizing is done).
+ *  @param out_codes [n, dh_code_bytes(K)] uint8 packed codes (bit j = sgn(u_j), x >= 0
+ *                   -> 1, LSB-first), caller-owned; may be NULL if out_u is not.
+ *  @param out_u     [n, K] float32 continuous outputs, caller-owned, or NULL.
+ *  Runs in batches of opts.batch_size; oneDNN uses dh_get_num_threads() threads.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_SHAPE, DH_E_UNSUPPORTED (channels > 4),
+ *  DH_E_FORMAT (the network produced NaN), DH_E_NO_MEMORY, DH_E_BACKEND.
+ *  Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_model_encode(dh_model *model, const uint8_t *images, size_t n,
+                                 uint32_t height, uint32_t width, uint32_t channels,
+                                 uint8_t *out_codes, float *out_u);
+
+/** Encode float inputs (already normalised) into packed codes.
+ *  @param x          [n, C, H, W] float32 NCHW, or [n, d] for mlp models; borrowed.
+ *  @param sample_len floats per sample; must equal C*H*W (or d), else DH_E_SHAPE.
+ *  Other parameters and returns as dh_model_encode(), plus DH_E_INVALID_ARG for a
+ *  NaN or infinite input value (named by row and column). Since: 1.0 */
+DH_API dh_status dh_model_encode_float(dh_model *model, const float *x, size_t n,
+                                       size_t sample_len, uint8_t *out_codes, float *out_u);
+
+/** Encode every sample of `ds` with `model` in inference mode (images normalised
+ *  with the model's mean/std, batched, multi-threaded).
+ *  @param out_codes [count, dh_code_bytes(K)] packed codes, or NULL.
+ *  @param out_u     [count, K] continuous outputs, or NULL (not both NULL).
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_SHAPE (sample shape is not the model's
+ *  input), errors of dh_model_encode_float. Thread-safety: exclusive on model.
+ *  Since: 1.0 */
+DH_API dh_status dh_model_encode_dataset(dh_model *model, const dh_dataset *ds,
+                                         uint8_t *out_codes, float *out_u);
+
+/** Save the model (weights, head, input spec, extra tensors and metadata) as a
+ *  safetensors file, atomically: a failure leaves any existing file unchanged.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_IO, DH_E_NO_MEMORY. Thread-safety:
+ *  exclusive. Since: 1.0 */
+DH_API dh_status dh_model_save(dh_model *model, const char *path);
+
+/** Load a model written by dh_model_save(). The file is validated strictly (header
+ *  size, JSON, dtypes, offsets in range / non-overlapping / contiguous, every tensor
+ *  present with the shape the recorded architecture needs, no unknown tensors
+ *  except those stored as extra tensors).
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NOT_FOUND (no file), DH_E_IO,
+ *  DH_E_FORMAT (corrupt or truncated: the message gives the offset or tensor),
+ *  DH_E_SHAPE (a tensor's shape disagrees with the architecture), DH_E_VERSION
+ *  (written by a newer format version), DH_E_NO_MEMORY, DH_E_BACKEND.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_model_load(const char *path, dh_model **out);
+
+/* ---- Pretrained backbones ----------------------------------------------- */
+
+/** Flags of dh_model_load_backbone(). */
+enum {
+    DH_BACKBONE_STRICT = 1,       /* keys the encoder does not have are an error */
+    DH_BACKBONE_ALLOW_MISSING = 2 /* encoder tensors absent from the file keep their values */
+};
+
+/** Load pretrained encoder weights from a safetensors file whose tensor names are
+ *  the encoder's (torchvision state_dict keys, e.g. from
+ *  scripts/torch2safetensors.py). A "module." prefix (DataParallel) is stripped.
+ *  F32, F64, F16 and BF16 tensors are converted; I64 only for num_batches_tracked.
+ *  By default keys the encoder lacks (fc.weight, classifier.6.*) are ignored and
+ *  counted, and a missing encoder tensor is an error. Nothing is changed unless
+ *  the whole file matches.
+ *  @param flags       0 or DH_BACKBONE_* bits.
+ *  @param out_loaded  number of encoder tensors set, or NULL.
+ *  @param out_ignored number of file tensors not used, or NULL.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NOT_FOUND (no file, or a missing key: the
+ *  message lists up to 8 names and the count), DH_E_SHAPE (a shape mismatch, with
+ *  both shapes), DH_E_FORMAT (corrupt file, unexpected key under
+ *  DH_BACKBONE_STRICT, unsupported dtype), DH_E_IO, DH_E_NO_MEMORY.
+ *  Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_model_load_backbone(dh_model *model, const char *path, uint32_t flags,
+                                        uint32_t *out_loaded, uint32_t *out_ignored);
+
+/* ---- Accessors, extra tensors and metadata ------------------------------ */
+
+/** K (0 for NULL). Thread-safety: shared. Since: 1.0 */
+DH_API uint32_t dh_model_n_bits(const dh_model *model);
+
+/** Input shape without the batch: [C, H, W] (returns 3) or [d] (returns 1) into
+ *  shape (3 slots); 0 for NULL. Thread-safety: shared. Since: 1.0 */
+DH_API int32_t dh_model_input_shape(const dh_model *model, int64_t shape[3]);
+
+/** The model's resolved options (strings borrowed from the model). NULL for NULL.
+ *  Thread-safety: shared. Since: 1.0 */
+DH_API const dh_model_options *dh_model_get_options(const dh_model *model);
+
+/** The model's encoder and head (borrowed; live with the model), e.g. for
+ *  dh_head_set_beta(). NULL for NULL. Thread-safety: as the model. Since: 1.0 */
+DH_API dh_encoder *dh_model_encoder(dh_model *model);
+DH_API dh_head *dh_model_head(dh_model *model);
+
+/** Attach (or replace) an extra tensor saved with the model, e.g. a loss's hash
+ *  centers. name: not a model parameter's name, not starting with "__", at most 255
+ *  bytes; dtype DH_DTYPE_FLOAT32 or DH_DTYPE_INT64; shape [ndim <= 8]; data copied.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NO_MEMORY. Thread-safety: exclusive.
+ *  Since: 1.0 */
+DH_API dh_status dh_model_set_tensor(dh_model *model, const char *name, int32_t dtype,
+                                     uint32_t ndim, const int64_t *shape, const void *data);
+
+/** Look up an extra tensor. Any out-pointer may be NULL; shape needs 8 slots; *data
+ *  is borrowed until the tensor is replaced or the model freed.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NOT_FOUND. Thread-safety: shared.
+ *  Since: 1.0 */
+DH_API dh_status dh_model_get_tensor(const dh_model *model, const char *name, int32_t *dtype,
+                                     uint32_t *ndim, int64_t *shape, const void **data);
+
+/** Attach (or replace) a metadata string saved in the file's __metadata__. Keys
+ *  that dh_model_save writes itself (docs/model.md) are refused.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NO_MEMORY. Thread-safety: exclusive.
+ *  Since: 1.0 */
+DH_API dh_status dh_model_set_metadata(dh_model *model, const char *key, const char *value);
+
+/** A metadata string (borrowed) attached by the caller or read from the file, or
+ *  NULL when absent. Thread-safety: shared. Since: 1.0 */
+DH_API const char *dh_model_get_metadata(const dh_model *model, const char *key);
+
+/** Register every trainable tensor of the model (encoder in DH_PARAM_GROUP_BACKBONE,
+ *  head in DH_PARAM_GROUP_HEAD; biases and norm parameters flagged no-decay) with an
+ *  optimizer. The model must outlive the optimizer's use of them.
+ *  Returns as dh_optimizer_add_param(). Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_optimizer_add_model(dh_optimizer *opt, dh_model *model);
+
+/* ---- LTHNet's dynamic meta-embedding (docs/longtail.md) ----------------- */
+
+/** Give `model` LTHNet's dynamic meta-embedding between its features f [D] and its
+ *  hash head: v = f + tanh(We f + be) (.) (softmax(Wa f + ba)^T M), where M [C, D] is
+ *  a memory of class centroids of f (dh_model_update_class_memory) and Wa [C, D],
+ *  We [D, D] are learned. The head then reads v. New tensors (saved with the model,
+ *  group DH_PARAM_GROUP_HEAD): "meta.hallucinator.weight", "meta.hallucinator.bias",
+ *  "meta.selector.weight", "meta.selector.bias" and the buffer "meta.memory" (zero
+ *  until the first update, so v = f). dh_model_load restores the module.
+ *  Call before dh_trainer_create / dh_optimizer_add_model (they list the tensors).
+ *  n_classes: C, 1..65536 (the training set's class count).
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, C out of range, feature dimension above
+ *  16384), DH_E_STATE (the model has one already), DH_E_NO_MEMORY,
+ *  DH_E_UNSUPPORTED (search-only build). Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_model_add_meta_embedding(struct dh_model *model, uint32_t n_classes);
+
+/** C of the model's meta-embedding, 0 when it has none (or model is NULL).
+ *  Thread-safety: shared. Since: 1.0 */
+DH_API uint32_t dh_model_meta_classes(const struct dh_model *model);
+
+/** Recompute the meta-embedding's memory: encode `train` in inference mode (no
+ *  augmentation, as dh_model_encode_dataset) and set row c of M to the mean feature
+ *  f of the samples of class c (a multi-label sample counts for each of its
+ *  classes; a class without samples keeps its row). LTHNet does this at the start
+ *  of every epoch; the trainer does it when the model has a meta-embedding [if the
+ *  trainer hook is not integrated: call it before dh_trainer_run and from the
+ *  DH_TRAIN_EVENT_EPOCH callback]. On failure the memory is unchanged.
+ *  train: borrowed, dh_dataset_n_classes(train) must equal C.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, empty dataset), DH_E_STATE (no
+ *  meta-embedding), DH_E_SHAPE (class count or input shape differ), DH_E_NO_MEMORY,
+ *  DH_E_BACKEND, DH_E_UNSUPPORTED (search-only build). Thread-safety: exclusive.
+ *  Since: 1.0 */
+DH_API dh_status dh_model_update_class_memory(struct dh_model *model, const dh_dataset *train);
+
+/* ======================================================================== */
+/* 8. Losses, hash centers                                                  */
 /* ======================================================================== */
 /* @@SECTION loss */
 
@@ -1181,29 +1446,7 @@ DH_API dh_status dh_centers_generate(uint32_t n_classes, uint32_t n_bits, int32_
                                      uint64_t seed, float *out_centers,
                                      uint32_t *out_min_distance);
 
-/** Gilbert-Varshamov distances for C codewords of K bits: d_gv = the largest d with
- *  V(K, d-1) <= 2^K / C (V = Hamming-ball volume), d_target = the d with
- *  V(K, d-2) < 2^K / C <= V(K, d-1) (what MDSH aims at). Either out may be NULL.
- *  Returns DH_OK, DH_E_INVALID_ARG (C < 2, K 0 or > 4096). Thread-safety: pure.
- *  Since: 1.0 */
-DH_API dh_status dh_centers_gv_distance(uint32_t n_classes, uint32_t n_bits, uint32_t *d_gv,
-                                        uint32_t *d_target);
-
-/** CNNH stage 1: binary codes whose inner products approximate K(2S - 1), S_ij =
- *  (labels share a class), by randomised coordinate descent (docs/methods.md).
- *  labels: [n, C] float multi-hot, borrowed; n <= 16384 (O(n^2) memory).
- *  sweeps: passes over all n*K coordinates (0 = 10). out_codes: [n, K] float +-1.
- *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.0 */
-DH_API dh_status dh_twostage_solve_codes(const float *labels, size_t n, uint32_t n_classes,
-                                         uint32_t n_bits, uint32_t sweeps, uint64_t seed,
-                                         float *out_codes);
-
-/* ---- Incremental hashing (docs/incremental.md) ------------------------------ */
-
-/* Forward declarations of objects declared in later sections. */
-struct dh_model;
-struct dh_index;
-struct dh_trainer_options;
+/* ---- DIHN's fixed database codes (docs/incremental.md) ------------------ */
 
 /** dh_loss_set_fixed_codes flag: the fixed rows' images are the last n of the
  *  n_train training rows (the reference DIHN code trains on sampled old images too). */
@@ -1225,79 +1468,6 @@ struct dh_trainer_options;
 DH_API dh_status dh_loss_set_fixed_codes(dh_loss *loss, const float *codes,
                                          const float *labels, size_t n, uint32_t flags);
 
-/** Where the database codes of a session's new items come from
- *  (dh_incremental_options.new_codes). */
-enum {
-    DH_INCR_CODES_AUTO = 0,    /* LEARNED when the loss learns database codes (dihn,
-                                  adsh), else NETWORK */
-    DH_INCR_CODES_NETWORK = 1, /* sgn of the fine-tuned model's outputs */
-    DH_INCR_CODES_LEARNED = 2  /* the loss's "codes" state (n_train rows) */
-};
-
-/** Options of dh_incremental_session(). Fill with dh_incremental_options_init(). */
-typedef struct dh_incremental_options {
-    size_t struct_size; /* set by dh_incremental_options_init() */
-    int32_t new_codes;  /* DH_INCR_CODES_*; default AUTO */
-    int32_t reserved0;  /* must be 0 */
-    int64_t first_id;   /* id of the first new item (the rest follow); -1 (default):
-                           1 + the largest id of a live row, 0 for an empty index */
-    /* Since 1.1: distillation from the session-start network (a frozen copy) on the
-     * new items' batches, for sessions without old images (docs/incremental.md):
-     * weights of mean (u - u_teacher)^2 over B x K and of mean (f - f_teacher)^2
-     * over B x D (f: the head's input features). -1 (default): the method's default
-     * (see docs/incremental.md); 0: off. Not with train_opts->resume. */
-    double distill_codes;
-    double distill_features;
-    /* Since 1.1: with index_images, train on this many old images drawn at random
-     * (train_opts->seed) instead of all of them, as DIHN's reference samples m = 2000
-     * per outer iteration; every old code stays in the loss's database. The dihn loss
-     * is then created with n_train = new items + old_samples. 0 (default): all. */
-    uint64_t old_samples;
-} dh_incremental_options;
-
-/** Fill `opts` with struct_size and the defaults above. NULL: no-op.
- *  Thread-safety: pure. Since: 1.0 */
-DH_API void dh_incremental_options_init(dh_incremental_options *opts);
-
-/** One class-incremental session: fine-tune `model` with `loss` on the session's new
- *  items `new_data` (a dh_trainer run with train_opts), compute the new items' codes
- *  and append them to `index` in place with dh_index_add_with_ids. The codes already
- *  in the index are never rewritten; old images are optional (`index_images`).
- *  dihn: the index's live rows (insertion order) become the loss's fixed rows
- *  (dh_loss_set_fixed_codes) with `index_labels`; the loss must have been created
- *  with n_train = dh_dataset_count(new_data) (+ dh_index_count(index) with
- *  index_images). dih, and any other loss (naive fine-tuning), only fine-tune.
- *  Distillation (opts->distill_codes / distill_features, on by default for dihn
- *  and dih without index_images): the session trains against a frozen copy of the
- *  model as it was on entry, which keeps old-class queries near their codes.
- *  model: trained on earlier sessions (or new), K = the index's K; borrowed.
- *  loss: created for K and the total class count C (old and new classes).
- *  new_data: the new items (database rows to add and training set), C classes.
- *  index: extended in place; must not be read-only.
- *  index_labels: [dh_index_count(index), C] float32 multi-hot labels of the live
- *  rows in insertion order; required by dihn when the index is not empty, else
- *  ignored (may be NULL).
- *  index_images: NULL, or the images of the index's live rows in insertion order
- *  (dh_index_count(index) samples): the model then trains on new_data followed by
- *  them (the reference DIHN protocol, which samples old images; their codes stay).
- *  train_opts: trainer options (epochs, lr, ...), or NULL for the loss's recipe.
- *  opts: or NULL for the defaults. out_first_id: receives the id of the first new
- *  item (the others follow), or NULL.
- *  On any failure the index is unchanged (the model and loss may have been trained).
- *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_SHAPE (K, C or n_train disagree),
- *  DH_E_STATE (read-only index; LEARNED codes without a codes state), DH_E_VERSION,
- *  DH_E_INVALID_ARG also for distillation weights that are not -1 or finite >= 0,
- *  and for distillation with train_opts->resume,
- *  DH_E_NO_MEMORY, DH_E_UNSUPPORTED (search-only build), errors of dh_trainer_run.
- *  Thread-safety: exclusive on model, loss and index. Since: 1.0 */
-DH_API dh_status dh_incremental_session(struct dh_model *model, dh_loss *loss,
-                                        const dh_dataset *new_data, struct dh_index *index,
-                                        const float *index_labels,
-                                        const dh_dataset *index_images,
-                                        const struct dh_trainer_options *train_opts,
-                                        const dh_incremental_options *opts,
-                                        int64_t *out_first_id);
-
 /* ---- Long-tail hashing (docs/longtail.md) ----------------------------------- */
 /* Losses "lthnet" (class-balanced cross-entropy, LTHNet) and "dualproxy" (feature-
  * and hash-class proxies, category-centred contrastive) read the per-class training
@@ -1305,60 +1475,8 @@ DH_API dh_status dh_incremental_session(struct dh_model *model, dh_loss *loss,
  * by dh_class_balanced_weights(counts, C, opts.cb_beta) (default beta 0.999).
  * LTHNet's dynamic meta-embedding is a model module: dh_model_add_meta_embedding. */
 
-/** Class-balanced weights by the effective number of samples (Cui et al., CVPR 2019;
- *  LTHNet): w_c = (1 - beta) / (1 - beta^n_c), then divided by max_c w_c, so the
- *  rarest class gets 1. beta = 0 gives all ones. A class with count 0 is treated as
- *  having one sample.
- *  counts: [n_classes] int64 >= 0, borrowed. out: [n_classes] float32, caller-owned.
- *  Returns DH_OK, DH_E_INVALID_ARG (NULL, n_classes 0 or > 65536, beta outside
- *  [0, 1), a negative count). Thread-safety: pure. Since: 1.0 */
-DH_API dh_status dh_class_balanced_weights(const int64_t *counts, uint32_t n_classes,
-                                           double beta, float *out);
-
-/** Give `model` LTHNet's dynamic meta-embedding between its features f [D] and its
- *  hash head: v = f + tanh(We f + be) (.) (softmax(Wa f + ba)^T M), where M [C, D] is
- *  a memory of class centroids of f (dh_model_update_class_memory) and Wa [C, D],
- *  We [D, D] are learned. The head then reads v. New tensors (saved with the model,
- *  group DH_PARAM_GROUP_HEAD): "meta.hallucinator.weight", "meta.hallucinator.bias",
- *  "meta.selector.weight", "meta.selector.bias" and the buffer "meta.memory" (zero
- *  until the first update, so v = f). dh_model_load restores the module.
- *  Call before dh_trainer_create / dh_optimizer_add_model (they list the tensors).
- *  n_classes: C, 1..65536 (the training set's class count).
- *  Returns DH_OK, DH_E_INVALID_ARG (NULL, C out of range, feature dimension above
- *  16384), DH_E_STATE (the model has one already), DH_E_NO_MEMORY,
- *  DH_E_UNSUPPORTED (search-only build). Thread-safety: exclusive. Since: 1.0 */
-DH_API dh_status dh_model_add_meta_embedding(struct dh_model *model, uint32_t n_classes);
-
-/** C of the model's meta-embedding, 0 when it has none (or model is NULL).
- *  Thread-safety: shared. Since: 1.0 */
-DH_API uint32_t dh_model_meta_classes(const struct dh_model *model);
-
-/** Copy the meta-embedding's memory M [C, D] (row c: the centroid of class c) out.
- *  out: [n] float32, caller-owned; n must be C * D. out_dim: receives D, or NULL.
- *  out = NULL with n = 0 only queries D.
- *  Returns DH_OK, DH_E_INVALID_ARG (NULL model), DH_E_STATE (no meta-embedding),
- *  DH_E_SHAPE (n is not C * D; the message gives both). Thread-safety: shared.
- *  Since: 1.0 */
-DH_API dh_status dh_model_get_class_memory(const struct dh_model *model, float *out, size_t n,
-                                           uint32_t *out_dim);
-
-/** Recompute the meta-embedding's memory: encode `train` in inference mode (no
- *  augmentation, as dh_model_encode_dataset) and set row c of M to the mean feature
- *  f of the samples of class c (a multi-label sample counts for each of its
- *  classes; a class without samples keeps its row). LTHNet does this at the start
- *  of every epoch; the trainer does it when the model has a meta-embedding [if the
- *  trainer hook is not integrated: call it before dh_trainer_run and from the
- *  DH_TRAIN_EVENT_EPOCH callback]. On failure the memory is unchanged.
- *  train: borrowed, dh_dataset_n_classes(train) must equal C.
- *  Returns DH_OK, DH_E_INVALID_ARG (NULL, empty dataset), DH_E_STATE (no
- *  meta-embedding), DH_E_SHAPE (class count or input shape differ), DH_E_NO_MEMORY,
- *  DH_E_BACKEND, DH_E_UNSUPPORTED (search-only build). Thread-safety: exclusive.
- *  Since: 1.0 */
-DH_API dh_status dh_model_update_class_memory(struct dh_model *model, const dh_dataset *train);
-
-
 /* ======================================================================== */
-/* Index: bit-packed codes, Hamming search                                  */
+/* 9. Index: bit-packed codes, Hamming search                               */
 /* ======================================================================== */
 /* @@SECTION index */
 /* ---- Code formats and bit packing (pure functions) ---------------------- */
@@ -1638,7 +1756,7 @@ DH_API dh_status dh_index_export_npy(const dh_index *index, const char *path, in
                                      const char *out_ids_path);
 
 /* ======================================================================== */
-/* Evaluation metrics                                                       */
+/* 10. Evaluation metrics                                                   */
 /* ======================================================================== */
 /* @@SECTION eval */
 /* Retrieval metrics from packed codes and labels (docs/eval.md). Every function
@@ -1804,216 +1922,7 @@ DH_API dh_status dh_eval_all(const dh_eval_options *opts, const uint8_t *query_c
                              double *out_ball_recall, double *out_ball_empty);
 
 /* ======================================================================== */
-/* I/O: model files                                                         */
-/* ======================================================================== */
-/* @@SECTION io */
-/* ---- Models: encoder + hash head + input spec, saved as safetensors ----- */
-
-/** A model: an encoder (dh_encoder spec), a hash head (dh_head) and the input
- *  spec (shape, per-channel mean/std). It is the unit users train, save, load and
- *  encode with. Files are safetensors (docs/model.md): tensors under their
- *  torchvision / "head.*" names, the architecture in "__metadata__", plus any
- *  extra tensors and metadata strings attached with dh_model_set_tensor() and
- *  dh_model_set_metadata() (loss centers, training facts).
- *  Thread-safety: exclusive (the encoder holds oneDNN primitives and scratch). */
-typedef struct dh_model dh_model;
-
-/** Feature-map pooling in front of the hash head (dh_model_options.fmap_pool). The
- *  head then reads Z instead of the encoder's features; g = global average of F.
- *  Encoders without a feature map (mlp) fail with DH_E_UNSUPPORTED. */
-enum {
-    DH_FMAP_POOL_NONE = 0, /* the encoder's features (default) */
-    DH_FMAP_POOL_GAP = 1,  /* Z = g [C]: global average pooling (the baseline) */
-    DH_FMAP_POOL_ATTN = 2, /* SEMICON-lite: Z = [g; l_1..l_T] [C (T + 1)], l_k pooled by a
-                              spatial softmax attention a_k; salient positions of a_k are
-                              suppressed before a_{k+1} is computed */
-    DH_FMAP_POOL_PART = 3  /* ExchNet-style parts: Z = [g; l_1..l_M], M part maps from one
-                              1x1 convolution, pushed apart by a Hellinger diversity loss */
-};
-
-/** The global part of an ATTN or PART pool's output (dh_model_options.fmap_global).
- *  Since: 1.1 */
-enum {
-    DH_FMAP_GLOBAL_POOL = 0,   /* g = GAP(F), the global average of the feature map (default) */
-    DH_FMAP_GLOBAL_ENCODER = 1 /* the encoder's own output features f (smallcnn's fc-512,
-                                  resnet's GAP) replace g: Z = [f; l_1..l_T], width
-                                  dh_encoder_feature_dim + C T; the gradient of f reaches
-                                  the encoder through its usual output. Needs fmap_pool
-                                  ATTN or PART (with GAP or none it would be the plain
-                                  model: DH_E_INVALID_ARG). Saved models carry
-                                  "fmap_global" and format_version 3, which 1.0 refuses
-                                  (DH_E_VERSION) */
-};
-
-/** Options of dh_model_create(). Fill with dh_model_options_init(). */
-typedef struct dh_model_options {
-    size_t struct_size;   /* set by dh_model_options_init() */
-    const char *encoder;  /* encoder spec (see dh_encoder), copied; default "smallcnn" */
-    uint32_t n_bits;      /* K, 1..65536; default 64 */
-    int32_t head;         /* DH_HEAD_*; default DH_HEAD_TANH */
-    int32_t in_channels;  /* input C (0: the encoder's default) */
-    int32_t in_height;    /* input H (0: the encoder's default) */
-    int32_t in_width;     /* input W (0: same as in_height) */
-    uint32_t batch_size;  /* rows per internal batch of dh_model_encode*; default 64 */
-    float mean[4];        /* per-channel mean subtracted after scaling uint8 pixels to
-                             [0, 1] (torchvision Normalize); default 0 */
-    float std[4];         /* per-channel divisor, > 0; default 1 */
-    uint64_t seed;        /* initialisation (encoder; head uses seed + 1); default 0x5eed */
-    double head_beta;     /* initial beta of DH_HEAD_SCALED_TANH; default 1 */
-    double head_init_std; /* dh_head_options.init_std; default 0.01 */
-    int32_t head_bias;    /* 1 (default): the head's linear layer has a bias */
-    float dropout;        /* encoder dropout (alexnet); default 0.5 */
-    float bn_momentum;    /* encoder and head batch norm momentum; default 0.1 */
-    float bn_eps;         /* encoder and head batch norm epsilon; default 1e-5 */
-    /* Fine-grained models (docs/finegrained.md): pool the encoder's last feature map
-     * F [C, h, w] into the head's input instead of using the encoder's features. */
-    int32_t fmap_pool;       /* DH_FMAP_POOL_*; default DH_FMAP_POOL_NONE */
-    uint32_t fmap_parts;     /* attention maps (ATTN, default 3) or parts (PART,
-                                default 4), 1..16; 0: the default */
-    float fmap_aux_weight;   /* PART: weight of the part-diversity loss; default 1 */
-    uint32_t fmap_reserved;  /* must be 0 */
-    int32_t fmap_global;     /* DH_FMAP_GLOBAL_*; default DH_FMAP_GLOBAL_POOL. Since: 1.1 */
-    uint32_t fmap_reserved2; /* must be 0 (keeps the size a multiple of 8). Since: 1.1 */
-} dh_model_options;
-
-/** Fill `opts` with struct_size and the defaults above. NULL: no-op.
- *  Thread-safety: pure. Since: 1.0 */
-DH_API void dh_model_options_init(dh_model_options *opts);
-
-/** Create a model with freshly initialised weights.
- *  @param opts options (NULL: defaults); strings copied.
- *  @param out  receives the model (NULL after a failure).
- *  Returns DH_OK, DH_E_INVALID_ARG (a field out of range, named), DH_E_NOT_FOUND
- *  (unknown encoder), DH_E_VERSION, DH_E_NO_MEMORY, DH_E_BACKEND,
- *  DH_E_UNSUPPORTED (search-only build). Thread-safety: pure. Since: 1.0 */
-DH_API dh_status dh_model_create(const dh_model_options *opts, dh_model **out);
-
-/** Release a model. NULL: no-op. Since: 1.0 */
-DH_API void dh_model_free(dh_model *model);
-
-/** Encode uint8 images into packed codes (inference mode).
- *  @param images    [n, height, width, channels] uint8 (HWC), borrowed. Pixels are
- *                   scaled to [0, 1], normalised with the model's mean/std and fed
- *                   as NCHW. An mlp model reads each row of d values as
- *                   height = 1, width = d, channels = 1.
- *  @param n         number of images (0 is allowed and does nothing).
- *  @param height, width, channels  must equal the model's input shape, else DH_E_SHAPE
- *                   (no resizing is done).
- *  @param out_codes [n, dh_code_bytes(K)] uint8 packed codes (bit j = sgn(u_j), x >= 0
- *                   -> 1, LSB-first), caller-owned; may be NULL if out_u is not.
- *  @param out_u     [n, K] float32 continuous outputs, caller-owned, or NULL.
- *  Runs in batches of opts.batch_size; oneDNN uses dh_get_num_threads() threads.
- *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_SHAPE, DH_E_UNSUPPORTED (channels > 4),
- *  DH_E_FORMAT (the network produced NaN), DH_E_NO_MEMORY, DH_E_BACKEND.
- *  Thread-safety: exclusive. Since: 1.0 */
-DH_API dh_status dh_model_encode(dh_model *model, const uint8_t *images, size_t n,
-                                 uint32_t height, uint32_t width, uint32_t channels,
-                                 uint8_t *out_codes, float *out_u);
-
-/** Encode float inputs (already normalised) into packed codes.
- *  @param x          [n, C, H, W] float32 NCHW, or [n, d] for mlp models; borrowed.
- *  @param sample_len floats per sample; must equal C*H*W (or d), else DH_E_SHAPE.
- *  Other parameters and returns as dh_model_encode(), plus DH_E_INVALID_ARG for a
- *  NaN or infinite input value (named by row and column). Since: 1.0 */
-DH_API dh_status dh_model_encode_float(dh_model *model, const float *x, size_t n,
-                                       size_t sample_len, uint8_t *out_codes, float *out_u);
-
-/** Save the model (weights, head, input spec, extra tensors and metadata) as a
- *  safetensors file, atomically: a failure leaves any existing file unchanged.
- *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_IO, DH_E_NO_MEMORY. Thread-safety:
- *  exclusive. Since: 1.0 */
-DH_API dh_status dh_model_save(dh_model *model, const char *path);
-
-/** Load a model written by dh_model_save(). The file is validated strictly (header
- *  size, JSON, dtypes, offsets in range / non-overlapping / contiguous, every tensor
- *  present with the shape the recorded architecture needs, no unknown tensors
- *  except those stored as extra tensors).
- *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NOT_FOUND (no file), DH_E_IO,
- *  DH_E_FORMAT (corrupt or truncated: the message gives the offset or tensor),
- *  DH_E_SHAPE (a tensor's shape disagrees with the architecture), DH_E_VERSION
- *  (written by a newer format version), DH_E_NO_MEMORY, DH_E_BACKEND.
- *  Thread-safety: pure. Since: 1.0 */
-DH_API dh_status dh_model_load(const char *path, dh_model **out);
-
-/** Flags of dh_model_load_backbone(). */
-enum {
-    DH_BACKBONE_STRICT = 1,       /* keys the encoder does not have are an error */
-    DH_BACKBONE_ALLOW_MISSING = 2 /* encoder tensors absent from the file keep their values */
-};
-
-/** Load pretrained encoder weights from a safetensors file whose tensor names are
- *  the encoder's (torchvision state_dict keys, e.g. from
- *  scripts/torch2safetensors.py). A "module." prefix (DataParallel) is stripped.
- *  F32, F64, F16 and BF16 tensors are converted; I64 only for num_batches_tracked.
- *  By default keys the encoder lacks (fc.weight, classifier.6.*) are ignored and
- *  counted, and a missing encoder tensor is an error. Nothing is changed unless
- *  the whole file matches.
- *  @param flags       0 or DH_BACKBONE_* bits.
- *  @param out_loaded  number of encoder tensors set, or NULL.
- *  @param out_ignored number of file tensors not used, or NULL.
- *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NOT_FOUND (no file, or a missing key: the
- *  message lists up to 8 names and the count), DH_E_SHAPE (a shape mismatch, with
- *  both shapes), DH_E_FORMAT (corrupt file, unexpected key under
- *  DH_BACKBONE_STRICT, unsupported dtype), DH_E_IO, DH_E_NO_MEMORY.
- *  Thread-safety: exclusive. Since: 1.0 */
-DH_API dh_status dh_model_load_backbone(dh_model *model, const char *path, uint32_t flags,
-                                        uint32_t *out_loaded, uint32_t *out_ignored);
-
-/** The same load into a bare encoder (dh_encoder_create, or dh_model_encoder of a
- *  model): pretrained torchvision-named weights, flags and returns as
- *  dh_model_load_backbone(). Thread-safety: exclusive. Since: 1.1 */
-DH_API dh_status dh_encoder_load_weights(dh_encoder *enc, const char *path, uint32_t flags,
-                                         uint32_t *out_loaded, uint32_t *out_ignored);
-
-/** K (0 for NULL). Thread-safety: shared. Since: 1.0 */
-DH_API uint32_t dh_model_n_bits(const dh_model *model);
-
-/** Input shape without the batch: [C, H, W] (returns 3) or [d] (returns 1) into
- *  shape (3 slots); 0 for NULL. Thread-safety: shared. Since: 1.0 */
-DH_API int32_t dh_model_input_shape(const dh_model *model, int64_t shape[3]);
-
-/** The model's resolved options (strings borrowed from the model). NULL for NULL.
- *  Thread-safety: shared. Since: 1.0 */
-DH_API const dh_model_options *dh_model_get_options(const dh_model *model);
-
-/** The model's encoder and head (borrowed; live with the model), e.g. for
- *  dh_head_set_beta(). NULL for NULL. Thread-safety: as the model. Since: 1.0 */
-DH_API dh_encoder *dh_model_encoder(dh_model *model);
-DH_API dh_head *dh_model_head(dh_model *model);
-
-/** Attach (or replace) an extra tensor saved with the model, e.g. a loss's hash
- *  centers. name: not a model parameter's name, not starting with "__", at most 255
- *  bytes; dtype DH_DTYPE_FLOAT32 or DH_DTYPE_INT64; shape [ndim <= 8]; data copied.
- *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NO_MEMORY. Thread-safety: exclusive.
- *  Since: 1.0 */
-DH_API dh_status dh_model_set_tensor(dh_model *model, const char *name, int32_t dtype,
-                                     uint32_t ndim, const int64_t *shape, const void *data);
-
-/** Look up an extra tensor. Any out-pointer may be NULL; shape needs 8 slots; *data
- *  is borrowed until the tensor is replaced or the model freed.
- *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NOT_FOUND. Thread-safety: shared.
- *  Since: 1.0 */
-DH_API dh_status dh_model_get_tensor(const dh_model *model, const char *name, int32_t *dtype,
-                                     uint32_t *ndim, int64_t *shape, const void **data);
-
-/** Attach (or replace) a metadata string saved in the file's __metadata__. Keys
- *  that dh_model_save writes itself (docs/model.md) are refused.
- *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NO_MEMORY. Thread-safety: exclusive.
- *  Since: 1.0 */
-DH_API dh_status dh_model_set_metadata(dh_model *model, const char *key, const char *value);
-
-/** A metadata string (borrowed) attached by the caller or read from the file, or
- *  NULL when absent. Thread-safety: shared. Since: 1.0 */
-DH_API const char *dh_model_get_metadata(const dh_model *model, const char *key);
-
-/** Register every trainable tensor of the model (encoder in DH_PARAM_GROUP_BACKBONE,
- *  head in DH_PARAM_GROUP_HEAD; biases and norm parameters flagged no-decay) with an
- *  optimizer. The model must outlive the optimizer's use of them.
- *  Returns as dh_optimizer_add_param(). Thread-safety: exclusive. Since: 1.0 */
-DH_API dh_status dh_optimizer_add_model(dh_optimizer *opt, dh_model *model);
-
-/* ======================================================================== */
-/* Training                                                                 */
+/* 11. Training: trainer, incremental sessions                              */
 /* ======================================================================== */
 /* @@SECTION train */
 
@@ -2138,15 +2047,158 @@ DH_API dh_status dh_trainer_get_progress(const dh_trainer *trainer, dh_train_pro
  *  Since: 1.0 */
 DH_API dh_optimizer *dh_trainer_optimizer(dh_trainer *trainer);
 
-/** Encode every sample of `ds` with `model` in inference mode (images normalised
- *  with the model's mean/std, batched, multi-threaded).
- *  @param out_codes [count, dh_code_bytes(K)] packed codes, or NULL.
- *  @param out_u     [count, K] continuous outputs, or NULL (not both NULL).
- *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_SHAPE (sample shape is not the model's
- *  input), errors of dh_model_encode_float. Thread-safety: exclusive on model.
+/* ---- Class-incremental sessions (docs/incremental.md) ------------------- */
+
+/** Where the database codes of a session's new items come from
+ *  (dh_incremental_options.new_codes). */
+enum {
+    DH_INCR_CODES_AUTO = 0,    /* LEARNED when the loss learns database codes (dihn,
+                                  adsh), else NETWORK */
+    DH_INCR_CODES_NETWORK = 1, /* sgn of the fine-tuned model's outputs */
+    DH_INCR_CODES_LEARNED = 2  /* the loss's "codes" state (n_train rows) */
+};
+
+/** Options of dh_incremental_session(). Fill with dh_incremental_options_init(). */
+typedef struct dh_incremental_options {
+    size_t struct_size; /* set by dh_incremental_options_init() */
+    int32_t new_codes;  /* DH_INCR_CODES_*; default AUTO */
+    int32_t reserved0;  /* must be 0 */
+    int64_t first_id;   /* id of the first new item (the rest follow); -1 (default):
+                           1 + the largest id of a live row, 0 for an empty index */
+    /* Since 1.1: distillation from the session-start network (a frozen copy) on the
+     * new items' batches, for sessions without old images (docs/incremental.md):
+     * weights of mean (u - u_teacher)^2 over B x K and of mean (f - f_teacher)^2
+     * over B x D (f: the head's input features). -1 (default): the method's default
+     * (see docs/incremental.md); 0: off. Not with train_opts->resume. */
+    double distill_codes;
+    double distill_features;
+    /* Since 1.1: with index_images, train on this many old images drawn at random
+     * (train_opts->seed) instead of all of them, as DIHN's reference samples m = 2000
+     * per outer iteration; every old code stays in the loss's database. The dihn loss
+     * is then created with n_train = new items + old_samples. 0 (default): all. */
+    uint64_t old_samples;
+} dh_incremental_options;
+
+/** Fill `opts` with struct_size and the defaults above. NULL: no-op.
+ *  Thread-safety: pure. Since: 1.0 */
+DH_API void dh_incremental_options_init(dh_incremental_options *opts);
+
+/** One class-incremental session: fine-tune `model` with `loss` on the session's new
+ *  items `new_data` (a dh_trainer run with train_opts), compute the new items' codes
+ *  and append them to `index` in place with dh_index_add_with_ids. The codes already
+ *  in the index are never rewritten; old images are optional (`index_images`).
+ *  dihn: the index's live rows (insertion order) become the loss's fixed rows
+ *  (dh_loss_set_fixed_codes) with `index_labels`; the loss must have been created
+ *  with n_train = dh_dataset_count(new_data) (+ dh_index_count(index) with
+ *  index_images). dih, and any other loss (naive fine-tuning), only fine-tune.
+ *  Distillation (opts->distill_codes / distill_features, on by default for dihn
+ *  and dih without index_images): the session trains against a frozen copy of the
+ *  model as it was on entry, which keeps old-class queries near their codes.
+ *  model: trained on earlier sessions (or new), K = the index's K; borrowed.
+ *  loss: created for K and the total class count C (old and new classes).
+ *  new_data: the new items (database rows to add and training set), C classes.
+ *  index: extended in place; must not be read-only.
+ *  index_labels: [dh_index_count(index), C] float32 multi-hot labels of the live
+ *  rows in insertion order; required by dihn when the index is not empty, else
+ *  ignored (may be NULL).
+ *  index_images: NULL, or the images of the index's live rows in insertion order
+ *  (dh_index_count(index) samples): the model then trains on new_data followed by
+ *  them (the reference DIHN protocol, which samples old images; their codes stay).
+ *  train_opts: trainer options (epochs, lr, ...), or NULL for the loss's recipe.
+ *  opts: or NULL for the defaults. out_first_id: receives the id of the first new
+ *  item (the others follow), or NULL.
+ *  On any failure the index is unchanged (the model and loss may have been trained).
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_SHAPE (K, C or n_train disagree),
+ *  DH_E_STATE (read-only index; LEARNED codes without a codes state), DH_E_VERSION,
+ *  DH_E_INVALID_ARG also for distillation weights that are not -1 or finite >= 0,
+ *  and for distillation with train_opts->resume,
+ *  DH_E_NO_MEMORY, DH_E_UNSUPPORTED (search-only build), errors of dh_trainer_run.
+ *  Thread-safety: exclusive on model, loss and index. Since: 1.0 */
+DH_API dh_status dh_incremental_session(struct dh_model *model, dh_loss *loss,
+                                        const dh_dataset *new_data, struct dh_index *index,
+                                        const float *index_labels,
+                                        const dh_dataset *index_images,
+                                        const struct dh_trainer_options *train_opts,
+                                        const dh_incremental_options *opts,
+                                        int64_t *out_first_id);
+
+/* ======================================================================== */
+/* 12. Experimental: research helpers (#define DH_EXPERIMENTAL)             */
+/* ======================================================================== */
+
+/* Research helpers: the building blocks of single methods, exposed so that
+ * experiments and tests can call them directly. A program sees them only when it
+ * defines DH_EXPERIMENTAL before including dh.h (as zstd keeps its advanced API
+ * behind ZSTD_STATIC_LINKING_ONLY). The functions below shipped in 1.0/1.1 and stay
+ * exported with the same signatures (lib/abi/libdh.symbols); helpers added to this
+ * tier later may change or go between minor versions, and may be named dhx_*.
+ * The @@SECTION markers tell cmake/gen_training_stubs.py which part of the library
+ * implements what follows. */
+
+#if defined(DH_EXPERIMENTAL)
+
+/* @@SECTION nn */
+/* ---- Encoder feature maps, to build new pools (docs/finegrained.md) ----- */
+
+/** Like dh_encoder_forward, also returning the last feature map (the input of the
+ *  global pooling: resnet18 512 x 7 x 7 at 224, smallcnn 64 x 7 x 7 at 28, alexnet
+ *  256 x 6 x 6); see dh_encoder_feature_map_shape. out and fmap ([n, C, h, w]) may
+ *  each be NULL. Returns as dh_encoder_forward, and DH_E_UNSUPPORTED when fmap is
+ *  given for an encoder without a feature map (mlp). Thread-safety: exclusive.
  *  Since: 1.0 */
-DH_API dh_status dh_model_encode_dataset(dh_model *model, const dh_dataset *ds,
-                                         uint8_t *out_codes, float *out_u);
+DH_API dh_status dh_encoder_forward_fmap(dh_encoder *enc, const float *x, size_t n,
+                                         int32_t training, float *out, float *fmap);
+
+/** Like dh_encoder_backward with gradients for the features and/or the feature map
+ *  (each may be NULL, meaning zero; not both). dfmap: [n, C, h, w].
+ *  Returns as dh_encoder_backward, and DH_E_UNSUPPORTED for dfmap without a
+ *  feature map. Thread-safety: exclusive. Since: 1.0 */
+DH_API dh_status dh_encoder_backward_fmap(dh_encoder *enc, const float *dout,
+                                          const float *dfmap, float *dx);
+
+/* @@SECTION loss */
+/* ---- Method internals: CNNH codes, GV bound, class-balanced weights ----- */
+
+/** CNNH stage 1: binary codes whose inner products approximate K(2S - 1), S_ij =
+ *  (labels share a class), by randomised coordinate descent (docs/methods.md).
+ *  labels: [n, C] float multi-hot, borrowed; n <= 16384 (O(n^2) memory).
+ *  sweeps: passes over all n*K coordinates (0 = 10). out_codes: [n, K] float +-1.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_twostage_solve_codes(const float *labels, size_t n, uint32_t n_classes,
+                                         uint32_t n_bits, uint32_t sweeps, uint64_t seed,
+                                         float *out_codes);
+
+/** Gilbert-Varshamov distances for C codewords of K bits: d_gv = the largest d with
+ *  V(K, d-1) <= 2^K / C (V = Hamming-ball volume), d_target = the d with
+ *  V(K, d-2) < 2^K / C <= V(K, d-1) (what MDSH aims at). Either out may be NULL.
+ *  Returns DH_OK, DH_E_INVALID_ARG (C < 2, K 0 or > 4096). Thread-safety: pure.
+ *  Since: 1.0 */
+DH_API dh_status dh_centers_gv_distance(uint32_t n_classes, uint32_t n_bits, uint32_t *d_gv,
+                                        uint32_t *d_target);
+
+/** Class-balanced weights by the effective number of samples (Cui et al., CVPR 2019;
+ *  LTHNet): w_c = (1 - beta) / (1 - beta^n_c), then divided by max_c w_c, so the
+ *  rarest class gets 1. beta = 0 gives all ones. A class with count 0 is treated as
+ *  having one sample.
+ *  counts: [n_classes] int64 >= 0, borrowed. out: [n_classes] float32, caller-owned.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, n_classes 0 or > 65536, beta outside
+ *  [0, 1), a negative count). Thread-safety: pure. Since: 1.0 */
+DH_API dh_status dh_class_balanced_weights(const int64_t *counts, uint32_t n_classes,
+                                           double beta, float *out);
+
+/* @@SECTION model */
+/* ---- Inspecting LTHNet's class memory ----------------------------------- */
+
+/** Copy the meta-embedding's memory M [C, D] (row c: the centroid of class c) out.
+ *  out: [n] float32, caller-owned; n must be C * D. out_dim: receives D, or NULL.
+ *  out = NULL with n = 0 only queries D.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL model), DH_E_STATE (no meta-embedding),
+ *  DH_E_SHAPE (n is not C * D; the message gives both). Thread-safety: shared.
+ *  Since: 1.0 */
+DH_API dh_status dh_model_get_class_memory(const struct dh_model *model, float *out, size_t n,
+                                           uint32_t *out_dim);
+
+#endif /* DH_EXPERIMENTAL */
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,11 @@
 #ifndef DH_CORE_H
 #define DH_CORE_H
 
+/* The library implements dh.h's experimental tier too, so it sees those prototypes
+ * (their DH_API visibility exports them). */
+#ifndef DH_EXPERIMENTAL
+#define DH_EXPERIMENTAL 1
+#endif
 #include "dh.h"
 
 #include <stdarg.h>

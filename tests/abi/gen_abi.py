@@ -15,6 +15,7 @@ def main():
     text_nc = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     funcs = sorted(set(re.findall(r"DH_API[^;{]*?\b(dh_[a-z0-9_]+)\s*\(", text_nc)))
     with open(refs_out, "w") as f:
+        f.write('#define DH_EXPERIMENTAL 1 /* the experimental tier is exported too */\n')
         f.write('#include <stdio.h>\n#include "dh.h"\n')
         f.write("typedef void (*fp)(void);\nstatic const fp refs[] = {\n")
         for fn in funcs:
@@ -25,7 +26,7 @@ def main():
         f.write(f"    return n == {len(funcs)} ? 0 : 1;\n}}\n")
     structs = re.findall(r"typedef struct (dh_[a-z0-9_]+)\s*\{(.*?)\}\s*\1\s*;", text_nc, flags=re.S)
     with open(layout_out, "w") as f:
-        f.write('#include <stddef.h>\n#include <stdio.h>\n#include "dh.h"\nint main(void)\n{\n')
+        f.write('#define DH_EXPERIMENTAL 1\n#include <stddef.h>\n#include <stdio.h>\n#include "dh.h"\nint main(void)\n{\n')
         for name, body in structs:
             f.write(f'    printf("{name} sizeof %zu\\n", sizeof({name}));\n')
             for decl in body.split(";"):
