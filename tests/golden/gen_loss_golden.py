@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Golden values and gradients of libdh's losses from independent PyTorch references
-(written from METHODS.md, autograd in float64). Regenerate with
+(written from docs/methods.md, autograd in float64). Regenerate with
     /usr/bin/python3 tests/golden/gen_loss_golden.py
 Output: tests/golden/loss/<case>.bin, read by tests/check_loss_golden.c:
     "DHLG" u32 B K C n_extra, f32 U[B*K], f32 Y[B*C], f64 value, f32 dU[B*K],
