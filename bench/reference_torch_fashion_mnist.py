@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch reference for the fashion-mnist protocol (docs/results.md §2): smallcnn +
-hash head, HashNet (METHODS.md §3.2) and CSQ (§4.2), Adam + cosine, mAP@all.
+hash head, HashNet (docs/methods.md#hashnet) and CSQ (#csq), Adam + cosine, mAP@all.
 
 Same network as libdh's smallcnn (lib/nn/encoder_arch.c: conv5x5-32 no bias, BN, ReLU,
 maxpool 2, conv5x5-64 no bias, BN, ReLU, maxpool 2, linear-512 no bias, BN1d, ReLU;
@@ -82,7 +82,7 @@ class SmallCNN(nn.Module):
 
 
 def hashnet_loss(u, y, alpha):
-    """§3.2 swuxyj/paper form, in-batch, diagonal included, weights 1/|S1|, 1/|S0|."""
+    """docs/methods.md#hashnet: swuxyj/paper form, in-batch, diagonal included, weights 1/|S1|, 1/|S0|."""
     s = (y[:, None] == y[None, :]).float()
     th = alpha * u @ u.t()
     l = F.softplus(th) - s * th
@@ -103,7 +103,7 @@ def hadamard(k):
 
 
 def csq_loss(z, t, lam):
-    """§4.2 swuxyj form: BCE in logit form on z (u = tanh z) + lam mean(|u| - 1)^2."""
+    """docs/methods.md#csq: swuxyj form: BCE in logit form on z (u = tanh z) + lam mean(|u| - 1)^2."""
     u = torch.tanh(z)
     lc = (F.softplus(2 * z) - z * (t + 1)).mean()
     lq = ((u.abs() - 1) ** 2).mean()
@@ -125,7 +125,7 @@ def param_groups(model, lr, wd, backbone_mult):
 
 
 def map_tie_aware(qc, dc, ql, dl, chunk=500):
-    """Tie-aware expected AP (METHODS.md §12.2 mode 1), AP = 0 for queries without hits.
+    """Tie-aware expected AP (docs/methods.md#ties), AP = 0 for queries without hits.
     Per distance group h: sum_{t=1..n} (R< + 1 + (t-1) f)/(N< + t), f = (r-1)/(n-1),
     in closed form with harmonic numbers."""
     K = qc.shape[1]

@@ -387,7 +387,7 @@ END_TEST
 START_TEST(test_loss_centers_generate)
 {
     uint32_t gv, dt;
-    /* METHODS.md §4.5 table (d_GV / d_t) */
+    /* docs/methods.md#hash-centers table (d_GV / d_t) */
     const uint32_t tab[][4] = {{12, 10, 4, 5}, {16, 100, 3, 4}, {32, 21, 11, 12},
                                {48, 100, 16, 17}, {64, 200, 22, 23}, {12, 200, 2, 3}};
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {

@@ -1,4 +1,4 @@
-/* lib/data/split.c -- standard retrieval protocols (METHODS.md §13) and split builders:
+/* lib/data/split.c -- standard retrieval protocols (docs/methods.md#splits, docs/data.md#protocols) and split builders:
  * per-class sampling, long-tail subsets (LTHNet), class-incremental sessions. All
  * randomness comes from the seed, so splits are reproducible; outputs list their
  * samples in index order. */

@@ -1,6 +1,6 @@
 /* lib/eval/ties.c -- one query's AP@k and hits@N from its distance profile, under
  * database-order ties (exact, from the ranks of the relevant items) and under
- * tie-aware expectation (closed forms, METHODS.md §12.2).
+ * tie-aware expectation (closed forms, docs/methods.md#ties).
  *
  * Expected AP. A tie group of n items with r relevant, after `base` items and Rb hits,
  * contributes (r/n) sum_{s=0}^{n-1} (Rb + 1 + s*beta) / (base + 1 + s), beta =

@@ -1,7 +1,7 @@
 /* lib/hash/centers.c -- hash-center generation for center-based losses (CSQ, DPN,
  * OrthoHash, MDSH): Hadamard rows, random (Bernoulli / balanced) with a minimum-
  * distance check, OrthoHash's greedy acceptance, and centers optimised up to the
- * Gilbert-Varshamov distance (METHODS.md §2.4, §4.2-§4.5). */
+ * Gilbert-Varshamov distance (docs/methods.md#hash-centers). */
 #include <string.h>
 
 #include "loss/loss.h"

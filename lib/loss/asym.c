@@ -1,6 +1,6 @@
 /* lib/loss/asym.c -- ADSH: asymmetric square loss between network outputs of
  * sampled training points and learned database codes V (n_train x K), plus the
- * bit-wise discrete code update (METHODS.md §2.3, §3.6). The block residual, the
+ * bit-wise discrete code update (docs/methods.md#asymmetric-update). The block residual, the
  * similarity sums and the DCC solve are exported (dh__asym_*, loss.h) for DIHN. */
 #include <string.h>
 

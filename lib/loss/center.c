@@ -1,7 +1,7 @@
 /* lib/loss/center.c -- class-label losses with a classifier or fixed targets:
  * GreedyHash (sign + straight-through + classifier), CSQ (hash centers + BCE in
  * logit form), DPN (polarisation hinge, optional adaptive centers).
- * METHODS.md §4.1-§4.3. */
+ * docs/methods.md#greedyhash, #csq, #dpn. */
 #include <string.h>
 
 #include "loss.h"

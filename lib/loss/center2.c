@@ -1,6 +1,6 @@
 /* lib/loss/center2.c -- cosine losses against fixed codebooks: OrthoHash (cosine /
- * angular margin cross-entropy, METHODS.md §4.4) and MDSH (centers at the Gilbert-
- * Varshamov distance, softmax-BCE center loss + bank pair term, §4.5). */
+ * angular margin cross-entropy, docs/methods.md#orthohash) and MDSH (centers at the Gilbert-
+ * Varshamov distance, softmax-BCE center loss + bank pair term, docs/methods.md#mdsh). */
 #include <string.h>
 
 #include "loss.h"

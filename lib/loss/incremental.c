@@ -1,4 +1,4 @@
-/* lib/loss/incremental.c -- incremental hashing (METHODS.md §6):
+/* lib/loss/incremental.c -- incremental hashing (docs/methods.md#incremental):
  *
  * dihn  Deep Incremental Hashing Network (Wu et al., CVPR 2019). The database codes of
  *       earlier sessions B_old (n_old x K, with their labels) are fixed; the codes
@@ -9,7 +9,7 @@
  * dih   class-label target codes: class c regresses to t_c = sgn(R[:, c]) with R a
  *       fixed Gaussian projection whose column c depends only on (seed, c, K), so a
  *       loss created later with more classes has the same targets for the old ones
- *       (libdh's recipe, METHODS.md §6.2: no paper or code was found).
+ *       (libdh's recipe, docs/methods.md#dih: no paper or code was found).
  *
  * Layout of the dihn loss: the database is [B_new; B_old]. B_new are the first n_learn
  * rows of the state "codes" (the trainer's indices address them directly), B_old the

@@ -1,4 +1,4 @@
-/* lib/loss/longtail.c -- long-tail hashing losses (METHODS.md §7):
+/* lib/loss/longtail.c -- long-tail hashing losses (docs/methods.md#long-tail):
  *
  *  lthnet     LTHNet's class-balanced cross-entropy: a classifier on u = tanh(z),
  *             p = softmax(W_c u + b_c), per-class weights from the effective number of

@@ -1,6 +1,6 @@
 /* lib/loss/pairwise.c -- pairwise similarity losses: DPSH (memory bank), HashNet
  * (weighted likelihood + tanh continuation), DCH (Cauchy), DSH (margin contrastive).
- * Formulas, normalisers and defaults: METHODS.md §3.1-§3.4, docs/methods.md. */
+ * Formulas, normalisers and defaults: docs/methods.md#dpsh, #hashnet, #dch, #dsh. */
 #include <string.h>
 
 #include "loss.h"
@@ -42,7 +42,7 @@ static dh_status dpsh_fb(dh_loss *L, const dh__loss_batch *b, double *value)
 {
     const size_t B = b->B, K = L->K, N = L->N, C = L->C;
     float *M = dh__loss_find(L, "bank")->data, *YM = dh__loss_find(L, "label_bank")->data;
-    /* rows are constants in backward, including those just written (§2.2) */
+    /* rows are constants in backward, including those just written (docs/methods.md#memory-bank) */
     if (!L->frozen) dh__loss_bank_write(M, YM, b, K, C);
     float *T = dh__alloc(B * N * sizeof(float)), *S = dh__alloc(B * N * sizeof(float));
     if (!T || !S) {
@@ -129,7 +129,7 @@ static dh_status hashnet_fb(dh_loss *L, const dh__loss_batch *b, double *value)
     }
     size_t s1 = dh__loss_similarity(b->Y, n1, Y2, n2, L->C, S), s0 = n1 * n2 - s1;
     const double a = L->o.scale, wp = L->o.pos_weight;
-    double c1, c0; /* per-pair weights; an empty class of pairs is dropped (§3.2) */
+    double c1, c0; /* per-pair weights; an empty class of pairs is dropped (docs/methods.md#hashnet) */
     if (!two) {
         c1 = s1 ? 1.0 / (double)s1 : 0;
         c0 = s0 ? 1.0 / (double)s0 : 0;

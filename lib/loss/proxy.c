@@ -1,5 +1,5 @@
 /* lib/loss/proxy.c -- SPRCH: pair + proxy contrastive hashing with self-paced
- * weights (METHODS.md §5). The loss owns the proxies p_c = tanh(W[:, c] + b)
+ * weights (docs/methods.md#sprch). The loss owns the proxies p_c = tanh(W[:, c] + b)
  * (an nn.Linear(C, K) applied to the identity), trained by the optimizer. */
 #include <string.h>
 

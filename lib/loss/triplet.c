@@ -1,5 +1,5 @@
 /* lib/loss/triplet.c -- triplet losses over all in-batch triplets: DTSH (triplet
- * likelihood on inner products, METHODS.md §3.5) and the plain hinge on squared
+ * likelihood on inner products, docs/methods.md#dtsh) and the plain hinge on squared
  * distances ("triplet"). */
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* lib/loss/twostage.c -- "codes first, regress second" (CNNH, METHODS.md §11):
+/* lib/loss/twostage.c -- "codes first, regress second" (CNNH, docs/methods.md#twostage):
  * dh_twostage_solve_codes learns target codes from the label similarity alone, and
  * the "twostage" loss regresses the network's tanh outputs onto them by index. */
 #include <string.h>

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Golden values and gradients of libdh's special-setting losses (incremental: dihn, dih;
-long-tail: lthnet, dualproxy) from independent references written from METHODS.md §6, §7
+long-tail: lthnet, dualproxy) from independent references written from docs/methods.md#incremental, #long-tail
 (and docs/methods.md for libdh's stated conventions), with torch autograd in float64.
 Regenerate with
     /usr/bin/python3 tests/golden/gen_special_golden.py
@@ -38,7 +38,7 @@ def t64(a, grad=False):
     return torch.tensor(np.asarray(a, dtype=np.float64), dtype=DT, requires_grad=grad)
 
 
-def sgn(x):  # libdh: x >= 0 -> +1 (METHODS.md §0)
+def sgn(x):  # libdh: x >= 0 -> +1 (docs/methods.md#notation)
     return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
 
 
@@ -77,11 +77,11 @@ def write(name, U, Y, value, dU, extras):
 
 
 # ---------------------------------------------------------------------------
-# §6.1 DIHN
+# DIHN (docs/methods.md#dihn)
 # ---------------------------------------------------------------------------
 
 def ratio(Ya, Ydb):
-    """r = |S1| / |S0| of the block Ya x Ydb (§2.3 soft similarity)."""
+    """r = |S1| / |S0| of the block Ya x Ydb (soft similarity, docs/methods.md#asymmetric-update)."""
     S = (Ya @ Ydb.T) > 0
     return S.sum() / (S.size - S.sum())
 
@@ -109,7 +109,7 @@ def dihn_case(name, rng, B, K, C, n_new, n_old, in_train, multi, gamma=200.0, mu
         L = (((u @ t64(Bdb).T - K * t64(St)) ** 2).sum() + gamma * ((u - t64(Bt)) ** 2).sum()
              + mu * u.sum()) / (n * B)
         L.backward()
-        # B_new update (§6.1): r over the m x n block of the sampled rows, P = K S~[:, new]^T U
+        # B_new update (docs/methods.md#dihn): r over the m x n block of the sampled rows, P = K S~[:, new]^T U
         # + gamma Ubar_new (replayed old rows have no new row), DCC over k = 1..K in order
         U64 = U.astype(np.float64)
         r2 = ratio(Y.astype(np.float64), Ydb)
@@ -140,11 +140,11 @@ def dihn_case(name, rng, B, K, C, n_new, n_old, in_train, multi, gamma=200.0, mu
 
 
 # ---------------------------------------------------------------------------
-# §6.2 DIH
+# DIH (docs/methods.md#dih)
 # ---------------------------------------------------------------------------
 
 def vote(T, fill, Y):
-    """§2.4 multi-label center: sgn(sum of the class targets), exact zeros from fill."""
+    """Multi-label center (docs/methods.md#hash-centers): sgn(sum of the class targets), exact zeros from fill."""
     s = Y @ T
     return torch.where(s > 0, 1.0, torch.where(s < 0, -1.0, fill.expand_as(s)))
 
@@ -162,18 +162,18 @@ def dih_case(name, rng, B, K, C, multi):
 
 
 # ---------------------------------------------------------------------------
-# §7 class-balanced weights, LTHNet, dual proxies
+# class-balanced weights, LTHNet, dual proxies (docs/methods.md#long-tail)
 # ---------------------------------------------------------------------------
 
 def cb_weights(counts, beta):
-    """§7.1: w_c = (1 - beta) / (1 - beta^n_c), divided by max_c w_c (1 for beta = 0)."""
+    """docs/methods.md#lthnet: w_c = (1 - beta) / (1 - beta^n_c), divided by max_c w_c (1 for beta = 0)."""
     n = torch.tensor(counts, dtype=DT)
     w = (1 - beta) / (1 - beta ** n) if beta > 0 else torch.ones_like(n)
     return w / w.max()
 
 
 def weighted_ce(logits, Y, w):
-    """(1/B) sum_i w_i CE(softmax(a_i), q_i): for one-hot y this is §7.1's
+    """(1/B) sum_i w_i CE(softmax(a_i), q_i): for one-hot y this is docs/methods.md#lthnet's
     -(1/B) sum_i sum_c y_ic w_c log p_ic; multi-label rows use q_i = y_i / |y_i| and
     w_i = mean of their classes' w_c (libdh convention, docs/methods.md "Long-tail")."""
     q = Y / Y.sum(1, keepdim=True)
@@ -206,7 +206,7 @@ def lthnet_case(name, rng, B, K, C, multi, opts):
 
 
 def dualproxy_case(name, rng, B, K, C, multi, opts):
-    """docs/methods.md dualproxy (libdh's reconstruction, METHODS.md §7.2):
+    """docs/methods.md dualproxy (libdh's reconstruction, docs/methods.md#dualproxy):
     L = (1/B) sum_i w_i [CE(u^ F^T / tau, q_i) + lh CE(b^ h^T / tau, q_i)]
         + la (1/C) sum_c (1 - F^_c . h^_c) + lq mean (|u| - 1)^2,
     h = tanh(H), b = sgn(u) straight-through, ^ = row-normalised."""

@@ -6,7 +6,7 @@
 You only need this to regenerate the vectors: tests/check_head_special_golden.c
 reads the stored files. The modules are written again here in float64 from their
 documented maths (lib/hash/head_attn.h, lib/hash/head_part.c, lib/hash/hash.h and
-METHODS.md §7.1, §8.1 and §8.3). libdh is never called. Gradients come from
+docs/methods.md#lthnet, #semicon-lite and #exchnet-parts). libdh is never called. Gradients come from
 torch.autograd.
 
   attn_*  SEMICON-lite pool (DH_FMAP_POOL_ATTN), F [n, C, h, w] -> Z [n, C (T + 1)]:

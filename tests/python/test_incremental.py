@@ -18,7 +18,7 @@ def onehot(y, C=C):
 
 
 def dihn_reference(U, Yb, idx, V, Yn, Vo, Yo, gamma=200.0, mu=50.0):
-    """DIHN value and gradient written with numpy (METHODS.md §6.1)."""
+    """DIHN value and gradient written with numpy (docs/methods.md#dihn)."""
     Bdb = np.concatenate([V, Vo]).astype(np.float64)
     Ydb = np.concatenate([Yn, Yo])
     S = (Yb @ Ydb.T > 0)
