@@ -1,8 +1,13 @@
 /* lib/loss/loss.h -- the loss vtable and helpers shared by the method families
  * (not public). One file per family: pairwise.c (DPSH, HashNet, DCH, DSH),
- * triplet.c (DTSH, hinge), asym.c (ADSH), center.c (GreedyHash, CSQ, DPN),
- * center2.c (OrthoHash, MDSH), proxy.c (SPRCH), twostage.c (CNNH recipe);
- * loss.c holds the public API, the method table and the tensor registry. */
+ * triplet.c (DTSH, hinge), asym.c (ADSH and the asymmetric code update DIHN shares),
+ * center.c (GreedyHash, CSQ, DPN), center2.c (OrthoHash, MDSH), proxy.c (SPRCH),
+ * twostage.c (CNNH recipe), incremental.c (DIHN, DIH), longtail.c (LTHNet,
+ * dualproxy), and the unsupervised methods behind unsup.h (ssdh.c, cibhash.c,
+ * bihalf.c, sgh.c, shallow.c, kmeans.c; unsup_common.c). common.c holds what the
+ * families share (similarity, GEMM wrappers, row normalisation, center votes, banks,
+ * softmax CE); loss.c the public API, the method table and the tensor registry.
+ * Formulas: docs/methods.md. */
 #ifndef DH_LOSS_H
 #define DH_LOSS_H
 

@@ -7,7 +7,8 @@
  *  2. The network builder (dh__net) the encoders are written in, and the plain-C
  *     reference kernels (*_ref) the tests compare the oneDNN path against.
  *
- * No oneDNN type appears here; lib/nn/dnnl_shim.h and lib/nn/net_impl.h hold those.
+ * No oneDNN type appears here; lib/nn/net_impl.h holds those (it includes dnnl.h, and only
+ * the lib/nn/ files of the oneDNN path include it; dnnl_shim.c is the engine/error boundary).
  */
 #ifndef DH_NN_H
 #define DH_NN_H

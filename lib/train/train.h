@@ -1,4 +1,6 @@
-/* lib/train/train.h -- trainer internals. */
+/* lib/train/train.h -- training progress (dh__progress: the terminal line, the per-epoch
+ * log and the numbers behind dh_train_progress). The trainer object itself is in
+ * train_impl.h. */
 #ifndef DH_TRAIN_H
 #define DH_TRAIN_H
 
