@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../lib/core/rng.h" /* header-only: the library's splitmix64 stream */
 
 int dh_cli_error(const char *cmd, int code, const char *fmt, ...)
 {
@@ -142,14 +143,6 @@ int dh_cli_parse_range(const char *cmd, const char *flag, const char *s, uint32_
     return 0;
 }
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* Indices of at most per_class samples of each class (a seeded random choice), in
  * index order, into idx; returns their count, or (size_t)-1 on multi-label rows. */
 static size_t pick_per_class(const int32_t *cls, size_t n, uint32_t C, uint32_t per_class,
@@ -161,7 +154,7 @@ static size_t pick_per_class(const int32_t *cls, size_t n, uint32_t C, uint32_t 
     uint64_t s = seed ^ 0x5E1EC7ull;
     for (size_t i = 0; k == 0 && i < n; i++) idx[i] = (int64_t)i;
     for (size_t i = n; k == 0 && i > 1; i--) { /* Fisher-Yates */
-        size_t j = (size_t)(splitmix(&s) % i);
+        size_t j = (size_t)(dh__splitmix64(&s) % i);
         int64_t t = idx[i - 1];
         idx[i - 1] = idx[j], idx[j] = t;
     }

@@ -4,8 +4,8 @@
  * check_finegrained_lists.c. */
 #include "testutil.h"
 
-#include "hash/head_attn.h"
-#include "io/model.h"
+#include "model/fmap_pool.h"
+#include "model/model.h"
 
 #include <math.h>
 #include <stddef.h>

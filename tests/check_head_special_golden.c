@@ -23,7 +23,8 @@
 #include "golden_dhgv.h"
 
 #include "hash/hash.h"
-#include "hash/head_attn.h"
+#include "model/fmap_pool.h"
+#include "model/meta_embed.h"
 
 #include <dirent.h>
 #include <math.h>

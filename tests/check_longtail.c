@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "hash/hash.h"
-#include "io/model.h"
+#include "model/model.h"
 #include "loss/loss.h"
 #include "testutil.h"
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/model.h"
+#include "model/model.h"
 #include "testutil.h"
 
 enum { DIN = 12, NB = 24 };

@@ -249,18 +249,18 @@ END_TEST
 
 START_TEST(test_nn_ref_rng_deterministic)
 {
-    dh__rng a, b;
-    dh__rng_seed(&a, 42);
-    dh__rng_seed(&b, 42);
+    dh__xrng a, b;
+    dh__xrng_seed(&a, 42);
+    dh__xrng_seed(&b, 42);
     double mean = 0;
     for (int i = 0; i < 10000; i++) {
-        uint64_t x = dh__rng_next(&a);
-        ck_assert_uint_eq(x, dh__rng_next(&b));
+        uint64_t x = dh__xrng_next(&a);
+        ck_assert_uint_eq(x, dh__xrng_next(&b));
         (void)x;
     }
-    dh__rng_seed(&a, 7);
+    dh__xrng_seed(&a, 7);
     for (int i = 0; i < 10000; i++) {
-        double u = dh__rng_uniform(&a);
+        double u = dh__xrng_uniform(&a);
         ck_assert(u >= 0.0 && u < 1.0);
         mean += u;
     }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/model.h"
+#include "model/model.h"
 #include "incremental_fixture.h"
 
 static float *rand_rows(size_t n, uint64_t seed)

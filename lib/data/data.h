@@ -2,46 +2,12 @@
 #ifndef DH_DATA_H
 #define DH_DATA_H
 
-#include "../core/core.h"
+#include "core/core.h"
+#include "core/rng.h"
 #include "npy.h"
 
 #include <stdatomic.h>
 
-/* ---- deterministic random numbers (splitmix64 stream) ---- */
-typedef struct dh__rng {
-    uint64_t s;
-} dh__rng;
-
-static inline uint64_t dh__mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static inline uint64_t dh__rng_next(dh__rng *r)
-{
-    r->s += 0x9E3779B97F4A7C15ull;
-    return dh__mix64(r->s);
-}
-/** Uniform in [0, 1). */
-static inline double dh__rng_unif(dh__rng *r) { return (double)(dh__rng_next(r) >> 11) * 0x1p-53; }
-/** Uniform integer in [0, n), n > 0, without modulo bias (rejection below 2^64 mod n). */
-static inline uint64_t dh__rng_below(dh__rng *r, uint64_t n)
-{
-    uint64_t lim = (0 - n) % n, x;
-    do x = dh__rng_next(r);
-    while (x < lim);
-    return x % n;
-}
-/** A stream seeded from several words (seed, epoch, index, view, ...). */
-static inline dh__rng dh__rng_derive(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
-{
-    dh__rng r = {dh__mix64(a ^ 0x243F6A8885A308D3ull)};
-    r.s = dh__mix64(r.s ^ b ^ 0x13198A2E03707344ull);
-    r.s = dh__mix64(r.s ^ c ^ 0xA4093822299F31D0ull);
-    r.s = dh__mix64(r.s ^ d ^ 0x082EFA98EC4E6C89ull);
-    return r;
-}
 /** Fisher-Yates shuffle of v[n]. */
 void dh__shuffle_i64(int64_t *v, size_t n, dh__rng *r);
 

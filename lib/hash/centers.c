@@ -2,9 +2,10 @@
  * OrthoHash, MDSH): Hadamard rows, random (Bernoulli / balanced) with a minimum-
  * distance check, OrthoHash's greedy acceptance, and centers optimised up to the
  * Gilbert-Varshamov distance (docs/methods.md#hash-centers). */
+#include <math.h>
 #include <string.h>
 
-#include "loss/loss.h"
+#include "hash/hash.h"
 
 /* ---- Gilbert-Varshamov ---------------------------------------------------- */
 
@@ -72,11 +73,11 @@ static void draw(float *T, size_t C, size_t K, int balanced, uint64_t *rng)
 {
     for (size_t i = 0; i < C; i++) {
         float *t = T + i * K;
-        for (size_t k = 0; k < K; k++) t[k] = (dh__loss_rand(rng) >> 63) ? 1.0f : -1.0f;
+        for (size_t k = 0; k < K; k++) t[k] = (dh__splitmix64(rng) >> 63) ? 1.0f : -1.0f;
         if (!balanced) continue;
         for (size_t k = 0; k < K; k++) t[k] = k < K / 2 ? -1.0f : 1.0f;
         for (size_t k = K; k > 1; k--) { /* Fisher-Yates */
-            size_t j = (size_t)(dh__loss_rand(rng) % k);
+            size_t j = (size_t)(dh__splitmix64(rng) % k);
             float x = t[k - 1];
             t[k - 1] = t[j], t[j] = x;
         }
@@ -137,7 +138,7 @@ static void greedy_centers(float *T, size_t C, size_t K, uint64_t *rng)
         }
     }
     for (size_t i = C; i > 1; i--) { /* permute the rows */
-        size_t j = (size_t)(dh__loss_rand(rng) % i);
+        size_t j = (size_t)(dh__splitmix64(rng) % i);
         for (size_t k = 0; k < K; k++) {
             float x = T[(i - 1) * K + k];
             T[(i - 1) * K + k] = T[j * K + k], T[j * K + k] = x;
@@ -178,7 +179,7 @@ static dh_status gv_centers(float *T, size_t C, size_t K, uint64_t *rng)
             size_t c = 0;
             for (size_t j = 0; j < C; j++) c += D[i * C + j] == d;
             cnt += c;
-            if (c > cmax || (c == cmax && (dh__loss_rand(rng) & 1))) cmax = c, ci = i;
+            if (c > cmax || (c == cmax && (dh__splitmix64(rng) & 1))) cmax = c, ci = i;
         }
         if (d > best_d || (d == best_d && cnt < best_cnt)) {
             best_d = d, best_cnt = cnt;
@@ -194,9 +195,9 @@ static dh_status gv_centers(float *T, size_t C, size_t K, uint64_t *rng)
                 bad = nd < d, nc += nd == d;
             }
             long g = bad ? -1 : (long)cmax - nc;
-            if (g > bg || (g == bg && g >= 0 && (dh__loss_rand(rng) & 1))) bg = g, bk = (long)k;
+            if (g > bg || (g == bg && g >= 0 && (dh__splitmix64(rng) & 1))) bg = g, bk = (long)k;
         }
-        if (bk < 0 || bg < 0) bk = (long)(dh__loss_rand(rng) % K); /* kick */
+        if (bk < 0 || bg < 0) bk = (long)(dh__splitmix64(rng) % K); /* kick */
         for (size_t j = 0; j < C; j++) {
             if (j == ci) continue;
             int32_t delta = (T[ci * K + (size_t)bk] > 0) == (T[j * K + (size_t)bk] > 0) ? 1 : -1;

@@ -115,13 +115,13 @@ static dh_status alloc_params(dh_head *h)
 
 static void init_weights(dh_head *h)
 {
-    dh__rng r;
-    dh__rng_seed(&r, h->o.seed);
+    dh__xrng r;
+    dh__xrng_seed(&r, h->o.seed);
     size_t kd = h->K * h->D;
     if (h->o.init_std > 0) {
         /* Box-Muller pairs: N(0, std^2) weights, zero bias */
         for (size_t i = 0; i < kd; i += 2) {
-            double u1 = 1.0 - dh__rng_uniform(&r), u2 = dh__rng_uniform(&r);
+            double u1 = 1.0 - dh__xrng_uniform(&r), u2 = dh__xrng_uniform(&r);
             double rad = sqrt(-2.0 * log(u1)) * h->o.init_std;
             h->w[i] = (float)(rad * cos(2 * M_PI * u2));
             if (i + 1 < kd) h->w[i + 1] = (float)(rad * sin(2 * M_PI * u2));
@@ -129,9 +129,9 @@ static void init_weights(dh_head *h)
         return;
     }
     double bound = 1.0 / sqrt((double)h->D); /* kaiming_uniform(a=sqrt(5)) == U(+-1/sqrt(D)) */
-    for (size_t i = 0; i < kd; i++) h->w[i] = (float)((2 * dh__rng_uniform(&r) - 1) * bound);
+    for (size_t i = 0; i < kd; i++) h->w[i] = (float)((2 * dh__xrng_uniform(&r) - 1) * bound);
     if (h->o.bias)
-        for (size_t i = 0; i < h->K; i++) h->b[i] = (float)((2 * dh__rng_uniform(&r) - 1) * bound);
+        for (size_t i = 0; i < h->K; i++) h->b[i] = (float)((2 * dh__xrng_uniform(&r) - 1) * bound);
 }
 
 dh_status dh_head_create(const dh_head_options *opts, dh_head **out)

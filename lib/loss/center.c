@@ -33,7 +33,7 @@ static dh_status greedy_create(dh_loss *L)
     L->t[0].no_decay = 0;
     const double a = 1.0 / sqrt((double)L->K); /* nn.Linear's default bound */
     for (size_t i = 0; i < (size_t)L->C * L->K; i++)
-        W[i] = (float)((2 * dh__loss_uniform(&L->rng) - 1) * a);
+        W[i] = (float)((2 * dh__splitmix64_unif(&L->rng) - 1) * a);
     return DH_OK;
 }
 
@@ -79,7 +79,7 @@ dh_status dh__loss_make_centers(dh_loss *L, int32_t method)
     DH_TRY(dh__loss_add_tensor(L, "centers", 1, 2, L->C, L->K, &T));
     DH_TRY(dh__centers_generate(L->C, L->K, method, L->o.seed, T, NULL));
     DH_TRY(dh__loss_add_tensor(L, "center_fill", 1, 1, L->K, 0, &fill));
-    for (size_t k = 0; k < L->K; k++) fill[k] = (dh__loss_rand(&L->rng) >> 63) ? 1.0f : -1.0f;
+    for (size_t k = 0; k < L->K; k++) fill[k] = (dh__splitmix64(&L->rng) >> 63) ? 1.0f : -1.0f;
     return DH_OK;
 }
 

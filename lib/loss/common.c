@@ -1,23 +1,13 @@
-/* lib/loss/common.c -- numerics shared by the loss families: random numbers, label
+/* lib/loss/common.c -- numerics shared by the loss families: normal deviates, label
  * similarity, BLAS wrappers, symmetric pair gradients, banks, center votes. */
 #include <cblas.h>
 #include <string.h>
 
 #include "loss.h"
 
-uint64_t dh__loss_rand(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-double dh__loss_uniform(uint64_t *s) { return (double)(dh__loss_rand(s) >> 11) * 0x1.0p-53; }
-
 double dh__loss_normal(uint64_t *s)
 {
-    double u1 = dh__loss_uniform(s), u2 = dh__loss_uniform(s);
+    double u1 = dh__splitmix64_unif(s), u2 = dh__splitmix64_unif(s);
     if (u1 < 1e-300) u1 = 1e-300;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }

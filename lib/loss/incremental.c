@@ -53,7 +53,7 @@ static dh_status dihn_create(dh_loss *L)
     DH_TRY(dh__loss_add_tensor(L, "old_codes", 1, 2, 0, L->K, NULL));
     DH_TRY(dh__loss_add_tensor(L, "old_labels", 1, 2, 0, L->C, NULL));
     /* B_new starts at sgn(N(0, 1)) as in the DIHN code (ADSH starts at 0) */
-    for (size_t i = 0; i < L->N * L->K; i++) V[i] = dh__loss_rand(&L->rng) >> 63 ? 1.0f : -1.0f;
+    for (size_t i = 0; i < L->N * L->K; i++) V[i] = dh__splitmix64(&L->rng) >> 63 ? 1.0f : -1.0f;
     dihn_priv *p = dh__calloc(1, sizeof *p);
     if (!p) return DH_E_NO_MEMORY;
     L->priv = p;
@@ -250,7 +250,7 @@ static void dih_recipe(dh_loss_recipe *r)
 static void projection_target(uint64_t seed, uint32_t c, size_t K, float *t)
 {
     uint64_t s = seed ^ 0xd1b54a32d192ed03ull;
-    s = dh__loss_rand(&s) + 0x9e3779b97f4a7c15ull * ((uint64_t)c + 1);
+    s = dh__splitmix64(&s) + 0x9e3779b97f4a7c15ull * ((uint64_t)c + 1);
     for (size_t k = 0; k < K; k++) t[k] = dh__sgn((float)dh__loss_normal(&s));
 }
 
@@ -269,7 +269,7 @@ static dh_status dih_create(dh_loss *L)
         for (uint32_t c = 0; c < L->C; c++) projection_target(L->o.seed, c, L->K, T + c * L->K);
     DH_TRY(dh__loss_add_tensor(L, "center_fill", 1, 1, L->K, 0, &fill));
     uint64_t s = L->o.seed ^ 0x5851f42d4c957f2dull; /* independent of C, like the targets */
-    for (size_t k = 0; k < L->K; k++) fill[k] = dh__loss_rand(&s) >> 63 ? 1.0f : -1.0f;
+    for (size_t k = 0; k < L->K; k++) fill[k] = dh__splitmix64(&s) >> 63 ? 1.0f : -1.0f;
     return DH_OK;
 }
 

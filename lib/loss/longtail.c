@@ -5,7 +5,7 @@
  *             samples w_c = (1 - beta) / (1 - beta^n_c), normalised by max_c w_c;
  *             L = (1/B) sum_i w_i CE(p_i, y_i) (+ quant_weight mean (|u| - 1)^2).
  *             The meta-embedding half of LTHNet is a model module
- *             (dh_model_add_meta_embedding, lib/hash/head_meta.c).
+ *             (dh_model_add_meta_embedding, lib/model/meta_embed.c).
  *  dualproxy  libdh's reconstruction of ACHNet/DDPHN-style proxy hashing: learnable
  *             feature-class proxies F [C, K] compared with the continuous codes u and
  *             hash-class proxies h_c = tanh(H_c) compared with the binary codes
@@ -116,8 +116,8 @@ static dh_status lth_create(dh_loss *L)
     L->t[0].no_decay = 0;
     const double a = 1.0 / sqrt((double)L->K); /* nn.Linear(K, C) default bounds */
     for (size_t i = 0; i < (size_t)L->C * L->K; i++)
-        W[i] = (float)((2 * dh__loss_uniform(&L->rng) - 1) * a);
-    for (size_t c = 0; c < L->C; c++) bias[c] = (float)((2 * dh__loss_uniform(&L->rng) - 1) * a);
+        W[i] = (float)((2 * dh__splitmix64_unif(&L->rng) - 1) * a);
+    for (size_t c = 0; c < L->C; c++) bias[c] = (float)((2 * dh__splitmix64_unif(&L->rng) - 1) * a);
     return lt_init(L);
 }
 

@@ -14,7 +14,8 @@
 #include <math.h>
 
 #include "core/core.h"
-#include "nn/nn.h"
+#include "core/param.h"
+#include "core/rng.h"
 
 #define DH__LOSS_MAX_TENSORS 8
 
@@ -110,9 +111,7 @@ static inline float dh__sgn(float x) { return x >= 0.0f ? 1.0f : -1.0f; }
 /** PyTorch sign (0 at 0), for sub-gradients at kinks. */
 static inline double dh__sign0(double x) { return (x > 0) - (x < 0); }
 
-uint64_t dh__loss_rand(uint64_t *s);           /* splitmix64 */
-double dh__loss_uniform(uint64_t *s);          /* [0, 1) */
-double dh__loss_normal(uint64_t *s);           /* N(0, 1) */
+double dh__loss_normal(uint64_t *s);           /* N(0, 1) from the splitmix64 stream (core/rng.h) */
 
 /** S[i*ldS + j] = (Ya_i . Yb_j > 0) for Ya (na x C), Yb (nb x C); counts similar pairs. */
 size_t dh__loss_similarity(const float *Ya, size_t na, const float *Yb, size_t nb, size_t C,

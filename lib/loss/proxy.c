@@ -31,8 +31,8 @@ static dh_status sprch_create(dh_loss *L)
     L->t[0].no_decay = 0;
     const double a = 1.0 / sqrt((double)L->C); /* nn.Linear(C, K) default bounds */
     for (size_t i = 0; i < (size_t)L->K * L->C; i++)
-        W[i] = (float)((2 * dh__loss_uniform(&L->rng) - 1) * a);
-    for (size_t k = 0; k < L->K; k++) b[k] = (float)((2 * dh__loss_uniform(&L->rng) - 1) * a);
+        W[i] = (float)((2 * dh__splitmix64_unif(&L->rng) - 1) * a);
+    for (size_t k = 0; k < L->K; k++) b[k] = (float)((2 * dh__splitmix64_unif(&L->rng) - 1) * a);
     return DH_OK;
 }
 

@@ -22,7 +22,7 @@ static void cnnh_sweep(float *H, float *L, double *hh, size_t n, size_t K, uint6
                        size_t *perm_n, size_t *perm_k, double *delta)
 {
     for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(dh__loss_rand(rng) % i), t = perm_n[i - 1];
+        size_t j = (size_t)(dh__splitmix64(rng) % i), t = perm_n[i - 1];
         perm_n[i - 1] = perm_n[j], perm_n[j] = t;
     }
     for (size_t pi = 0; pi < n; pi++) {
@@ -30,7 +30,7 @@ static void cnnh_sweep(float *H, float *L, double *hh, size_t n, size_t K, uint6
         float *Li = L + i * n;
         memset(delta, 0, n * sizeof(double));
         for (size_t q = K; q > 1; q--) {
-            size_t j = (size_t)(dh__loss_rand(rng) % q), t = perm_k[q - 1];
+            size_t j = (size_t)(dh__splitmix64(rng) % q), t = perm_k[q - 1];
             perm_k[q - 1] = perm_k[j], perm_k[j] = t;
         }
         for (size_t q = 0; q < K; q++) {
@@ -78,7 +78,7 @@ dh_status dh_twostage_solve_codes(const float *labels, size_t n, uint32_t C, uin
     dh_status st = DH_E_NO_MEMORY;
     if (!L || !L0 || !H || !H0 || !hh || !delta || !pn || !pk) goto done;
     uint64_t rng = seed ^ 0x243f6a8885a308d3ull;
-    for (size_t i = 0; i < n * K; i++) H[i] = (float)(2 * dh__loss_uniform(&rng) - 1);
+    for (size_t i = 0; i < n * K; i++) H[i] = (float)(2 * dh__splitmix64_unif(&rng) - 1);
     for (size_t i = 0; i < n; i++) pn[i] = i;
     for (size_t k = 0; k < K; k++) pk[k] = k;
     dh__loss_similarity(labels, n, labels, n, C, L);

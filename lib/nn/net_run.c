@@ -1,5 +1,5 @@
 /* lib/nn/net_run.c -- dh__net finalisation (weight initialisation), accessors, and
- * forward/backward over the plan cache; the deterministic RNG. */
+ * forward/backward over the plan cache (the RNG is core/rng.h). */
 #include <math.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -8,43 +8,13 @@
 
 #include "nn/net_impl.h"
 
-/* ---- RNG: xoshiro256** seeded through splitmix64 ---- */
-
-static uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-void dh__rng_seed(dh__rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t dh__rng_next(dh__rng *r)
-{
-    uint64_t *s = r->s, res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return res;
-}
-
-double dh__rng_uniform(dh__rng *r) { return (double)(dh__rng_next(r) >> 11) * 0x1.0p-53; }
 
 /* ---- finalisation: PyTorch's default initialisation ---- */
 
 static void init_params(dh__net *net)
 {
-    dh__rng r;
-    dh__rng_seed(&r, net->seed);
+    dh__xrng r;
+    dh__xrng_seed(&r, net->seed);
     for (int i = 0; i < net->n_nodes; i++) {
         const nn_node *nd = &net->nodes[i];
         dh__param *p = nd->param >= 0 ? &net->params[nd->param] : NULL;
@@ -53,10 +23,10 @@ static void init_params(dh__net *net)
             size_t fan_in = p[0].n / (size_t)nd->out_c;
             double bound = 1.0 / sqrt((double)fan_in);
             for (size_t k = 0; k < p[0].n; k++)
-                p[0].data[k] = (float)((2.0 * dh__rng_uniform(&r) - 1.0) * bound);
+                p[0].data[k] = (float)((2.0 * dh__xrng_uniform(&r) - 1.0) * bound);
             if (nd->has_bias)
                 for (size_t k = 0; k < p[1].n; k++)
-                    p[1].data[k] = (float)((2.0 * dh__rng_uniform(&r) - 1.0) * bound);
+                    p[1].data[k] = (float)((2.0 * dh__xrng_uniform(&r) - 1.0) * bound);
         } else if (nd->kind == NN_BN) {
             for (size_t k = 0; k < p[0].n; k++) {
                 p[0].data[k] = 1.0f;

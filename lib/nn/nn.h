@@ -17,22 +17,13 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "core/param.h"
+#include "core/rng.h"
 
 /* ======================================================================== */
 /* 1. Parameters: the contract with optimizers, heads and model files        */
 /* ======================================================================== */
 
-/** One named tensor of an encoder (or a head). */
-typedef struct dh__param {
-    const char *name;   /* torchvision-style key: "conv1.weight", "layer1.0.bn1.running_mean" */
-    float *data;        /* n floats in PyTorch layout (OIHW for conv, [out,in] for linear) */
-    float *grad;        /* n floats, accumulated by backward; NULL for buffers */
-    size_t n;           /* element count */
-    int32_t ndim;       /* 0 (scalar buffer) .. 4 */
-    int64_t shape[4];   /* PyTorch shape; unused entries are 0 */
-    int32_t is_buffer;  /* 1: BN running_mean/var, num_batches_tracked (not trained) */
-    int32_t no_decay;   /* 1: biases and BN affine parameters (no weight decay) */
-} dh__param;
 
 /* Synchronisation rule: `data` arrays are the masters and their pointers are stable
  * for the encoder's lifetime. oneDNN's (possibly blocked, possibly BN-folded) copies
@@ -194,11 +185,5 @@ void dh__dropout_ref_forward(double *out, const double *in, const uint8_t *mask,
                              double p);
 void dh__dropout_ref_backward(double *din, const double *dout, const uint8_t *mask, size_t n,
                               double p);
-
-/* ---- deterministic RNG (splitmix64 seeded xoshiro256**) for init and dropout ---- */
-typedef struct dh__rng { uint64_t s[4]; } dh__rng;
-void dh__rng_seed(dh__rng *r, uint64_t seed);
-uint64_t dh__rng_next(dh__rng *r);
-double dh__rng_uniform(dh__rng *r); /* [0, 1) */
 
 #endif

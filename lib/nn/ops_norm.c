@@ -231,11 +231,11 @@ static dh_status dropout_fwd(nn_plan *p, nn_step *s)
     const nn_node *nd = &net->nodes[s->node];
     const float *in = nn_mem_ptr(p->val[nd->in[0]]);
     float *out = nn_mem_ptr(p->val[nd->out]);
-    dh__rng r;
-    dh__rng_seed(&r, net->seed ^ (0x9e3779b97f4a7c15ull * (++net->drop_calls)) ^ (uint64_t)s->node);
+    dh__xrng r;
+    dh__xrng_seed(&r, net->seed ^ (0x9e3779b97f4a7c15ull * (++net->drop_calls)) ^ (uint64_t)s->node);
     float scale = nd->p < 1.0f ? 1.0f / (1.0f - nd->p) : 0.0f;
     for (size_t k = 0; k < x->mask_n; k++) {
-        x->mask[k] = dh__rng_uniform(&r) >= nd->p;
+        x->mask[k] = dh__xrng_uniform(&r) >= nd->p;
         out[k] = x->mask[k] ? in[k] * scale : 0.0f;
     }
     return DH_OK;

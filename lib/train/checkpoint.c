@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/model.h"
+#include "model/model.h"
 #include "loss/loss.h"
 #include "nn/optim.h"
 #include "train_impl.h"

@@ -5,7 +5,7 @@
  * The teacher runs in inference mode on exactly the student's (augmented) batch. */
 #include <string.h>
 
-#include "io/model.h"
+#include "model/model.h"
 #include "train_impl.h"
 
 void dh__trainer_teacher_free(dh_trainer *t)

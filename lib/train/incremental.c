@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "io/model.h"
+#include "model/model.h"
 #include "loss/loss.h"
 #include "train_impl.h"
 
@@ -55,10 +55,7 @@ static dh_status sample_order(size_t n, size_t m, uint64_t seed, int64_t **out)
     for (size_t i = 0; i < n; i++) perm[i] = (int64_t)i;
     uint64_t x = seed ^ 0x6a09e667f3bcc909ull;
     for (size_t i = 0; i < m; i++) {
-        uint64_t z = (x += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        size_t j = i + (size_t)((z ^ (z >> 31)) % (uint64_t)(n - i));
+        size_t j = i + (size_t)(dh__splitmix64(&x) % (uint64_t)(n - i));
         int64_t t = perm[i];
         perm[i] = perm[j], perm[j] = t;
         mark[perm[i]] = 1;

@@ -31,6 +31,10 @@ struct dh_trainer {
     double distill_codes;       /* weight of mean (u - u_teacher)^2 */
     double distill_features;    /* weight of mean (f - f_teacher)^2 */
     float *Ut, *Ft, *dF;        /* [B, K], [B, D], [B, D] */
+    /* data-parallel hooks (parallel.c); par.size 1: one process */
+    dh_train_parallel par;
+    size_t *par_counts;         /* [par.size] rows of the current batch per process */
+    float *par_bucket;          /* flat bucket of tensors for one collective */
 };
 
 dh_status dh__trainer_make_loader(dh_trainer *t);
@@ -50,10 +54,27 @@ dh_status dh__trainer_set_teacher(dh_trainer *t, dh_model *teacher_src, double w
  *  term) for dh__model_backward_ex. */
 dh_status dh__trainer_distill(dh_trainer *t, size_t n, double *value, const float **dfeat);
 void dh__trainer_teacher_free(dh_trainer *t);
+/** Data parallel (parallel.c): one step on this process's slice of the batch in t->x
+ *  (n rows), the loss on the gathered batch, gradients summed over processes. */
+dh_status dh__trainer_parallel_step(dh_trainer *t, size_t n, double *value);
+/** Broadcast process 0's model tensors (BatchNorm running statistics) after an epoch. */
+dh_status dh__trainer_parallel_sync(dh_trainer *t);
+/** Release the hooks (dh_trainer_free, dh_trainer_set_parallel). */
+void dh__trainer_parallel_drop(dh_trainer *t);
 /** Checkpoints (checkpoint.c). */
 dh_status dh__checkpoint_save(dh_trainer *t, const char *path);
 /** If `path` exists, restore everything and set start_epoch; a missing file starts
  *  from scratch; a file for another model/loss is DH_E_SHAPE / DH_E_FORMAT. */
 dh_status dh__checkpoint_try_resume(dh_trainer *t);
+/** The unsupervised regime (unsup.c): images per network row group (2 for two-view
+ *  methods, else 1); feature bank at creation and per epoch; label-free batches; the
+ *  shallow baselines' closed-form fit (dh_trainer_run's whole work for them). */
+uint32_t dh__trainer_views(const dh_trainer *t);
+void dh__trainer_unsup_loader(const dh_trainer *t, dh_loader_options *lo);
+dh_status dh__trainer_unsup_setup(dh_trainer *t);
+dh_status dh__trainer_unsup_epoch(dh_trainer *t);
+dh_status dh__trainer_unsup_next(dh_trainer *t, size_t *n);
+dh_status dh__trainer_unsup_step(dh_trainer *t, size_t n, double *value);
+dh_status dh__trainer_fit_shallow(dh_trainer *t);
 
 #endif

@@ -5,8 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/model.h"
+#include "model/model.h"
 #include "loss/loss.h"
+#include "loss/unsup.h"
 #include "nn/optim.h"
 #include "train_impl.h"
 
@@ -82,6 +83,8 @@ static dh_status build_optimizer(dh_trainer *t)
 /* Give the loss the training set's labels and class counts. */
 static dh_status init_loss(dh_trainer *t)
 {
+    if (dh__loss_unsup_flags(t->loss)) /* unsupervised: no labels, no class counts */
+        return dh_loss_init(t->loss, NULL, dh_dataset_count(t->train), NULL);
     size_t n = dh_dataset_count(t->train);
     size_t C = dh_dataset_n_classes(t->train);
     float *Y = dh__calloc(n * C + 1, sizeof(float));
@@ -106,7 +109,7 @@ static dh_status check_shapes(dh_trainer *t)
         return dh__set_error(DH_E_SHAPE, "dh_trainer_create: loss has K = %u but the model %u",
                              t->loss->K, K);
     uint32_t C = dh_dataset_n_classes(t->train);
-    if (t->loss->C != C)
+    if (t->loss->C != C && !dh__loss_unsup_flags(t->loss))
         return dh__set_error(DH_E_SHAPE, "dh_trainer_create: loss has %u classes, the "
                              "dataset %u", t->loss->C, C);
     if (t->loss->N && t->loss->N != dh_dataset_count(t->train))
@@ -142,6 +145,7 @@ dh_status dh_trainer_create(dh_model *model, dh_loss *loss, const dh_dataset *tr
         st = dh__set_error(DH_E_INVALID_ARG, "dh_trainer_options: resume needs checkpoint_path");
         goto fail;
     }
+    dh_train_parallel_init(&t->par);
     t->model = model;
     t->loss = loss;
     t->train = train;
@@ -151,6 +155,7 @@ dh_status dh_trainer_create(dh_model *model, dh_loss *loss, const dh_dataset *tr
     DH_TRY_GOTO(check_shapes(t), fail);
     DH_TRY_GOTO(dh__trainer_make_loader(t), fail);
     DH_TRY_GOTO(init_loss(t), fail);
+    DH_TRY_GOTO(dh__trainer_unsup_setup(t), fail);
     DH_TRY_GOTO(build_optimizer(t), fail);
     DH_TRY_GOTO(dh__trainer_alloc_buffers(t), fail);
     *out = t;
@@ -174,6 +179,7 @@ void dh_trainer_free(dh_trainer *t)
     dh__free(t->dU);
     dh__free(t->best);
     dh__trainer_teacher_free(t);
+    dh__trainer_parallel_drop(t);
     dh__free(t);
 }
 
@@ -211,6 +217,13 @@ static void sync_beta(dh_trainer *t)
 static dh_status train_step(dh_trainer *t, size_t n, double *value)
 {
     sync_beta(t);
+    if (t->par.size > 1) { /* data parallel: parallel.c */
+        DH_TRY(dh__trainer_parallel_step(t, n, value));
+        if (!isfinite(*value))
+            return dh__set_error(DH_E_FORMAT, "dh_trainer_run: the loss is %g at epoch %d; "
+                                 "lower the learning rate", *value, t->epoch + 1);
+        return dh_optimizer_step(t->opt);
+    }
     dh__model_zero_grad(t->model);
     DH_TRY(dh__model_forward_train(t->model, t->x, n, t->U));
     int single = t->cls[0] >= 0;
@@ -262,6 +275,8 @@ static dh_status report(dh_trainer *t, int32_t event, uint64_t batch, double los
 
 static dh_status run_epoch(dh_trainer *t)
 {
+    const int unsup = dh__loss_unsup_flags(t->loss) != 0;
+    if (unsup) DH_TRY(dh__trainer_unsup_epoch(t));
     DH_TRY(dh_loss_epoch_begin(t->loss, t->epoch));
     /* LTHNet's meta-embedding: class centroids of the training features, refreshed by
      * an inference pass at the start of every epoch */
@@ -272,10 +287,11 @@ static dh_status run_epoch(dh_trainer *t)
     dh__progress_epoch_begin(&t->prog);
     for (uint64_t b = 0; b < t->batches; b++) {
         size_t n = 0;
-        DH_TRY(dh_loader_next(t->loader, t->x, NULL, t->y, t->cls, t->idx, &n));
+        if (unsup) DH_TRY(dh__trainer_unsup_next(t, &n));
+        else DH_TRY(dh_loader_next(t->loader, t->x, NULL, t->y, t->cls, t->idx, &n));
         if (n == 0) break;
         double v = 0;
-        DH_TRY(train_step(t, n, &v));
+        DH_TRY(unsup ? dh__trainer_unsup_step(t, n, &v) : train_step(t, n, &v));
         dh__progress_batch(&t->prog, t->epoch, (size_t)b, n, v);
         DH_TRY(report(t, DH_TRAIN_EVENT_BATCH, b, v));
     }
@@ -289,13 +305,14 @@ static dh_status end_epoch(dh_trainer *t)
     double ips;
     double mean = dh__progress_epoch_end(&t->prog, t->epoch, &ips);
     t->epoch_loss = mean;
+    DH_TRY(dh__trainer_parallel_sync(t));
     DH_TRY(dh__trainer_epoch_hooks(t));
     uint32_t every = t->o.eval_every;
     if (t->val_query && ((every && (t->epoch + 1) % (int32_t)every == 0) || last_epoch(t))) {
         DH_TRY(dh__trainer_validate(t));
         DH_TRY(report(t, DH_TRAIN_EVENT_EVAL, t->batches ? t->batches - 1 : 0, mean));
     }
-    if (t->checkpoint_path) {
+    if (t->checkpoint_path && t->par.rank == 0) { /* data parallel: process 0 writes */
         uint32_t ce = t->o.checkpoint_every ? t->o.checkpoint_every : 1;
         if ((t->epoch + 1) % (int32_t)ce == 0 || last_epoch(t))
             DH_TRY(dh__checkpoint_save(t, t->checkpoint_path));
@@ -311,6 +328,7 @@ static dh_status end_epoch(dh_trainer *t)
 dh_status dh_trainer_run(dh_trainer *t)
 {
     DH_CHECK_ARG(t != NULL);
+    if (dh__loss_unsup_flags(t->loss) & DH__UNSUP_SHALLOW) return dh__trainer_fit_shallow(t);
     t->start_epoch = 0;
     if (t->o.resume) DH_TRY(dh__checkpoint_try_resume(t));
     t->t_run = dh__now_seconds();

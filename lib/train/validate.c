@@ -1,39 +1,10 @@
-/* lib/train/validate.c -- the trainer's loaders and buffers, dataset encoding,
- * periodic validation with best-weights snapshots, and per-epoch method hooks. */
+/* lib/train/validate.c -- the trainer's loaders and buffers, periodic validation with best-weights snapshots, and per-epoch method hooks. */
 #include <math.h>
 #include <string.h>
 
-#include "io/model.h"
+#include "model/model.h"
 #include "loss/loss.h"
 #include "train_impl.h"
-
-/* Loader options matching the model's input: size and normalisation. */
-static dh_status loader_opts_for(dh_model *m, const dh_dataset *ds, dh_loader_options *lo)
-{
-    const dh_model_options *mo = dh_model_get_options(m);
-    int64_t shape[3] = {0, 0, 0};
-    int32_t nd = dh_model_input_shape(m, shape);
-    if (dh_dataset_is_image(ds)) {
-        if (nd != 3 || (int64_t)dh_dataset_channels(ds) != shape[0])
-            return dh__set_error(DH_E_SHAPE, "the dataset's images have %u channels, the model "
-                                 "expects input %s with %lld", dh_dataset_channels(ds),
-                                 nd == 3 ? "CHW" : "rows", (long long)shape[0]);
-        lo->out_height = (uint32_t)shape[1];
-        lo->out_width = (uint32_t)shape[2];
-        if (dh_dataset_height(ds) != lo->out_height || dh_dataset_width(ds) != lo->out_width)
-            lo->augment |= DH_AUG_CENTER_CROP;
-        for (int c = 0; c < 4; c++) {
-            lo->mean[c] = mo->mean[c];
-            lo->std[c] = mo->std[c];
-        }
-    } else {
-        size_t want = nd == 1 ? (size_t)shape[0] : (size_t)(shape[0] * shape[1] * shape[2]);
-        if (dh_dataset_sample_size(ds) != want)
-            return dh__set_error(DH_E_SHAPE, "the dataset's rows have %zu values, the model "
-                                 "expects %zu", dh_dataset_sample_size(ds), want);
-    }
-    return DH_OK;
-}
 
 dh_status dh__trainer_make_loader(dh_trainer *t)
 {
@@ -52,7 +23,8 @@ dh_status dh__trainer_make_loader(dh_trainer *t)
     lo.drop_last = n >= 2 * (size_t)bs; /* batch-norm needs full-ish batches */
     lo.seed = t->o.seed;
     lo.augment = dh_dataset_is_image(t->train) ? t->o.augment : 0;
-    DH_TRY(loader_opts_for(t->model, t->train, &lo));
+    dh__trainer_unsup_loader(t, &lo); /* two views + their default augmentations */
+    DH_TRY(dh__model_loader_options(t->model, t->train, &lo));
     DH_TRY(dh_loader_create(t->train, &lo, &t->loader));
     t->batches = dh_loader_batches_per_epoch(t->loader);
     return DH_OK;
@@ -60,9 +32,9 @@ dh_status dh__trainer_make_loader(dh_trainer *t)
 
 dh_status dh__trainer_alloc_buffers(dh_trainer *t)
 {
-    size_t B = t->o.batch_size, K = dh_model_n_bits(t->model);
+    size_t V = dh__trainer_views(t), B = t->o.batch_size, K = dh_model_n_bits(t->model) * V;
     size_t C = dh_dataset_n_classes(t->train);
-    t->x = dh__calloc(dh_loader_batch_floats(t->loader) + 1, sizeof(float));
+    t->x = dh__calloc(dh_loader_batch_floats(t->loader) * V + 1, sizeof(float));
     t->y = dh__calloc(B * C + 1, sizeof(float));
     t->cls = dh__calloc(B + 1, sizeof(int32_t));
     t->idx = dh__calloc(B + 1, sizeof(int64_t));
@@ -70,37 +42,6 @@ dh_status dh__trainer_alloc_buffers(dh_trainer *t)
     t->dU = dh__calloc(B * K + 1, sizeof(float));
     if (!t->x || !t->y || !t->cls || !t->idx || !t->U || !t->dU) return DH_E_NO_MEMORY;
     return DH_OK;
-}
-
-dh_status dh_model_encode_dataset(dh_model *m, const dh_dataset *ds, uint8_t *out_codes,
-                                  float *out_u)
-{
-    DH_CHECK_ARG(m != NULL && ds != NULL && (out_codes || out_u));
-    dh_loader_options lo;
-    dh_loader_options_init(&lo);
-    lo.batch_size = 256;
-    lo.shuffle = 0;
-    DH_TRY(loader_opts_for(m, ds, &lo));
-    dh_loader *ld = NULL;
-    DH_TRY(dh_loader_create(ds, &lo, &ld));
-    size_t sl = dh_loader_sample_floats(ld), K = dh_model_n_bits(m), cb = dh_code_bytes((uint32_t)K);
-    float *x = dh__alloc(dh_loader_batch_floats(ld) * sizeof(float));
-    dh_status st = x ? DH_OK : DH_E_NO_MEMORY;
-    size_t done = 0, total = dh_dataset_count(ds);
-    while (st == DH_OK && done < total) {
-        size_t n = 0;
-        st = dh_loader_next(ld, x, NULL, NULL, NULL, NULL, &n);
-        if (st != DH_OK || n == 0) break;
-        st = dh_model_encode_float(m, x, n, sl, out_codes ? out_codes + done * cb : NULL,
-                                   out_u ? out_u + done * K : NULL);
-        done += n;
-    }
-    if (st == DH_OK && done != total)
-        st = dh__set_error(DH_E_INTERNAL, "dh_model_encode_dataset: loader gave %zu of %zu",
-                           done, total);
-    dh__free(x);
-    dh_loader_free(ld);
-    return st;
 }
 
 dh_status dh_trainer_set_validation(dh_trainer *t, const dh_dataset *q, const dh_dataset *db)

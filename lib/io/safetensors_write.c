@@ -1,10 +1,10 @@
-/* lib/io/model_st_write.c -- safetensors writer.
+/* lib/io/safetensors_write.c -- safetensors writer.
  *
  * The header is built with cJSON, padded with spaces to a multiple of 8 bytes (as
  * the reference writer does, so the data section stays 8-byte aligned), and the
  * file is written through the crash-safe writer of io.h: a failure at any point
  * leaves an existing file untouched. Tensors are stored in the order given. */
-#include "model.h"
+#include "io/safetensors.h"
 
 #include <cJSON.h>
 #include <stdlib.h>

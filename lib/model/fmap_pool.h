@@ -1,22 +1,24 @@
-/* lib/hash/head_attn.h -- feature-map pooling for fine-grained hashing (METHODS.md §8):
+/* lib/model/fmap_pool.h -- feature-map pooling for fine-grained hashing (docs/methods.md#fine-grained):
  * the stage between an encoder's last feature map and the hash head of a model built
  * with dh_model_options.fmap_pool. Internal; the public switch is DH_FMAP_POOL_*.
  *
  * F [n, C, P] (P = h w positions) -> Z [n, Dz]:
  *   GAP   Z = g,                       g = (1/P) sum_p F(:, p)                Dz = C
- *   ATTN  Z = [g; l_1; ...; l_T]       (SEMICON-lite, head_attn.c)            Dz = C (T + 1)
+ *   ATTN  Z = [g; l_1; ...; l_T]       (SEMICON-lite, fmap_pool.c)            Dz = C (T + 1)
  *         s_k(p) = w_k . X_k(:, p) + b_k,  a_k = softmax_p(s_k),  l_k = sum_p a_k(p) F(:, p)
  *         X_1 = F, X_{k+1} = X_k (2 - M_k): M_k = clip((a_k - mean a_k) / std(a_k)^0.15 + 1, 0, 2)
  *         per image, no gradient through M_k (suppresses what a_k found salient)
- *   PART  Z = [g; l_1; ...; l_M]       (ExchNet-style, head_part.c)           Dz = C (M + 1)
+ *   PART  Z = [g; l_1; ...; l_M]       (ExchNet-style, fmap_part.c)           Dz = C (M + 1)
  *         s_m(p) = w_m . F(:, p) + b_m, a_m = softmax_p(s_m), l_m = sum_p a_m(p) F(:, p)
  *         aux loss  lambda (1/n) sum_i (1 - mean_{m<m'} H(a_m, a_m')),  H = Hellinger
  * Parameters "fmap.weight" [T, C] and "fmap.bias" [T] (group head). Backward writes dF
  * and accumulates the parameter gradients; PART adds the aux loss's gradient. */
-#ifndef DH_HASH_HEAD_ATTN_H
-#define DH_HASH_HEAD_ATTN_H
+#ifndef DH_MODEL_FMAP_POOL_H
+#define DH_MODEL_FMAP_POOL_H
 
-#include "hash.h"
+#include "core/core.h"
+#include "core/param.h"
+#include "core/rng.h"
 
 #define DH__FMAP_MAX_PARTS 16u
 #define DH__FMAP_MASK_EXP 0.15 /* SEMICON's code (the paper says 0.3) */

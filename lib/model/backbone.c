@@ -1,10 +1,10 @@
-/* lib/io/model_backbone.c -- import pretrained encoder weights (torchvision state
+/* lib/model/backbone.c -- import pretrained encoder weights (torchvision state
  * dicts converted by scripts/torch2safetensors.py) into a model's encoder by name.
  *
  * Two passes: first every encoder tensor is matched and checked (name, shape, dtype)
  * and the failures are collected into one message; only if the whole file fits are
  * the values copied, so a bad file never leaves a half-loaded encoder. */
-#include "model.h"
+#include "model/model.h"
 
 #include <stdio.h>
 #include <string.h>

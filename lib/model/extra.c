@@ -1,7 +1,7 @@
-/* lib/io/model_extra.c -- extra tensors and metadata strings carried by a model file
+/* lib/model/extra.c -- extra tensors and metadata strings carried by a model file
  * (loss state such as hash centers, training facts), and the reserved metadata keys
  * dh_model_save writes itself. */
-#include "model.h"
+#include "model/model.h"
 
 #include <string.h>
 

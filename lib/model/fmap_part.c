@@ -1,5 +1,5 @@
-/* lib/hash/head_part.c -- the part-diversity loss of the PART feature-map pool
- * (ExchNet's L_sp, METHODS.md §8.3, on the part maps themselves).
+/* lib/model/fmap_part.c -- the part-diversity loss of the PART feature-map pool
+ * (ExchNet's L_sp, docs/methods.md#exchnet-parts, on the part maps themselves).
  *
  * For one image with M part maps a_m = softmax(s_m) over P positions:
  *   L = 1 - (1 / #pairs) sum_{m < m'} H(a_m, a_m'),   H(p, q) = ||sqrt p - sqrt q|| / sqrt 2
@@ -10,7 +10,7 @@
  * H = 0 (identical maps) has no gradient direction; such pairs contribute none.
  * dh__fmap_part_diversity adds weight x h_j (not ds_j) so that the caller can sum it with
  * the pooling's own h_j = a_j dL/da_j and apply the softmax backward once. */
-#include "head_attn.h"
+#include "model/fmap_pool.h"
 
 #include <math.h>
 

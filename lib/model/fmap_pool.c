@@ -1,10 +1,10 @@
-/* lib/hash/head_attn.c -- feature-map pools (GAP, SEMICON-lite attention, parts) between
+/* lib/model/fmap_pool.c -- feature-map pools (GAP, SEMICON-lite attention, parts) between
  * an encoder's last feature map and the hash head; formulas in head_attn.h.
  *
  * Everything runs per image on [C, P] slices in double accumulators; the work is
  * O(n T C P) (smallcnn: 3 x 64 x 49 per image), negligible next to the encoder, so the
  * loops stay plain C and serial (parameter gradients accumulate across images). */
-#include "head_attn.h"
+#include "model/fmap_pool.h"
 
 #include <math.h>
 #include <string.h>
@@ -21,10 +21,10 @@ static dh_status alloc_params(dh__fmap_pool *p, uint64_t seed)
     p->b = dh__calloc(p->T, sizeof(float));
     p->gb = dh__calloc(p->T, sizeof(float));
     if (!p->w || !p->gw || !p->b || !p->gb) return DH_E_NO_MEMORY;
-    dh__rng r;
-    dh__rng_seed(&r, seed);
+    dh__xrng r;
+    dh__xrng_seed(&r, seed);
     double bound = 1.0 / sqrt((double)p->C);
-    for (size_t i = 0; i < tc; i++) p->w[i] = (float)((2 * dh__rng_uniform(&r) - 1) * bound);
+    for (size_t i = 0; i < tc; i++) p->w[i] = (float)((2 * dh__xrng_uniform(&r) - 1) * bound);
     p->params[0] = (dh__param){.name = "fmap.weight", .data = p->w, .grad = p->gw, .n = tc,
                                .ndim = 2, .shape = {(int64_t)p->T, (int64_t)p->C}};
     p->params[1] = (dh__param){.name = "fmap.bias", .data = p->b, .grad = p->gb, .n = p->T,

@@ -1,11 +1,11 @@
-/* lib/io/model_file.c -- dh_model_save / dh_model_load: safetensors with the
+/* lib/model/file.c -- dh_model_save / dh_model_load: safetensors with the
  * architecture in __metadata__ (docs/model.md lists every key).
  *
  * Tensors: the encoder's parameters and buffers under their torchvision names, the
  * head's under "head.*", then the caller's extra tensors. All float tensors are F32;
  * "*.num_batches_tracked" counters are I64 as in PyTorch state dicts, so the file
  * loads with safetensors.torch.load_file into an equivalent torch module. */
-#include "model.h"
+#include "model/model.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
-/* lib/io/model_encode.c -- inference: images (uint8 HWC) or float rows -> encoder ->
+/* lib/model/encode.c -- inference: images (uint8 HWC) or float rows -> encoder ->
  * head -> sgn -> packed codes, in batches of opts.batch_size. oneDNN parallelises the
  * encoder; the uint8 -> normalised NCHW conversion runs on an OpenMP loop. */
-#include "model.h"
+#include "model/model.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,5 +1,5 @@
-/* lib/io/model.h -- dh_model internals, the safetensors reader/writer, and the training
- * interface the trainer (lib/train) uses. Not public.
+/* lib/model/model.h -- dh_model internals and the training interface the trainer
+ * (lib/train) uses. Not public. The safetensors format itself is lib/io/safetensors.h.
  *
  * Training interface (one batch):
  *     dh__model_zero_grad(m);
@@ -12,69 +12,14 @@
  * statistics, no dropout; backward then fails with DH_E_STATE). The parameter list
  * (dh__model_params) tags each tensor with its DH_PARAM_GROUP_*.
  */
-#ifndef DH_IO_MODEL_H
-#define DH_IO_MODEL_H
+#ifndef DH_MODEL_MODEL_H
+#define DH_MODEL_MODEL_H
 
-#include "../hash/hash.h"
-#include "../nn/nn.h"
-#include "io.h"
-
-/* ---- safetensors (https://github.com/huggingface/safetensors, format v0.x) ---- */
-
-/** safetensors dtypes libdh knows (others are rejected as DH_E_FORMAT). */
-enum {
-    DH__ST_F64 = 1, DH__ST_F32, DH__ST_F16, DH__ST_BF16, DH__ST_I64, DH__ST_I32, DH__ST_I16,
-    DH__ST_I8, DH__ST_U8, DH__ST_BOOL
-};
-#define DH__ST_MAX_DIMS 8
-#define DH__ST_MAX_HEADER ((uint64_t)100 << 20) /* the reference implementation's limit */
-
-typedef struct dh__st_tensor {
-    char *name;
-    int32_t dtype;                    /* DH__ST_* */
-    int32_t ndim;                     /* 0..8 */
-    int64_t shape[DH__ST_MAX_DIMS];
-    size_t numel;
-    size_t offset, nbytes;            /* data offsets relative to the data section */
-    const uint8_t *data;              /* into the parsed buffer */
-} dh__st_tensor;
-
-typedef struct dh__safetensors {
-    dh__st_tensor *t;                 /* in file order of their data offsets */
-    size_t n;
-    char **meta_keys, **meta_vals;    /* __metadata__ (string -> string) */
-    size_t n_meta;
-    size_t data_start;                /* 8 + header length */
-} dh__safetensors;
-
-/** Parse and validate a whole safetensors image: header length bounded and inside
- *  the buffer, JSON well formed, every entry with a known dtype, a shape of
- *  non-negative integers and data_offsets whose size matches; offsets sorted,
- *  non-overlapping and covering the data section exactly; metadata strings only;
- *  unique names. Tensors point into `buf`, which must outlive `out`. Errors are
- *  DH_E_FORMAT with the byte offset or tensor name. */
-dh_status dh__safetensors_parse(const uint8_t *buf, size_t len, dh__safetensors *out);
-void dh__safetensors_free(dh__safetensors *st);
-const dh__st_tensor *dh__safetensors_find(const dh__safetensors *st, const char *name);
-const char *dh__safetensors_meta(const dh__safetensors *st, const char *key);
-size_t dh__st_dtype_size(int32_t dtype);
-const char *dh__st_dtype_name(int32_t dtype);
-/** Convert a tensor's elements (F64/F32/F16/BF16/I64/I32/...) to float32 into out[numel]. */
-void dh__st_to_float(const dh__st_tensor *t, float *out);
-
-/** Writer: add entries (data borrowed until write), then write atomically. */
-typedef struct dh__st_entry {
-    const char *name;
-    int32_t dtype;
-    int32_t ndim;
-    int64_t shape[DH__ST_MAX_DIMS];
-    const void *data;
-    size_t nbytes;
-} dh__st_entry;
-
-dh_status dh__safetensors_write(const char *path, const dh__st_entry *entries, size_t n,
-                                const char *const *meta_keys, const char *const *meta_vals,
-                                size_t n_meta);
+#include "hash/hash.h"
+#include "io/safetensors.h"
+#include "model/fmap_pool.h"
+#include "model/meta_embed.h"
+#include "nn/nn.h"
 
 /* ---- the model ---- */
 
@@ -110,7 +55,7 @@ struct dh_model {
     size_t n_meta;
     float *feat, *dfeat;    /* [rows, D] scratch for training */
     size_t feat_rows;
-    /* fine-grained models (model_fmap.c): encoder feature map -> pool -> features */
+    /* fine-grained models (fmap.c): encoder feature map -> pool -> features */
     struct dh__fmap_pool *pool; /* NULL unless o.fmap_pool != DH_FMAP_POOL_NONE */
     float *fmap, *dfmap;        /* [fmap_rows, fmap_len] scratch */
     size_t fmap_rows, fmap_len;
@@ -138,9 +83,13 @@ void dh__model_zero_grad(dh_model *m);
 void dh__model_set_training(dh_model *m, int32_t training);
 /** Tell the encoder its weights changed (after loading values into dh__param data). */
 void dh__model_params_changed(dh_model *m);
-/** Resolve and validate options, create encoder + head (model_core.c). */
+/** Loader options for feeding `ds` to the model: input size and normalisation (a centre
+ *  crop when the images are larger), or a row-length check for feature rows
+ *  (encode_dataset.c; the trainer starts from these too). */
+dh_status dh__model_loader_options(dh_model *m, const dh_dataset *ds, dh_loader_options *lo);
+/** Resolve and validate options, create encoder + head (model.c). */
 dh_status dh__model_build(const dh_model_options *opts, dh_model **out);
-/* ---- feature-map pools (model_fmap.c) ---- */
+/* ---- feature-map pools (fmap.c) ---- */
 /** After the encoder exists: validate the fmap_* options and, when a pool is asked
  *  for, create it and set m->D to its output width (what the head reads). */
 dh_status dh__model_fmap_build(dh_model *m);
@@ -160,7 +109,7 @@ dh_status dh__model_fmap_read_meta(const dh__safetensors *st, dh_model_options *
 /** Reserved metadata keys written by dh_model_save (user keys may not use them). */
 int dh__model_reserved_key(const char *key);
 
-/* ---- meta-embedding hooks (model_meta.c) ---- */
+/* ---- meta-embedding hooks (meta.c) ---- */
 /** Head input for rows f [n, D]: f itself, or the meta embedding when the model has
  *  one (*hin borrowed until the next forward). */
 dh_status dh__model_meta_forward(dh_model *m, const float *f, size_t n, int32_t training,

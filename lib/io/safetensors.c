@@ -1,4 +1,4 @@
-/* lib/io/model_safetensors.c -- strict safetensors parser.
+/* lib/io/safetensors.c -- strict safetensors parser.
  *
  * Layout: u64 little-endian N, then N bytes of JSON (UTF-8, may be padded with
  * spaces), then the data section. The JSON object maps tensor names to
@@ -7,7 +7,7 @@
  * rule the reference implementation enforces is enforced here, and a few more
  * (unique names, integral numbers), each failing with DH_E_FORMAT and a message that
  * names the offset or tensor. The fuzz target tests/fuzz/fuzz_model_load.c drives it. */
-#include "model.h"
+#include "io/safetensors.h"
 
 #include <cJSON.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-/* lib/hash/head_meta.c -- LTHNet's dynamic meta-embedding (METHODS.md §7.1), the
+/* lib/model/meta_embed.c -- LTHNet's dynamic meta-embedding (docs/methods.md#lthnet), the
  * module a model can place between its encoder and its hash head:
  *
  *   a = softmax(f Wa^T + ba)      f [n, D] direct features, Wa [C, D] ("hallucinator")
@@ -11,8 +11,8 @@
  *   dpre_e = (dv (.) m) (.) (1 - e^2)                     dWe += dpre_e^T f, dbe += colsum
  *   dpre_a = a (.) (da - rowsum(a (.) da)), da = (dv (.) e) M^T    dWa += dpre_a^T f, ...
  * The memory is refreshed from per-class sums of f over the training set
- * (dh__meta_memory_accumulate / _commit; the model drives the pass, model_meta.c). */
-#include "hash.h"
+ * (dh__meta_memory_accumulate / _commit; the model drives the pass, meta.c). */
+#include "model/meta_embed.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -55,11 +55,7 @@ static void set_param(dh__param *p, const char *name, float *data, float *grad, 
 static void init_uniform(float *x, size_t n, double bound, uint64_t *s)
 {
     for (size_t i = 0; i < n; i++) {
-        uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        z ^= z >> 31;
-        x[i] = (float)(((double)(z >> 11) / 9007199254740992.0 * 2 - 1) * bound);
+        x[i] = (float)((dh__splitmix64_unif(s) * 2 - 1) * bound);
     }
 }
 

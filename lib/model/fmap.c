@@ -1,5 +1,5 @@
-/* lib/io/model_fmap.c -- fine-grained models: the encoder's last feature map goes
- * through a feature-map pool (lib/hash/head_attn.h: GAP, SEMICON-lite attention or
+/* lib/model/fmap.c -- fine-grained models: the encoder's last feature map goes
+ * through a feature-map pool (lib/model/fmap_pool.h: GAP, SEMICON-lite attention or
  * ExchNet-style parts) and the pooled vector is what the hash head reads.
  *
  *   training  x -> dh_encoder_forward_fmap -> F [n, C, h, w] -> pool -> Z [n, Dz] -> head
@@ -16,9 +16,9 @@
  * The trainer and dh_model_encode* call dh__model_features / _backward, so a pool
  * needs nothing else from them. The pool's tensors ("fmap.weight", "fmap.bias") join
  * the model's parameter list in the head group and are saved with the model. */
-#include "model.h"
+#include "model/model.h"
 
-#include "../hash/head_attn.h"
+#include "model/fmap_pool.h"
 
 #include <math.h>
 #include <stdio.h>

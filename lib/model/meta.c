@@ -1,9 +1,9 @@
-/* lib/io/model_meta.c -- a model's optional LTHNet meta-embedding (lib/hash/head_meta.c):
+/* lib/model/meta.c -- a model's optional LTHNet meta-embedding (lib/model/meta_embed.c):
  * attaching it, the forward hook between features and head, the class-centroid
  * memory refresh over a data set, and re-attaching it when a model file holds one.
  * The memory is a model buffer ("meta.memory"), so it is saved, checkpointed and
  * snapshotted with the weights. */
-#include "model.h"
+#include "model/model.h"
 
 #include <string.h>
 

@@ -1,11 +1,11 @@
-/* lib/io/model_core.c -- dh_model: creation from options (encoder + head), accessors,
+/* lib/model/model.c -- dh_model: creation from options (encoder + head), accessors,
  * the combined parameter list with group tags, and the training interface of
  * model.h (forward_train / backward / zero_grad) used by the trainer. */
-#include "model.h"
+#include "model/model.h"
 
-#include "../hash/head_attn.h"
+#include "model/fmap_pool.h"
 
-#include "../nn/optim.h"
+#include "nn/optim.h"
 
 #include <math.h>
 #include <string.h>
@@ -68,7 +68,7 @@ static dh_status make_parts(dh_model *m)
         m->o.in_height = (int32_t)m->in_shape[1];
         m->o.in_width = (int32_t)m->in_shape[2];
     }
-    DH_TRY(dh__model_fmap_build(m)); /* a feature-map pool changes D (model_fmap.c) */
+    DH_TRY(dh__model_fmap_build(m)); /* a feature-map pool changes D (fmap.c) */
     dh_head_options ho;
     dh_head_options_init(&ho);
     ho.type = m->o.head;
@@ -145,7 +145,7 @@ dh_status dh__model_collect_params(dh_model *m)
     size_t ne = dh__encoder_params(m->enc, &ep), nh = dh__head_params(m->head, &hp);
     dh__param *mp = NULL; /* the meta-embedding (LTHNet) belongs to the head group */
     size_t nm = m->meta ? dh__meta_params(m->meta, &mp) : 0;
-    dh__param *pp = NULL; /* a feature-map pool (model_fmap.c), head group too */
+    dh__param *pp = NULL; /* a feature-map pool (fmap.c), head group too */
     size_t np = m->pool ? dh__fmap_pool_params(m->pool, &pp) : 0;
     dh__free(m->params);
     m->params = dh__calloc(ne + nh + nm + np, sizeof *m->params);
