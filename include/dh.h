@@ -119,6 +119,12 @@ DH_API const char *dh_last_error(void);
 /** Clear this thread's last error message. Since: 1.0 */
 DH_API void dh_clear_error(void);
 
+/** Record `message` as this thread's last error and return `status`, so that a
+ *  library layered on libdh (libdh_mpi, language bindings) reports its failures
+ *  through dh_last_error() like libdh's own. message NULL records "".
+ *  Thread-safety: pure (thread-local). Since: 1.2 */
+DH_API dh_status dh_set_error(dh_status status, const char *message);
+
 /* ======================================================================== */
 /* 3. Core: threads, CPU features, memory                                   */
 /* ======================================================================== */
@@ -1668,6 +1674,15 @@ DH_API const int32_t *dh_range_result_distances(const dh_range_result *result);
 /** Release a result; NULL is a no-op. Thread-safety: exclusive. Since: 1.0 */
 DH_API void dh_range_result_free(dh_range_result *result);
 
+/** Build a result from CSR arrays (copied), e.g. one merged from several shards
+ *  (libdh_mpi's dh_dist_range_search).
+ *  lims [n_queries + 1], lims[0] = 0, non-decreasing; ids and distances
+ *  [lims[n_queries]] (may be NULL when there are no hits). out receives the result.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.2 */
+DH_API dh_status dh_range_result_create(size_t n_queries, const size_t *lims,
+                                        const int64_t *ids, const int32_t *distances,
+                                        dh_range_result **out);
+
 /** Remove every row whose id is in ids[0..n). Other rows keep their ids and order.
  *  Removed rows are tombstoned and dropped by dh_index_compact() (automatically
  *  once they are more than half of the stored rows). Unknown ids are ignored.
@@ -1921,6 +1936,60 @@ DH_API dh_status dh_eval_all(const dh_eval_options *opts, const uint8_t *query_c
                              double *out_pr_recall, double *out_ball_precision,
                              double *out_ball_recall, double *out_ball_empty);
 
+/* ---- Evaluation over a database held in parts ------------------------------
+ * A database split into parts P_0, P_1, ... (in database order: shards of a cluster,
+ * or chunks that do not fit in memory together) is evaluated exactly as the whole:
+ *  1. for every part, dh_eval_part_histograms() gives per-query histograms; summed
+ *     over all parts they are `total`, summed over the parts before P_i `before_i`;
+ *  2. only for DH_TIES_INDEX_ORDER with mAP or P@N: for every part,
+ *     dh_eval_part_sums() with total and before_i; the results are summed;
+ *  3. dh_eval_from_parts() turns total (and the sums) into the metrics of
+ *     dh_eval_all() over the whole database.
+ * Histograms hold exact counts, so P@N, R@N, the PR curve, the Hamming ball and
+ * every DH_TIES_EXPECTED metric are bit-identical to dh_eval_all() on the whole
+ * database; mAP under DH_TIES_INDEX_ORDER adds the same terms in another order
+ * (equal up to float rounding, ~1e-15 relative). libdh_mpi's dh_dist_eval runs this
+ * with MPI_Allreduce / MPI_Exscan. Options, codes and labels are as for dh_eval_all;
+ * n_db of a part may be 0; opts->topk and ns count over the whole database. */
+
+/** Per-query histograms of one part: out_hist [n_queries, 2, n_bits + 1] uint32;
+ *  out_hist[q][0][d] items of the part at distance d from query q, [q][1][d] the
+ *  relevant ones among them. Returns as dh_eval_map(). Thread-safety: pure.
+ *  Since: 1.2 */
+DH_API dh_status dh_eval_part_histograms(const dh_eval_options *opts,
+                                         const uint8_t *query_codes, const void *query_labels,
+                                         size_t n_queries, const uint8_t *db_codes,
+                                         const void *db_labels, size_t n_db,
+                                         uint32_t *out_hist);
+
+/** Rank sums of one part under DH_TIES_INDEX_ORDER, given the histograms of all
+ *  parts (total_hist) and of the parts before this one (before_hist, NULL for the
+ *  first part), both [n_queries, 2, n_bits + 1].
+ *  out_sums [n_queries, n_ns + 2] double: [0] the sum of j / t over this part's
+ *  relevant items of global rank t <= topk (j: the item's 1-based place among the
+ *  relevant items), [1 + i] the number of them with rank <= ns[i], [n_ns + 1] the
+ *  number with rank <= topk (topk = opts->topk, or the whole database when 0).
+ *  Returns as dh_eval_map(), DH_E_SHAPE when the histograms do not contain this
+ *  part. Thread-safety: pure. Since: 1.2 */
+DH_API dh_status dh_eval_part_sums(const dh_eval_options *opts, const uint8_t *query_codes,
+                                   const void *query_labels, size_t n_queries,
+                                   const uint8_t *db_codes, const void *db_labels, size_t n_db,
+                                   const uint32_t *total_hist, const uint32_t *before_hist,
+                                   const uint64_t *ns, size_t n_ns, double *out_sums);
+
+/** The metrics of dh_eval_all() from the summed histograms (and, under
+ *  DH_TIES_INDEX_ORDER with out_map/out_ap/out_p_at_n/out_r_at_n, the summed rank
+ *  sums [n_queries, n_ns + 2]; else sums may be NULL). The database size is the
+ *  histogram total (1..4294967295, the same for every query). Outputs as
+ *  dh_eval_all(). Returns as dh_eval_all(). Thread-safety: pure. Since: 1.2 */
+DH_API dh_status dh_eval_from_parts(const dh_eval_options *opts, const void *query_labels,
+                                    size_t n_queries, const uint32_t *total_hist,
+                                    const double *sums, const uint64_t *ns, size_t n_ns,
+                                    double *out_map, double *out_ap, double *out_p_at_n,
+                                    double *out_r_at_n, double *out_pr_precision,
+                                    double *out_pr_recall, double *out_ball_precision,
+                                    double *out_ball_recall, double *out_ball_empty);
+
 /* ======================================================================== */
 /* 11. Training: trainer, incremental sessions                              */
 /* ======================================================================== */
@@ -2046,6 +2115,49 @@ DH_API dh_status dh_trainer_get_progress(const dh_trainer *trainer, dh_train_pro
 /** The optimizer the trainer built (borrowed), e.g. to read the learning rate.
  *  Since: 1.0 */
 DH_API dh_optimizer *dh_trainer_optimizer(dh_trainer *trainer);
+
+/** Data-parallel training hooks (libdh_mpi's dh_trainer_set_comm fills them from an
+ *  MPI communicator; any other transport may). Every one of `size` processes runs
+ *  the same trainer on the same data and seed and loads every global batch; process
+ *  r computes the encoder and head on its slice, rows [r*n/size, (r+1)*n/size) of
+ *  the batch of n; U is gathered so that the loss (pairwise terms, banks, centres)
+ *  is evaluated on the whole batch on every process, each process backpropagates
+ *  its own rows of dU, and the encoder/head gradients are summed over processes in
+ *  flat buckets. The loss value and its gradients are those of the one-process run
+ *  with the same global batch; BatchNorm normalises each slice with its own batch
+ *  statistics (as PyTorch DDP does), and the running statistics of process 0 are
+ *  broadcast after every epoch, so every process ends with the same model.
+ *  Checkpoints are written by process 0 only (resume works with any size). Not with
+ *  distillation (incremental sessions). Fill with dh_train_parallel_init(). */
+typedef struct dh_train_parallel {
+    size_t struct_size; /* set by dh_train_parallel_init() */
+    uint32_t rank;      /* this process, 0..size-1 */
+    uint32_t size;      /* processes, >= 1 */
+    /* Gather rows in rank order: `all` [sum(counts), row_floats] holds this process's
+     * counts[rank] rows already in place (at the offset of the rows before it); on
+     * return it holds every process's rows. counts [size]. */
+    dh_status (*allgather)(void *user, float *all, const size_t *counts, size_t row_floats);
+    /* Sum buf [n] over all processes, in place, identically on every process. */
+    dh_status (*allreduce_sum)(void *user, float *buf, size_t n);
+    /* Copy process 0's buf [n] to every process. */
+    dh_status (*broadcast)(void *user, float *buf, size_t n);
+    /* Called once when the trainer is freed or its hooks replaced; may be NULL. */
+    void (*release)(void *user);
+    void *user;
+} dh_train_parallel;
+
+/** Fill `p` with struct_size and rank 0 of size 1 (no callbacks). NULL: no-op.
+ *  Thread-safety: pure. Since: 1.2 */
+DH_API void dh_train_parallel_init(dh_train_parallel *p);
+
+/** Make `trainer` one process of a data-parallel run (see dh_train_parallel), before
+ *  dh_trainer_run. The model's tensors are broadcast from process 0 now, so every
+ *  process starts from the same weights. p NULL (or size 1) returns to one process.
+ *  The hooks are copied; p->release(p->user) runs when they are dropped.
+ *  Returns DH_OK, DH_E_INVALID_ARG (rank >= size, missing callbacks), DH_E_UNSUPPORTED
+ *  (distillation is set), errors of the callbacks. Thread-safety: exclusive.
+ *  Since: 1.2 */
+DH_API dh_status dh_trainer_set_parallel(dh_trainer *trainer, const dh_train_parallel *p);
 
 /* ---- Class-incremental sessions (docs/incremental.md) ------------------- */
 

@@ -40,6 +40,10 @@ int dh_cli_eval_model_inputs(const char *cmd, const char *model, const char *dat
                              char paths[4][128], uint64_t *topk);
 void dh_cli_eval_model_cleanup(const char dir[64], char paths[4][128]);
 
+/** `dh index split` (src/cmd_index_split.c): n_files must be 1. 0 or an exit code. */
+int dh_cli_index_split(const char *cmd, const char *path, int n_files, uint32_t shards,
+                       const char *pattern);
+
 /* Subcommands; each lives in src/cmd_<name>.c */
 int dh_cmd_index(int argc, char **argv);
 int dh_cmd_eval(int argc, char **argv);

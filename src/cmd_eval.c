@@ -8,6 +8,7 @@
 
 #include "canvas.h"
 #include "cli.h"
+#include "cli_mpi.h"
 
 static const char *CMD = "eval";
 
@@ -42,6 +43,9 @@ static void usage(FILE *fp)
             "  --pr-png FILE     draw the PR curve by radius as a PNG chart\n"
             "  --json            print the results as one JSON object\n"
             "  --threads N       threads (default: all cores / OMP_NUM_THREADS)\n"
+            "under mpirun: --db-codes/--db-labels name rank r's part with %%d ('db-%%d.npy'),\n"
+            "  parts in rank order; rank 0 prints what one process prints for the whole\n"
+            "  database (docs/scale.md)\n"
             "  -h, --help        this text\n");
 }
 
@@ -405,14 +409,31 @@ static int check_sides(side *q, side *d)
     return 0;
 }
 
+/* Under mpirun: this rank's part of the database files (one per rank, "%d"). */
+static int part_paths(eval_args *a, char bufs[2][4096])
+{
+    if (!dh_cli_mpi_active()) return 0;
+    const char *dc = dh_cli_mpi_path(a->dc, bufs[0], sizeof bufs[0]);
+    const char *dl = dh_cli_mpi_path(a->dl, bufs[1], sizeof bufs[1]);
+    if (!dc || !dl)
+        return dh_cli_usage_error(CMD, "under mpirun --db-codes and --db-labels must name "
+                                  "each rank's part with one %%d (e.g. db-%%d.npy)");
+    a->dc = dc, a->dl = dl;
+    return 0;
+}
+
 static int run(eval_args *a, side *q, side *d)
 {
-    int rc = prepare_codes("--query-codes", a->qc, q);
+    char bufs[2][4096];
+    int rc = part_paths(a, bufs);
+    if (!rc) rc = prepare_codes("--query-codes", a->qc, q);
     if (!rc) rc = prepare_codes("--db-codes", a->dc, d);
     if (!rc) rc = prepare_labels("--query-labels", a->ql, q);
     if (!rc) rc = prepare_labels("--db-labels", a->dl, d);
     if (!rc) rc = check_sides(q, d);
-    if (rc) return rc;
+    if ((rc = dh_cli_mpi_agree(rc)) != 0) return rc; /* a rank that failed has said why */
+    const size_t n_part = d->n;
+    d->n = (size_t)dh_cli_mpi_sum(d->n); /* the whole database (all parts) */
     if (a->n_at == 0) { /* 100, 1000, capped at the database size */
         a->at[a->n_at++] = d->n < 100 ? d->n : 100;
         if (d->n > 100) a->at[a->n_at++] = d->n < 1000 ? d->n : 1000;
@@ -427,19 +448,23 @@ static int run(eval_args *a, side *q, side *d)
     o.label_type = q->label_type;
     o.n_classes = q->n_classes;
     o.n_threads = a->threads;
-    if (isatty(fileno(stderr)) && !a->json) o.progress = show_progress;
+    if (isatty(fileno(stderr)) && !a->json && !dh_cli_mpi_active()) o.progress = show_progress;
     results r = {0};
     r.prp = calloc(2 * ((size_t)q->n_bits + 1), sizeof(double));
     if (!r.prp) return bad_file("--db-codes", a->dc, "out of memory");
     r.prr = r.prp + q->n_bits + 1;
-    dh_status st = dh_eval_all(&o, codes_of(q), labels_of(q), q->n, codes_of(d), labels_of(d),
-                               d->n, a->at, a->n_at, &r.map, NULL, r.p, r.r, r.prp, r.prr,
-                               &r.ball_p, &r.ball_r, &r.ball_e);
-    if (st != DH_OK) rc = dh_cli_fail(CMD, st);
+    dh_status st = dh_cli_mpi_active()
+                       ? dh_cli_mpi_eval(&o, codes_of(q), labels_of(q), q->n, codes_of(d),
+                                         labels_of(d), n_part, a->at, a->n_at, &r.map, NULL,
+                                         r.p, r.r, r.prp, r.prr, &r.ball_p, &r.ball_r, &r.ball_e)
+                       : dh_eval_all(&o, codes_of(q), labels_of(q), q->n, codes_of(d),
+                                     labels_of(d), d->n, a->at, a->n_at, &r.map, NULL, r.p, r.r,
+                                     r.prp, r.prr, &r.ball_p, &r.ball_r, &r.ball_e);
+    if (st != DH_OK) rc = dh_cli_mpi_active() ? dh_cli_mpi_fail(CMD, st) : dh_cli_fail(CMD, st);
     else if (a->json) print_json(a, q, d, a->topk ? a->topk : d->n, &r);
     else print_text(a, q, d, a->topk ? a->topk : d->n, &r);
-    if (!rc && a->pr_csv) rc = write_csv(a->pr_csv, &r, q->n_bits);
-    if (!rc && a->pr_png) rc = write_png(a->pr_png, &r, q->n_bits);
+    if (!rc && a->pr_csv && dh_cli_mpi_rank() == 0) rc = write_csv(a->pr_csv, &r, q->n_bits);
+    if (!rc && a->pr_png && dh_cli_mpi_rank() == 0) rc = write_png(a->pr_png, &r, q->n_bits);
     free(r.prp);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_mpi.h"
 
 static const char *CMD = "index";
 
@@ -14,14 +15,15 @@ typedef struct ix_args {
     const char *sub, *out, *queries, *ids, *ids_out, *format, *isa;
     const char *files[256];
     int n_files;
-    uint32_t bits, k, threads, flags;
+    uint32_t bits, k, threads, flags, shards;
     int64_t radius; /* -1: k-NN */
     int json, mmap, compact;
 } ix_args;
 
 /* ---- usage ---- */
 
-static const char *const SUBS[] = {"build", "add", "remove", "search", "info", "export"};
+static const char *const SUBS[] = {"build", "add", "remove", "search", "info", "export",
+                                    "split"};
 
 static void usage_sub(FILE *fp, const char *sub)
 {
@@ -45,7 +47,14 @@ static void usage_sub(FILE *fp, const char *sub)
                     "  k nearest codes (default k = 10) or all codes within Hamming distance R\n"
                     "  (inclusive) of every query; ties go to the code added first.\n"
                     "  Text output: one line 'query rank id distance' per result.\n"
-                    "  --mmap          map the index read-only instead of reading it\n");
+                    "  --mmap          map the index read-only instead of reading it\n"
+                    "  Under mpirun, INDEX may name one shard per rank with %%d ('db-%%d.dhi')\n"
+                    "  or be one file whose rows r::P rank r keeps; rank 0 prints exactly\n"
+                    "  what the search of the whole index prints (docs/scale.md).\n");
+    else if (!strcmp(sub, "split"))
+        fprintf(fp, "usage: dh index split INDEX.dhi --shards N -o 'OUT-%%d.dhi'\n"
+                    "  Write N shards of consecutive live rows (ids kept) for\n"
+                    "  'mpirun -np N dh index search OUT-%%d.dhi' (docs/scale.md).\n");
     else if (!strcmp(sub, "info"))
         fprintf(fp, "usage: dh index info INDEX.dhi [--json]\n"
                     "  Code length, row counts and tombstones of an index file.\n");
@@ -93,6 +102,7 @@ static int set_value(ix_args *a, const char *f, const char *v)
     else if (!strcmp(f, "--bits")) return parse_u32(f, v, 8, 4096, &a->bits);
     else if (!strcmp(f, "-k") || !strcmp(f, "--k")) return parse_u32(f, v, 1, 1u << 30, &a->k);
     else if (!strcmp(f, "--threads")) return parse_u32(f, v, 0, 4096, &a->threads);
+    else if (!strcmp(f, "--shards")) return parse_u32(f, v, 1, 65536, &a->shards);
     else if (!strcmp(f, "--radius")) {
         uint32_t r;
         if (parse_u32(f, v, 0, 4096, &r)) return DH_EXIT_USAGE;
@@ -355,17 +365,20 @@ static void print_row(const ix_args *a, size_t q, const int64_t *ids, const int3
     printf("]}%s\n", last ? "" : ",");
 }
 
-static dh_status run_search(const ix_args *a, const dh_index *ix, const uint8_t *q, size_t nq)
+/* One index, or (under mpirun) this rank's shard of one: `shard` non-NULL. */
+static dh_status run_search(const ix_args *a, const dh_index *ix, void *shard, uint32_t bits,
+                            const uint8_t *q, size_t nq)
 {
     if (a->json)
-        printf("{\"n_bits\": %u, \"%s\": %lld, \"results\": [\n", dh_index_n_bits(ix),
+        printf("{\"n_bits\": %u, \"%s\": %lld, \"results\": [\n", bits,
                a->radius >= 0 ? "radius" : "k",
                a->radius >= 0 ? (long long)a->radius : (long long)a->k);
     else printf("# query rank id distance\n");
     dh_status st;
     if (a->radius >= 0) {
         dh_range_result *res = NULL;
-        st = dh_index_range_search(ix, q, nq, (uint32_t)a->radius, &res);
+        st = shard ? dh_cli_mpi_range(shard, q, nq, (uint32_t)a->radius, &res)
+                   : dh_index_range_search(ix, q, nq, (uint32_t)a->radius, &res);
         const size_t *lims = dh_range_result_lims(res);
         for (size_t i = 0; st == DH_OK && i < nq; i++)
             print_row(a, i, dh_range_result_ids(res) + lims[i],
@@ -374,7 +387,9 @@ static dh_status run_search(const ix_args *a, const dh_index *ix, const uint8_t 
     } else {
         int32_t *D = malloc(nq * a->k * sizeof *D + 4);
         int64_t *I = malloc(nq * a->k * sizeof *I + 8);
-        st = D && I ? dh_index_search(ix, q, nq, a->k, D, I) : DH_E_NO_MEMORY;
+        st = !D || !I ? DH_E_NO_MEMORY
+             : shard  ? dh_cli_mpi_search(shard, q, nq, a->k, D, I)
+                      : dh_index_search(ix, q, nq, a->k, D, I);
         for (size_t i = 0; st == DH_OK && i < nq; i++)
             print_row(a, i, I + i * a->k, D + i * a->k, a->k, i + 1 == nq);
         free(D);
@@ -390,18 +405,24 @@ static int cmd_search(ix_args *a)
         return dh_cli_usage_error(CMD, "search needs INDEX.dhi and --queries");
     if (!a->k) a->k = 10;
     dh_index *ix = NULL;
-    dh_status st = a->mmap ? dh_index_load_mmap(a->files[0], &ix) : dh_index_load(a->files[0], &ix);
-    if (st != DH_OK) return dh_cli_fail(CMD, st);
-    uint32_t bits = dh_index_n_bits(ix);
+    void *shard = NULL; /* under mpirun: this rank's shard (src/cli_mpi.c) */
+    uint32_t bits = 0;
+    const int dist = dh_cli_mpi_active();
+    dh_status st = dist     ? dh_cli_mpi_open(a->files[0], &shard, &bits)
+                   : a->mmap ? dh_index_load_mmap(a->files[0], &ix)
+                             : dh_index_load(a->files[0], &ix);
+    if (st != DH_OK) return dist ? dh_cli_mpi_fail(CMD, st) : dh_cli_fail(CMD, st);
+    if (!dist) bits = dh_index_n_bits(ix);
     uint8_t *q = NULL;
     size_t nq = 0;
-    int rc = read_codes(a->queries, a->flags, &bits, &q, &nq);
+    int rc = dh_cli_mpi_agree(read_codes(a->queries, a->flags, &bits, &q, &nq));
     if (!rc) {
-        st = run_search(a, ix, q, nq);
-        if (st != DH_OK) rc = dh_cli_fail(CMD, st);
+        st = run_search(a, ix, shard, bits, q, nq);
+        if (st != DH_OK) rc = dist ? dh_cli_mpi_fail(CMD, st) : dh_cli_fail(CMD, st);
     }
     free(q);
     dh_index_free(ix);
+    dh_cli_mpi_close(shard);
     return rc;
 }
 
@@ -479,5 +500,7 @@ int dh_cmd_index(int argc, char **argv)
     if (!strcmp(sub, "remove")) return cmd_remove(&a);
     if (!strcmp(sub, "search")) return cmd_search(&a);
     if (!strcmp(sub, "info")) return cmd_info(&a);
+    if (!strcmp(sub, "split")) return dh_cli_index_split(CMD, a.files[0], a.n_files, a.shards,
+                                                         a.out);
     return cmd_export(&a);
 }

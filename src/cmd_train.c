@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_mpi.h"
 #include "cli_data.h"
 
 static const char *CMD = "train";
@@ -14,9 +15,10 @@ static volatile sig_atomic_t g_stop;
 
 typedef struct train_args {
     const char *data, *protocol, *encoder, *method, *out, *checkpoint, *backbone, *optimizer;
-    const char *schedule, *augment, *mean, *std;
+    const char *schedule, *augment, *mean, *std, *features, *feature_source;
     uint32_t bits, epochs, batch, seed, eval_every, threads, size, warmup, resume, quiet, meta;
-    uint32_t eval_topk;
+    uint32_t eval_topk, clusters, refresh;
+    char encoder_buf[32];
     double lr, momentum, weight_decay, quant, margin, scale, backbone_mult;
 } train_args;
 
@@ -42,12 +44,21 @@ static void usage(FILE *fp)
         "  --quant-weight X --margin X --scale X   loss hyper-parameters (method's defaults)\n"
         "  --meta-embedding   LTHNet's dynamic meta-embedding (class-centroid memory mixed\n"
         "                     into the features; for long-tailed data, with --method lthnet)\n"
+        "unsupervised methods (cibhash, bihalf, ssdh, kmeans, sgh; lsh, pcah, itq): labels\n"
+        "  are never read (--protocol only validates); lsh/pcah/itq fit the head in closed\n"
+        "  form on the encoder's features (default encoder: pixels, the input itself)\n"
+        "  --clusters K       kmeans: number of pseudo classes (default 10)\n"
+        "  --features FILE    ssdh/kmeans/bihalf/sgh: per-sample features [n, d] .npy\n"
+        "                     (default: the input rows)\n"
+        "  --feature-source input|model   features from the input rows (default) or the\n"
+        "                     model's own encoder, refreshed every --refresh N epochs\n"
         "optimisation:\n"
         "  --epochs N --batch-size B --lr X (defaults: the method's recipe)\n"
         "  --optimizer sgd|adam|adamw|rmsprop --momentum X --weight-decay X\n"
         "  --schedule constant|step|cosine (default cosine)  --warmup EPOCHS\n"
         "  --backbone-lr-mult X   learning-rate multiplier of the encoder (default 1)\n"
-        "  --augment LIST     comma list of crop,resized-crop,flip,jitter,gray (default none)\n"
+        "  --augment LIST     comma list of crop,resized-crop,flip,jitter,gray,blur (default\n"
+        "                     none; cibhash: resized-crop,flip,jitter,gray,blur)\n"
         "  --seed S           shuffling/augmentation/initialisation seed (default 1)\n"
         "  --eval-every N     validate every N epochs (needs --protocol); best weights kept\n"
         "  --eval-topk K      validation mAP@K (default: the protocol's)\n"
@@ -90,6 +101,7 @@ static int augment_flags(const char *s, uint32_t *out)
         else if (!strcmp(t, "flip")) *out |= DH_AUG_FLIP;
         else if (!strcmp(t, "jitter")) *out |= DH_AUG_COLOR_JITTER;
         else if (!strcmp(t, "gray")) *out |= DH_AUG_GRAYSCALE;
+        else if (!strcmp(t, "blur")) *out |= DH_AUG_BLUR;
         else return dh_cli_usage_error(CMD, "--augment: unknown augmentation '%s'", t);
     }
     return 0;
@@ -106,7 +118,9 @@ static int parse_num(int argc, char **argv, int *i, train_args *a, int *matched)
         {"--eval-topk", offsetof(train_args, eval_topk), 1, 0xFFFFFFFFu},
         {"--threads", offsetof(train_args, threads), 1, 4096},
         {"--size", offsetof(train_args, size), 8, 4096},
-        {"--warmup", offsetof(train_args, warmup), 0, 1000000}};
+        {"--warmup", offsetof(train_args, warmup), 0, 1000000},
+        {"--clusters", offsetof(train_args, clusters), 2, 65536},
+        {"--refresh", offsetof(train_args, refresh), 0, 1000000}};
     static const struct { const char *flag; size_t off; } f64s[] = {
         {"--lr", offsetof(train_args, lr)}, {"--momentum", offsetof(train_args, momentum)},
         {"--weight-decay", offsetof(train_args, weight_decay)},
@@ -133,7 +147,6 @@ static int parse_num(int argc, char **argv, int *i, train_args *a, int *matched)
 static int parse(int argc, char **argv, train_args *a)
 {
     memset(a, 0, sizeof *a);
-    a->encoder = "smallcnn";
     a->method = "csq";
     a->bits = 64;
     a->seed = 1;
@@ -147,7 +160,8 @@ static int parse(int argc, char **argv, train_args *a)
         {"--optimizer", offsetof(train_args, optimizer)},
         {"--schedule", offsetof(train_args, schedule)},
         {"--augment", offsetof(train_args, augment)}, {"--mean", offsetof(train_args, mean)},
-        {"--std", offsetof(train_args, std)}};
+        {"--std", offsetof(train_args, std)}, {"--features", offsetof(train_args, features)},
+        {"--feature-source", offsetof(train_args, feature_source)}};
     for (int i = 1; i < argc; i++) {
         int matched = 0, rc;
         if (!strcmp(argv[i], "--resume")) { a->resume = 1; continue; }
@@ -166,6 +180,9 @@ static int parse(int argc, char **argv, train_args *a)
     if (!a->out) return dh_cli_usage_error(CMD, "-o/--out is required");
     if (a->bits % 8) return dh_cli_usage_error(CMD, "--bits %u is not a multiple of 8", a->bits);
     if (a->resume && !a->checkpoint) return dh_cli_usage_error(CMD, "--resume needs --checkpoint");
+    if (a->feature_source && strcmp(a->feature_source, "input") && strcmp(a->feature_source, "model"))
+        return dh_cli_usage_error(CMD, "--feature-source: '%s' is not input or model",
+                                  a->feature_source);
     return 0;
 }
 
@@ -208,7 +225,28 @@ typedef struct train_objs {
     dh_trainer *trainer;
 } train_objs;
 
-static int build_model(const train_args *a, train_objs *o)
+/* --features FILE.npy: [n, d] rows of any numeric dtype for the loss's feature bank. */
+static dh_status load_features(const char *path, dh_loss *loss)
+{
+    dh_array *arr = NULL;
+    dh_status st = dh_npy_load(path, &arr);
+    if (st != DH_OK) return st;
+    if (dh_array_ndim(arr) != 2) {
+        dh_array_free(arr);
+        char msg[600];
+        snprintf(msg, sizeof msg, "--features %.500s: want a 2-D array [n, d]", path);
+        return dh_set_error(DH_E_SHAPE, msg);
+    }
+    size_t n = (size_t)dh_array_dim(arr, 0), d = (size_t)dh_array_dim(arr, 1);
+    float *F = malloc(n * d * sizeof(float) + 1);
+    st = F ? dh_array_to_float32(arr, F, n * d) : DH_E_NO_MEMORY;
+    if (st == DH_OK) st = dh_loss_set_features(loss, F, n, d);
+    free(F);
+    dh_array_free(arr);
+    return st;
+}
+
+static int build_model(train_args *a, train_objs *o)
 {
     dh_loss_options lo;
     dh_loss_options_init(&lo);
@@ -216,12 +254,25 @@ static int build_model(const train_args *a, train_objs *o)
     lo.n_classes = dh_dataset_n_classes(o->train);
     lo.n_train = dh_dataset_count(o->train);
     lo.seed = a->seed;
+    uint32_t flags = dh_loss_method_flags(a->method);
+    if (flags) { /* unsupervised: n_classes is k of kmeans (0: its default), else unused */
+        lo.n_classes = a->clusters;
+        if (a->feature_source && !strcmp(a->feature_source, "model")) lo.variant = 1;
+        if (a->refresh) lo.update_every = (int32_t)a->refresh;
+    }
+    if (!a->encoder) a->encoder = (flags & DH_LOSS_FLAG_SHALLOW) ? "pixels" : "smallcnn";
+    if (!strcmp(a->encoder, "pixels") && !dh_dataset_is_image(o->train)) {
+        snprintf(a->encoder_buf, sizeof a->encoder_buf, "pixels:%zu",
+                 dh_dataset_sample_size(o->train));
+        a->encoder = a->encoder_buf;
+    }
     if (!isnan(a->quant)) lo.quant_weight = a->quant;
     if (!isnan(a->margin)) lo.margin = a->margin;
     if (!isnan(a->scale)) lo.scale = a->scale;
     dh_status st = dh_loss_create(a->method, &lo, &o->loss);
     int32_t act = DH_LOSS_HEAD_TANH;
     if (st == DH_OK) st = dh_loss_head_hint(o->loss, &act, NULL);
+    if (st == DH_OK && a->features) st = load_features(a->features, o->loss);
     if (st != DH_OK) return dh_cli_fail(CMD, st);
     dh_model_options mo;
     dh_model_options_init(&mo);
@@ -268,17 +319,21 @@ static int build_trainer(const train_args *a, train_objs *o)
     to.eval_every = a->eval_every;
     to.checkpoint_path = a->checkpoint;
     to.resume = a->resume;
-    to.verbose = !a->quiet;
+    to.verbose = !a->quiet && dh_cli_mpi_rank() == 0;
     to.callback = on_progress;
     int64_t topk = 0;
     if (a->protocol && dh_protocol_topk(a->protocol, &topk) == DH_OK) to.eval_topk = (uint64_t)topk;
     if (a->eval_topk) to.eval_topk = a->eval_topk;
     dh_status st = dh_trainer_create(o->model, o->loss, o->train, &to, &o->trainer);
     if (st == DH_OK && o->query) st = dh_trainer_set_validation(o->trainer, o->query, o->db);
-    return st == DH_OK ? 0 : dh_cli_fail(CMD, st);
+    /* under mpirun: data parallel over every rank (src/cli_mpi.c); each rank loaded the
+     * same data and built the same trainer, and rank 0 writes checkpoints and the model */
+    if (dh_cli_mpi_agree(st != DH_OK) != 0) return st == DH_OK ? DH_EXIT_FAIL : dh_cli_fail(CMD, st);
+    if (dh_cli_mpi_active()) st = dh_cli_mpi_trainer(o->trainer);
+    return st == DH_OK ? 0 : dh_cli_mpi_fail(CMD, st);
 }
 
-static int run(const train_args *a, train_objs *o)
+static int run(train_args *a, train_objs *o)
 {
     int rc;
     if (a->protocol)
@@ -286,7 +341,7 @@ static int run(const train_args *a, train_objs *o)
                                   &o->query, &o->db);
     else rc = dh_cli_load_data(CMD, a->data, 0, a->size, &o->train);
     if (rc || (rc = build_model(a, o)) || (rc = build_trainer(a, o))) return rc;
-    if (!a->quiet)
+    if (!a->quiet && dh_cli_mpi_rank() == 0)
         fprintf(stderr, "dh train: %s + %s, %u bits, %zu training samples, %u threads\n",
                 a->encoder, a->method, a->bits, dh_dataset_count(o->train), dh_get_num_threads());
     signal(SIGINT, on_sigint);
@@ -295,6 +350,7 @@ static int run(const train_args *a, train_objs *o)
     dh_model_set_metadata(o->model, "train.method", a->method);
     dh_model_set_metadata(o->model, "train.data", a->data);
     if (a->protocol) dh_model_set_metadata(o->model, "train.protocol", a->protocol);
+    if (dh_cli_mpi_rank() != 0) return 0; /* the model is the same on every rank */
     if ((st = dh_model_save(o->model, a->out)) != DH_OK) return dh_cli_fail(CMD, st);
     dh_train_progress p = {.struct_size = sizeof p};
     dh_trainer_get_progress(o->trainer, &p);

@@ -31,6 +31,12 @@ const char *dh_last_error(void) { return tl_err; }
 
 void dh_clear_error(void) { tl_err[0] = '\0'; }
 
+dh_status dh_set_error(dh_status st, const char *message)
+{
+    snprintf(tl_err, sizeof tl_err, "%s", message ? message : "");
+    return st;
+}
+
 dh_status dh__set_errorv(dh_status st, const char *fmt, va_list ap)
 {
     vsnprintf(tl_err, sizeof tl_err, fmt, ap);

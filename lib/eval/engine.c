@@ -107,6 +107,15 @@ static void scan_query(const ctx *c, scratch *s, size_t q, dh__eval_profile *p)
     const dh__eval_data *d = c->d;
     const size_t kb = (size_t)d->n_bits + 1;
     uint32_t *cnt = s->cnt, *rcnt = s->rcnt, *ranks = c->need_ranks ? s->ranks : NULL;
+    if (c->rq->part_hist) { /* from parts: the summed histograms are the profile */
+        const uint32_t *h = c->rq->part_hist + q * 2 * kb;
+        memcpy(cnt, h, kb * sizeof *cnt);
+        memcpy(rcnt, h + kb, kb * sizeof *rcnt);
+        uint64_t R = 0;
+        for (size_t i = 0; i < kb; i++) R += rcnt[i];
+        *p = (dh__eval_profile){d->n_bits, d->n_db, R, cnt, rcnt, NULL};
+        return;
+    }
     memset(cnt, 0, kb * sizeof *cnt);
     memset(rcnt, 0, kb * sizeof *rcnt);
     const uint64_t R = c->scan(d, q, cnt, s->rel);
@@ -121,9 +130,19 @@ static void finish_query(const ctx *c, scratch *s, size_t q, const dh__eval_prof
 {
     const dh__eval_request *rq = c->rq;
     int labeled = dh__eval_query_labeled(c->d, q);
+    /* from parts under index order: [0] sum of j / rank, [1 + i] hits at ns[i],
+     * [n_ns + 1] hits at topk (dh_eval_part_sums) */
+    const double *ps = rq->part_sums && rq->ties != DH_TIES_EXPECTED
+                           ? rq->part_sums + q * (rq->n_ns + 2) : NULL;
     if (rq->want_map) {
         int has_hits = 0;
-        double ap = dh__eval_ap(p, rq->ties, rq->topk, &has_hits);
+        double ap;
+        if (ps) {
+            has_hits = ps[rq->n_ns + 1] > 0;
+            ap = has_hits ? ps[0] / ps[rq->n_ns + 1] : 0.0;
+        } else {
+            ap = dh__eval_ap(p, rq->ties, rq->topk, &has_hits);
+        }
         int in = counted(rq->no_relevant, has_hits, labeled);
         if (in) {
             a->map_sum += ap;
@@ -135,7 +154,10 @@ static void finish_query(const ctx *c, scratch *s, size_t q, const dh__eval_prof
     if (!counted(rq->no_relevant, R > 0, labeled)) return;
     a->count++;
     if (rq->n_ns) {
-        dh__eval_hits_at(p, rq->ties, c->ns_sorted, rq->n_ns, s->hits);
+        if (ps)
+            for (size_t i = 0; i < rq->n_ns; i++) s->hits[i] = ps[1 + c->ns_perm[i]];
+        else
+            dh__eval_hits_at(p, rq->ties, c->ns_sorted, rq->n_ns, s->hits);
         for (size_t i = 0; i < rq->n_ns; i++) {
             a->vec[i] += s->hits[i] / (double)c->ns_sorted[i];
             a->vec[rq->n_ns + i] += R ? s->hits[i] / (double)R : 0.0;
@@ -166,6 +188,7 @@ static dh_status scratch_alloc(const ctx *c, scratch *s)
     memset(s, 0, sizeof *s);
     size_t kb = (size_t)c->d->n_bits + 1, n = c->d->n_db;
     s->cnt = dh__calloc(4 * kb, sizeof(uint32_t));
+    if (c->rq->part_hist) n = 1; /* no scan */
     s->rel = dh__calloc(n, sizeof(uint64_t));
     s->ranks = c->need_ranks ? dh__calloc(n, sizeof(uint32_t)) : NULL;
     s->hits = dh__calloc(c->rq->n_ns ? c->rq->n_ns : 1, sizeof(double));
@@ -291,7 +314,7 @@ static dh_status sort_cutoffs(ctx *c)
 dh_status dh__eval_run(const dh__eval_data *d, const dh__eval_request *rq, dh__eval_result *res)
 {
     ctx c = {.d = d, .rq = rq, .scan = dh__eval_scan_select(d), .ap_out = res->ap};
-    c.need_ranks = rq->ties != DH_TIES_EXPECTED && (rq->want_map || rq->n_ns);
+    c.need_ranks = rq->ties != DH_TIES_EXPECTED && (rq->want_map || rq->n_ns) && !rq->part_hist;
     c.vec_len = 2 * rq->n_ns + (rq->want_pr ? 2 * ((size_t)d->n_bits + 1) : 0);
     size_t per_block = sizeof(block_acc) + c.vec_len * sizeof(double);
     size_t nb = d->n_queries < MAX_BLOCKS ? d->n_queries : MAX_BLOCKS;

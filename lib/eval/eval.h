@@ -55,6 +55,11 @@ typedef struct dh__eval_request {
     dh_eval_progress_fn progress;
     void *progress_user;
     int n_threads;
+    /* From parts (parts.c): each query's profile is read from part_hist [nq, 2, K+1]
+     * instead of scanning; under index-order ties AP and hits@N come from part_sums
+     * [nq, n_ns + 2] (dh_eval_part_sums). NULL: scan the database. */
+    const uint32_t *part_hist;
+    const double *part_sums;
 } dh__eval_request;
 
 typedef struct dh__eval_result {
@@ -67,6 +72,12 @@ typedef struct dh__eval_result {
 
 dh_status dh__eval_run(const dh__eval_data *d, const dh__eval_request *rq,
                        dh__eval_result *res);
+/** Validate and copy the caller's options (read_options of eval_api.c). */
+dh_status dh__eval_read_options(const char *fn, const dh_eval_options *opts,
+                                dh_eval_options *o);
+/** Queries' labels only (no codes, no database): enough for dh__eval_query_labeled. */
+dh_status dh__eval_query_labels_init(dh__eval_data *d, const dh_eval_options *o,
+                                     const void *query_labels, size_t n_queries);
 
 /* ---- per-query pass (scan.c) ---------------------------------------------- */
 

@@ -20,7 +20,8 @@ void dh_eval_options_init(dh_eval_options *opts)
     opts->label_type = DH_LABELS_CLASS_I32;
 }
 
-static dh_status read_options(const char *fn, const dh_eval_options *opts, dh_eval_options *o)
+dh_status dh__eval_read_options(const char *fn, const dh_eval_options *opts,
+                                dh_eval_options *o)
 {
     DH_CHECK_ARG_MSG(opts != NULL,
                      "%s: opts is NULL (fill it with dh_eval_options_init and set n_bits)", fn);
@@ -172,6 +173,30 @@ fail:
     return st;
 }
 
+dh_status dh__eval_query_labels_init(dh__eval_data *d, const dh_eval_options *o,
+                                     const void *query_labels, size_t n_queries)
+{
+    memset(d, 0, sizeof *d);
+    DH_CHECK_ARG_MSG(query_labels != NULL, "dh_eval: query_labels is NULL");
+    DH_CHECK_ARG_MSG(n_queries >= 1, "dh_eval: n_queries is 0");
+    d->n_bits = o->n_bits;
+    d->words = (o->n_bits + 63) / 64;
+    d->n_queries = n_queries;
+    dh_status st = DH_OK;
+    if (o->label_type == DH_LABELS_CLASS_I32) {
+        d->rel_kind = DH__REL_CLASS;
+        st = copy_ids(d, query_labels, n_queries, o->n_classes, -2, 2, "query_labels",
+                      &d->q_ids);
+    } else {
+        d->rel_kind = DH__REL_MASK;
+        d->label_words = (o->n_classes + 63) / 64;
+        st = pack_labels(d, query_labels, n_queries, o->label_type, o->n_classes, 2,
+                         "query_labels", &d->q_mask);
+    }
+    if (st != DH_OK) dh__eval_data_free(d);
+    return st;
+}
+
 int dh__eval_query_labeled(const dh__eval_data *d, size_t q)
 {
     if (d->rel_kind == DH__REL_CLASS) return d->q_ids[q] >= 0;
@@ -186,7 +211,7 @@ static dh_status evaluate(const char *fn, const dh_eval_options *opts, const uin
                           size_t nd, dh__eval_request *rq, dh__eval_result *res)
 {
     dh_eval_options o;
-    DH_TRY(read_options(fn, opts, &o));
+    DH_TRY(dh__eval_read_options(fn, opts, &o));
     if (rq->want_map)
         DH_CHECK_ARG_MSG(o.topk <= nd, "%s: opts->topk = %llu exceeds n_db = %zu", fn,
                          (unsigned long long)o.topk, nd);

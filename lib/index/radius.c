@@ -174,6 +174,41 @@ const size_t *dh_range_result_lims(const dh_range_result *r) { return r ? r->lim
 const int64_t *dh_range_result_ids(const dh_range_result *r) { return r ? r->ids : NULL; }
 const int32_t *dh_range_result_distances(const dh_range_result *r) { return r ? r->dist : NULL; }
 
+dh_status dh_range_result_create(size_t n_queries, const size_t *lims, const int64_t *ids,
+                                 const int32_t *distances, dh_range_result **out)
+{
+    const char *fn = "dh_range_result_create";
+    DH_CHECK_ARG_MSG(out != NULL, "%s: out is NULL", fn);
+    *out = NULL;
+    DH_CHECK_ARG_MSG(lims != NULL, "%s: lims is NULL", fn);
+    DH_CHECK_ARG_MSG(n_queries <= SIZE_MAX / sizeof(size_t) - 1, "%s: n_queries %zu is too "
+                     "large", fn, n_queries);
+    DH_CHECK_ARG_MSG(lims[0] == 0, "%s: lims[0] = %zu, not 0", fn, lims[0]);
+    for (size_t q = 0; q < n_queries; q++)
+        DH_CHECK_ARG_MSG(lims[q + 1] >= lims[q], "%s: lims[%zu] < lims[%zu]", fn, q + 1, q);
+    size_t total = lims[n_queries];
+    DH_CHECK_ARG_MSG(total == 0 || (ids && distances), "%s: %s is NULL", fn,
+                     ids ? "distances" : "ids");
+    DH_CHECK_ARG_MSG(total <= SIZE_MAX / sizeof(int64_t), "%s: %zu hits is too many", fn, total);
+    dh_range_result *res = dh__calloc(1, sizeof *res);
+    if (!res) return DH_E_NO_MEMORY;
+    res->nq = n_queries;
+    res->lims = dh__alloc((n_queries + 1) * sizeof *res->lims);
+    res->ids = total ? dh__alloc(total * sizeof *res->ids) : NULL;
+    res->dist = total ? dh__alloc(total * sizeof *res->dist) : NULL;
+    if (!res->lims || (total && (!res->ids || !res->dist))) {
+        dh_range_result_free(res);
+        return dh__set_error(DH_E_NO_MEMORY, "%s: out of memory for %zu hits", fn, total);
+    }
+    memcpy(res->lims, lims, (n_queries + 1) * sizeof *res->lims);
+    if (total) {
+        memcpy(res->ids, ids, total * sizeof *res->ids);
+        memcpy(res->dist, distances, total * sizeof *res->dist);
+    }
+    *out = res;
+    return DH_OK;
+}
+
 void dh_range_result_free(dh_range_result *r)
 {
     if (!r) return;
