@@ -190,11 +190,6 @@ done:
     return st;
 }
 
-int dh__loss_learns_codes(const dh_loss *L)
-{
-    return L->m == &dh__loss_adsh || L->m == &dh__loss_dihn;
-}
-
 dh_status dh_loss_update_codes(dh_loss *L, const float *U, const int64_t *indices, size_t m)
 {
     DH_CHECK_ARG(L != NULL);
@@ -203,7 +198,7 @@ dh_status dh_loss_update_codes(dh_loss *L, const float *U, const int64_t *indice
                              "database codes (adsh and dihn do)", L->m->name);
     /* dihn keeps the same cache layout; only the solve differs (old rows stay fixed) */
     dh_status (*update)(dh_loss *, const float *, const int64_t *, size_t) =
-        L->m == &dh__loss_dihn ? dh__dihn_update : adsh_update;
+        L->m->update_codes;
     if (!L->train_Y)
         return dh__set_error(DH_E_STATE, "dh_loss_update_codes: call dh_loss_init with the "
                              "training labels first");
@@ -244,6 +239,15 @@ dh_status dh_loss_update_codes(dh_loss *L, const float *U, const int64_t *indice
 }
 
 const dh__loss_method dh__loss_adsh = {
-    "adsh", "Asymmetric Deep Supervised Hashing (Jiang and Li, AAAI 2018)",
-    DH_LOSS_HEAD_TANH, 0, 1, adsh_defaults, adsh_recipe, adsh_create, adsh_init, NULL,
-    adsh_fb, adsh_destroy};
+    .name = "adsh",
+    .summary = "Asymmetric Deep Supervised Hashing (Jiang and Li, AAAI 2018)",
+    .head = DH_LOSS_HEAD_TANH,
+    .needs_index = 1,
+    .defaults = adsh_defaults,
+    .recipe = adsh_recipe,
+    .create = adsh_create,
+    .init = adsh_init,
+    .fb = adsh_fb,
+    .destroy = adsh_destroy,
+    .update_codes = adsh_update,
+};

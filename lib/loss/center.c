@@ -64,9 +64,15 @@ static dh_status greedy_fb(dh_loss *L, const dh__loss_batch *b, double *value)
 }
 
 const dh__loss_method dh__loss_greedyhash = {
-    "greedyhash", "GreedyHash (Su et al., NeurIPS 2018): sign forward, straight-through back",
-    DH_LOSS_HEAD_IDENTITY, 1, 0, greedy_defaults, greedy_recipe, greedy_create, NULL, NULL,
-    greedy_fb, NULL};
+    .name = "greedyhash",
+    .summary = "GreedyHash (Su et al., NeurIPS 2018): sign forward, straight-through back",
+    .head = DH_LOSS_HEAD_IDENTITY,
+    .single_label = 1,
+    .defaults = greedy_defaults,
+    .recipe = greedy_recipe,
+    .create = greedy_create,
+    .fb = greedy_fb,
+};
 
 /* ======================================================================== */
 /* Centers shared by CSQ / DPN                                                  */
@@ -136,9 +142,14 @@ static dh_status csq_fb(dh_loss *L, const dh__loss_batch *b, double *value)
 }
 
 const dh__loss_method dh__loss_csq = {
-    "csq", "Central Similarity Quantization (Yuan et al., CVPR 2020)",
-    DH_LOSS_HEAD_IDENTITY, 0, 0, csq_defaults, csq_recipe, csq_create, NULL, NULL, csq_fb,
-    NULL};
+    .name = "csq",
+    .summary = "Central Similarity Quantization (Yuan et al., CVPR 2020)",
+    .head = DH_LOSS_HEAD_IDENTITY,
+    .defaults = csq_defaults,
+    .recipe = csq_recipe,
+    .create = csq_create,
+    .fb = csq_fb,
+};
 
 /* ======================================================================== */
 /* DPN: per-bit hinge max(0, m - u T) summed over bits (and positive classes) / B */
@@ -234,6 +245,12 @@ static dh_status dpn_fb(dh_loss *L, const dh__loss_batch *b, double *value)
 }
 
 const dh__loss_method dh__loss_dpn = {
-    "dpn", "Deep Polarized Network (Fan et al., IJCAI 2020)",
-    DH_LOSS_HEAD_IDENTITY, 0, 0, dpn_defaults, dpn_recipe, dpn_create, NULL, dpn_epoch,
-    dpn_fb, NULL};
+    .name = "dpn",
+    .summary = "Deep Polarized Network (Fan et al., IJCAI 2020)",
+    .head = DH_LOSS_HEAD_IDENTITY,
+    .defaults = dpn_defaults,
+    .recipe = dpn_recipe,
+    .create = dpn_create,
+    .epoch_begin = dpn_epoch,
+    .fb = dpn_fb,
+};

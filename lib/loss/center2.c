@@ -115,9 +115,14 @@ done:
 }
 
 const dh__loss_method dh__loss_orthohash = {
-    "orthohash", "OrthoHash: one loss for all (Hoe et al., NeurIPS 2021)",
-    DH_LOSS_HEAD_BN, 0, 0, ortho_defaults, ortho_recipe, ortho_create, NULL, NULL, ortho_fb,
-    NULL};
+    .name = "orthohash",
+    .summary = "OrthoHash: one loss for all (Hoe et al., NeurIPS 2021)",
+    .head = DH_LOSS_HEAD_BN,
+    .defaults = ortho_defaults,
+    .recipe = ortho_recipe,
+    .create = ortho_create,
+    .fb = ortho_fb,
+};
 
 /* ======================================================================== */
 /* MDSH                                                                         */
@@ -256,6 +261,11 @@ done:
 }
 
 const dh__loss_method dh__loss_mdsh = {
-    "mdsh", "Hash centers with a minimum distance (Wang et al., CVPR 2023)",
-    DH_LOSS_HEAD_TANH, 0, 0, mdsh_defaults, mdsh_recipe, mdsh_create, NULL, NULL, mdsh_fb,
-    NULL};
+    .name = "mdsh",
+    .summary = "Hash centers with a minimum distance (Wang et al., CVPR 2023)",
+    .head = DH_LOSS_HEAD_TANH,
+    .defaults = mdsh_defaults,
+    .recipe = mdsh_recipe,
+    .create = mdsh_create,
+    .fb = mdsh_fb,
+};

@@ -138,7 +138,7 @@ static dh_status dihn_fb(dh_loss *L, const dh__loss_batch *b, double *value)
 
 /* B_new update: P = K S~[:, new]^T U + gamma Ubar_new, one DCC sweep over the new
  * rows only; r is measured over the whole m x (n_new + n_old) block. */
-dh_status dh__dihn_update(dh_loss *L, const float *U, const int64_t *idx, size_t m)
+static dh_status dihn_update(dh_loss *L, const float *U, const int64_t *idx, size_t m)
 {
     dihn_priv *p = L->priv;
     const size_t nl = p->n_learn, K = L->K, C = L->C;
@@ -178,18 +178,24 @@ dh_status dh_loss_set_fixed_codes(dh_loss *L, const float *codes, const float *l
 {
     DH_CHECK_ARG_MSG((flags & ~DH_FIXED_CODES_IN_TRAIN) == 0, "dh_loss_set_fixed_codes: "
                      "unknown flags 0x%x", flags);
-    return dh__dihn_set_fixed(L, codes, labels, n, flags & DH_FIXED_CODES_IN_TRAIN ? n : 0);
+    return dh__loss_set_fixed(L, codes, labels, n, flags & DH_FIXED_CODES_IN_TRAIN ? n : 0);
+}
+
+dh_status dh__loss_set_fixed(dh_loss *L, const float *codes, const float *labels, size_t n,
+                             size_t n_in_train)
+{
+    DH_CHECK_ARG(L != NULL);
+    if (!L->m->set_fixed)
+        return dh__set_error(DH_E_STATE, "dh_loss_set_fixed_codes: method '%s' has no fixed "
+                             "database codes (dihn has)", L->m->name);
+    return L->m->set_fixed(L, codes, labels, n, n_in_train);
 }
 
 /* n fixed rows, the first n_in_train of which have their images as the last
  * n_in_train training rows (0: none; n: all, DH_FIXED_CODES_IN_TRAIN). */
-dh_status dh__dihn_set_fixed(dh_loss *L, const float *codes, const float *labels, size_t n,
-                             size_t n_in_train)
+static dh_status dihn_set_fixed(dh_loss *L, const float *codes, const float *labels, size_t n,
+                                size_t n_in_train)
 {
-    DH_CHECK_ARG(L != NULL);
-    if (L->m != &dh__loss_dihn)
-        return dh__set_error(DH_E_STATE, "dh_loss_set_fixed_codes: method '%s' has no fixed "
-                             "database codes (dihn has)", L->m->name);
     DH_CHECK_ARG_MSG(n == 0 || (codes != NULL && labels != NULL), "dh_loss_set_fixed_codes: "
                      "codes and labels are required when n = %zu > 0", n);
     DH_CHECK_ARG_MSG(n <= ((size_t)1 << 32), "dh_loss_set_fixed_codes: n = %zu too large", n);
@@ -222,10 +228,31 @@ dh_status dh__dihn_set_fixed(dh_loss *L, const float *codes, const float *labels
     return st;
 }
 
+/* Distillation weights of a session without old images (docs/incremental.md): K^2/20 on
+ * the codes, K^2 on the features (the DIHN gradient grows like K while a mean over K
+ * shrinks like 1/K, hence K^2). The constants balance old- and new-class mAP on
+ * Fashion-MNIST at K = 16, 32, 64. */
+static void dihn_distill(uint32_t n_bits, double *w_codes, double *w_features)
+{
+    const double K = (double)n_bits;
+    *w_codes = K * K / 20, *w_features = K * K;
+}
+
 const dh__loss_method dh__loss_dihn = {
-    "dihn", "Deep Incremental Hashing Network (Wu et al., CVPR 2019)",
-    DH_LOSS_HEAD_TANH, 0, 1, dihn_defaults, dihn_recipe, dihn_create, dihn_init, NULL,
-    dihn_fb, dihn_destroy};
+    .name = "dihn",
+    .summary = "Deep Incremental Hashing Network (Wu et al., CVPR 2019)",
+    .head = DH_LOSS_HEAD_TANH,
+    .needs_index = 1,
+    .defaults = dihn_defaults,
+    .recipe = dihn_recipe,
+    .create = dihn_create,
+    .init = dihn_init,
+    .fb = dihn_fb,
+    .destroy = dihn_destroy,
+    .update_codes = dihn_update,
+    .set_fixed = dihn_set_fixed,
+    .distill = dihn_distill,
+};
 
 /* ======================================================================== */
 /* DIH: regression to class targets from a fixed random projection          */
@@ -296,6 +323,21 @@ static dh_status dih_fb(dh_loss *L, const dh__loss_batch *b, double *value)
     return DH_OK;
 }
 
+/* Distillation weights of a session without old images: 0.5 on the codes, 10 on the
+ * features (dih's loss is itself a mean over B x K; see dihn_distill). */
+static void dih_distill(uint32_t n_bits, double *w_codes, double *w_features)
+{
+    (void)n_bits;
+    *w_codes = 0.5, *w_features = 10;
+}
+
 const dh__loss_method dh__loss_dih = {
-    "dih", "incremental hashing with label-projected target codes (libdh recipe)",
-    DH_LOSS_HEAD_TANH, 0, 0, dih_defaults, dih_recipe, dih_create, NULL, NULL, dih_fb, NULL};
+    .name = "dih",
+    .summary = "incremental hashing with label-projected target codes (libdh recipe)",
+    .head = DH_LOSS_HEAD_TANH,
+    .defaults = dih_defaults,
+    .recipe = dih_recipe,
+    .create = dih_create,
+    .fb = dih_fb,
+    .distill = dih_distill,
+};

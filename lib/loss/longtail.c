@@ -147,8 +147,15 @@ static dh_status lth_fb(dh_loss *L, const dh__loss_batch *b, double *value)
 }
 
 const dh__loss_method dh__loss_lthnet = {
-    "lthnet", "Long-Tail Hashing Network: class-balanced CE (Chen et al., SIGIR 2021)",
-    DH_LOSS_HEAD_TANH, 0, 0, lth_defaults, lth_recipe, lth_create, lt_init, NULL, lth_fb, NULL};
+    .name = "lthnet",
+    .summary = "Long-Tail Hashing Network: class-balanced CE (Chen et al., SIGIR 2021)",
+    .head = DH_LOSS_HEAD_TANH,
+    .defaults = lth_defaults,
+    .recipe = lth_recipe,
+    .create = lth_create,
+    .init = lt_init,
+    .fb = lth_fb,
+};
 
 /* ======================================================================== */
 /* Dual proxies                                                             */
@@ -285,6 +292,13 @@ static dh_status dp_fb(dh_loss *L, const dh__loss_batch *b, double *value)
 }
 
 const dh__loss_method dh__loss_dualproxy = {
-    "dualproxy", "Dual (feature + hash) class proxies, category-centred contrastive; "
-    "libdh's reconstruction of ACHNet (IJCAI 2022) / DDPHN (ACM MM 2023)",
-    DH_LOSS_HEAD_TANH, 0, 0, dp_defaults, dp_recipe, dp_create, lt_init, NULL, dp_fb, NULL};
+    .name = "dualproxy",
+    .summary = "Dual (feature + hash) class proxies, category-centred contrastive; "
+               "libdh's reconstruction of ACHNet (IJCAI 2022) / DDPHN (ACM MM 2023)",
+    .head = DH_LOSS_HEAD_TANH,
+    .defaults = dp_defaults,
+    .recipe = dp_recipe,
+    .create = dp_create,
+    .init = lt_init,
+    .fb = dp_fb,
+};

@@ -63,6 +63,19 @@ struct dh__loss_method {
     dh_status (*epoch_begin)(dh_loss *L, int32_t epoch); /* may be NULL */
     dh_status (*fb)(dh_loss *L, const dh__loss_batch *b, double *value);
     void (*destroy)(dh_loss *L);       /* may be NULL: frees priv */
+    /* ---- what the trainer asks of a method (NULL: the method has no such part) ---- */
+    /** Learns database codes by a discrete step between network epochs (adsh, dihn):
+     *  dh_loss_update_codes calls it with validated rows; the trainer's epoch hook
+     *  encodes the training set for it (dh__loss_learns_codes). */
+    dh_status (*update_codes)(dh_loss *L, const float *U, const int64_t *idx, size_t m);
+    /** Keeps fixed database rows (dihn): dh_loss_set_fixed_codes, and an incremental
+     *  session hands it the index's rows (the first n_in_train of the n rows have their
+     *  images as the last training rows), so the loss trains on new + old items. */
+    dh_status (*set_fixed)(dh_loss *L, const float *codes, const float *labels, size_t n,
+                           size_t n_in_train);
+    /** Default distillation weights (codes, features) of an incremental session that
+     *  extends a non-empty index without old images (docs/incremental.md); NULL: 0, 0. */
+    void (*distill)(uint32_t K, double *w_codes, double *w_features);
 };
 
 /* ---- the method families (each file defines its vtables) ---- */
@@ -71,17 +84,28 @@ extern const dh__loss_method dh__loss_dpsh, dh__loss_hashnet, dh__loss_dch, dh__
     dh__loss_dpn, dh__loss_orthohash, dh__loss_mdsh, dh__loss_sprch, dh__loss_twostage;
 /* incremental (lib/loss/incremental.c) */
 extern const dh__loss_method dh__loss_dihn, dh__loss_dih;
-/** DIHN's fixed rows (dh_loss_set_fixed_codes) where only the first n_in_train of the n
- *  rows have their images in training, as the last n_in_train training rows (0: none;
- *  n: DH_FIXED_CODES_IN_TRAIN). */
-dh_status dh__dihn_set_fixed(dh_loss *L, const float *codes, const float *labels, size_t n,
+/** The method's fixed rows (m->set_fixed, dh_loss_set_fixed_codes) where only the first
+ *  n_in_train of the n rows have their images in training, as the last n_in_train
+ *  training rows (0: none; n: DH_FIXED_CODES_IN_TRAIN); DH_E_STATE for a method
+ *  without fixed rows. */
+dh_status dh__loss_set_fixed(dh_loss *L, const float *codes, const float *labels, size_t n,
                              size_t n_in_train);
 /* long-tail (lib/loss/longtail.c) */
 extern const dh__loss_method dh__loss_lthnet, dh__loss_dualproxy;
 
 /** 1 for methods that learn database codes by a discrete update between network
- *  epochs (dh_loss_update_codes): adsh, dihn. The trainer's epoch hook uses it. */
-int dh__loss_learns_codes(const dh_loss *L);
+ *  epochs (m->update_codes: adsh, dihn). The trainer's epoch hook uses it. */
+static inline int dh__loss_learns_codes(const dh_loss *L) { return L->m->update_codes != NULL; }
+/** 1 for methods that keep fixed database rows (m->set_fixed: dihn). */
+static inline int dh__loss_has_fixed(const dh_loss *L) { return L->m->set_fixed != NULL; }
+/** The method's default distillation weights at code length L->K (m->distill; 0, 0
+ *  when it has none). */
+static inline void dh__loss_distill_defaults(const dh_loss *L, double *w_codes,
+                                             double *w_features)
+{
+    *w_codes = 0, *w_features = 0;
+    if (L->m->distill) L->m->distill(L->K, w_codes, w_features);
+}
 
 /* ---- tensors ---- */
 /** Add a zero-filled tensor (parameter when is_buffer == 0, with a grad array). */
@@ -173,8 +197,6 @@ dh_status dh__asym_solve(float *V, float *Q, const float *U, const int64_t *idx,
 /** One DCC sweep: V[:,k] = sgn(Q[:,k] - V' (U'^T U[:,k])), sgn(0) = +1 (w: K, t: N). */
 void dh__asym_sweep(float *V, const float *Q, const float *U, size_t m, size_t N, size_t K,
                     float *w, float *t);
-/** DIHN's code update (incremental.c), dispatched from dh_loss_update_codes. */
-dh_status dh__dihn_update(dh_loss *L, const float *U, const int64_t *idx, size_t m);
 
 /** Write a batch's rows into a bank (N x K) and mark them visited (label bank N x C). */
 void dh__loss_bank_write(float *bank, float *ybank, const dh__loss_batch *b, size_t K,

@@ -72,9 +72,16 @@ static dh_status dpsh_fb(dh_loss *L, const dh__loss_batch *b, double *value)
 }
 
 const dh__loss_method dh__loss_dpsh = {
-    "dpsh", "Deep Pairwise-Supervised Hashing (Li et al., IJCAI 2016)",
-    DH_LOSS_HEAD_IDENTITY, 0, 1, dpsh_defaults, dpsh_recipe, dpsh_create, dpsh_init,
-    NULL, dpsh_fb, NULL};
+    .name = "dpsh",
+    .summary = "Deep Pairwise-Supervised Hashing (Li et al., IJCAI 2016)",
+    .head = DH_LOSS_HEAD_IDENTITY,
+    .needs_index = 1,
+    .defaults = dpsh_defaults,
+    .recipe = dpsh_recipe,
+    .create = dpsh_create,
+    .init = dpsh_init,
+    .fb = dpsh_fb,
+};
 
 /* ======================================================================== */
 /* HashNet                                                                      */
@@ -158,9 +165,14 @@ static dh_status hashnet_fb(dh_loss *L, const dh__loss_batch *b, double *value)
 }
 
 const dh__loss_method dh__loss_hashnet = {
-    "hashnet", "HashNet: deep learning to hash by continuation (Cao et al., ICCV 2017)",
-    DH_LOSS_HEAD_SCALED_TANH, 0, 0, hashnet_defaults, hashnet_recipe, NULL, NULL,
-    hashnet_epoch, hashnet_fb, NULL};
+    .name = "hashnet",
+    .summary = "HashNet: deep learning to hash by continuation (Cao et al., ICCV 2017)",
+    .head = DH_LOSS_HEAD_SCALED_TANH,
+    .defaults = hashnet_defaults,
+    .recipe = hashnet_recipe,
+    .epoch_begin = hashnet_epoch,
+    .fb = hashnet_fb,
+};
 
 /* ======================================================================== */
 /* DCH: Cauchy cross-entropy on d = K/2 (1 - min(cos, 0.99)) + Cauchy quantisation */
@@ -244,8 +256,13 @@ done:
 }
 
 const dh__loss_method dh__loss_dch = {
-    "dch", "Deep Cauchy Hashing (Cao et al., CVPR 2018), cosine form",
-    DH_LOSS_HEAD_IDENTITY, 0, 0, dch_defaults, dch_recipe, NULL, NULL, NULL, dch_fb, NULL};
+    .name = "dch",
+    .summary = "Deep Cauchy Hashing (Cao et al., CVPR 2018), cosine form",
+    .head = DH_LOSS_HEAD_IDENTITY,
+    .defaults = dch_defaults,
+    .recipe = dch_recipe,
+    .fb = dch_fb,
+};
 
 /* ======================================================================== */
 /* DSH: contrastive with margin m on squared distances + L1 pull of |u| to 1    */
@@ -315,5 +332,10 @@ done:
 }
 
 const dh__loss_method dh__loss_dsh = {
-    "dsh", "Deep Supervised Hashing (Liu et al., CVPR 2016)",
-    DH_LOSS_HEAD_IDENTITY, 0, 0, dsh_defaults, dsh_recipe, NULL, NULL, NULL, dsh_fb, NULL};
+    .name = "dsh",
+    .summary = "Deep Supervised Hashing (Liu et al., CVPR 2016)",
+    .head = DH_LOSS_HEAD_IDENTITY,
+    .defaults = dsh_defaults,
+    .recipe = dsh_recipe,
+    .fb = dsh_fb,
+};

@@ -121,6 +121,11 @@ done:
 }
 
 const dh__loss_method dh__loss_sprch = {
-    "sprch", "Self-Paced Relational Contrastive Hashing (Wang et al., AAAI 2023)",
-    DH_LOSS_HEAD_TANH, 0, 0, sprch_defaults, sprch_recipe, sprch_create, NULL, NULL, sprch_fb,
-    NULL};
+    .name = "sprch",
+    .summary = "Self-Paced Relational Contrastive Hashing (Wang et al., AAAI 2023)",
+    .head = DH_LOSS_HEAD_TANH,
+    .defaults = sprch_defaults,
+    .recipe = sprch_recipe,
+    .create = sprch_create,
+    .fb = sprch_fb,
+};

@@ -84,8 +84,13 @@ done:
 }
 
 const dh__loss_method dh__loss_dtsh = {
-    "dtsh", "Deep Supervised Hashing with Triplet Labels (Wang et al., ACCV 2016)",
-    DH_LOSS_HEAD_IDENTITY, 0, 0, dtsh_defaults, dtsh_recipe, NULL, NULL, NULL, dtsh_fb, NULL};
+    .name = "dtsh",
+    .summary = "Deep Supervised Hashing with Triplet Labels (Wang et al., ACCV 2016)",
+    .head = DH_LOSS_HEAD_IDENTITY,
+    .defaults = dtsh_defaults,
+    .recipe = dtsh_recipe,
+    .fb = dtsh_fb,
+};
 
 /* ---- hinge: max(0, m + |u_a - u_p|^2 - |u_a - u_n|^2), mean over all triplets ---- */
 
@@ -164,6 +169,10 @@ done:
 }
 
 const dh__loss_method dh__loss_triplet = {
-    "triplet", "Triplet hinge on squared distances of tanh codes (batch-all)",
-    DH_LOSS_HEAD_TANH, 0, 0, triplet_defaults, triplet_recipe, NULL, NULL, NULL, triplet_fb,
-    NULL};
+    .name = "triplet",
+    .summary = "Triplet hinge on squared distances of tanh codes (batch-all)",
+    .head = DH_LOSS_HEAD_TANH,
+    .defaults = triplet_defaults,
+    .recipe = triplet_recipe,
+    .fb = triplet_fb,
+};

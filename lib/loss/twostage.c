@@ -63,7 +63,7 @@ dh_status dh_twostage_solve_codes(const float *labels, size_t n, uint32_t C, uin
     DH_CHECK_ARG(labels != NULL && out != NULL);
     DH_CHECK_ARG_MSG(n >= 1 && n <= TWOSTAGE_MAX_N, "dh_twostage_solve_codes: n = %zu not in "
                      "1..%d (the solver keeps an n x n matrix)", n, TWOSTAGE_MAX_N);
-    DH_CHECK_ARG_MSG(C >= 1 && C <= 65536 && K >= 1 && K <= 4096 && sweeps <= 1000,
+    DH_CHECK_ARG_MSG(C >= 1 && C <= 65536 && dh__bits_valid(K) && sweeps <= 1000,
                      "dh_twostage_solve_codes: n_classes %u, n_bits %u or sweeps %u out of "
                      "range", C, K, sweeps);
     for (size_t i = 0; i < n * C; i++)
@@ -160,5 +160,13 @@ static dh_status ts_fb(dh_loss *L, const dh__loss_batch *b, double *value)
 }
 
 const dh__loss_method dh__loss_twostage = {
-    "twostage", "CNNH-style two-stage hashing (Xia et al., AAAI 2014): solve codes, regress",
-    DH_LOSS_HEAD_TANH, 0, 1, ts_defaults, ts_recipe, ts_create, ts_init, NULL, ts_fb, NULL};
+    .name = "twostage",
+    .summary = "CNNH-style two-stage hashing (Xia et al., AAAI 2014): solve codes, regress",
+    .head = DH_LOSS_HEAD_TANH,
+    .needs_index = 1,
+    .defaults = ts_defaults,
+    .recipe = ts_recipe,
+    .create = ts_create,
+    .init = ts_init,
+    .fb = ts_fb,
+};

@@ -69,17 +69,17 @@ static dh_status sample_order(size_t n, size_t m, uint64_t seed, int64_t **out)
     return DH_OK;
 }
 
-/* DIHN: the index's live rows (with the caller's labels) become the fixed rows, in
- * `order` when given (its first m rows are the old images in training), else in
- * insertion order with the first m in training. */
+/* Methods with fixed rows (dihn): the index's live rows (with the caller's labels)
+ * become the fixed rows, in `order` when given (its first m rows are the old images in
+ * training), else in insertion order with the first m in training. */
 static dh_status set_fixed_rows(dh_loss *loss, const dh_index *ix, const float *labels,
                                 const int64_t *order, size_t m)
 {
     size_t n = dh_index_count(ix), K = loss->K, C = loss->C;
     if (n && !labels)
-        return dh__set_error(DH_E_INVALID_ARG, "dh_incremental_session(dihn): index_labels is "
+        return dh__set_error(DH_E_INVALID_ARG, "dh_incremental_session(%s): index_labels is "
                              "NULL but the index has %zu rows (DIHN needs the labels of the "
-                             "old database items)", n);
+                             "old database items)", loss->m->name, n);
     float *codes = dh__alloc((n * K + 1) * sizeof(float));
     float *pc = order ? dh__alloc((n * K + 1) * sizeof(float)) : NULL;
     float *pl = order ? dh__alloc((n * C + 1) * sizeof(float)) : NULL;
@@ -90,7 +90,7 @@ static dh_status set_fixed_rows(dh_loss *loss, const dh_index *ix, const float *
         memcpy(pl + i * C, labels + (size_t)order[i] * C, C * sizeof(float));
     }
     if (st == DH_OK)
-        st = dh__dihn_set_fixed(loss, order ? pc : codes, order ? pl : labels, n, m);
+        st = dh__loss_set_fixed(loss, order ? pc : codes, order ? pl : labels, n, m);
     dh__free(codes), dh__free(pc), dh__free(pl);
     return st;
 }
@@ -118,10 +118,10 @@ static dh_status check_args(dh_model *model, dh_loss *loss, const dh_dataset *ds
     DH_CHECK_ARG_MSG(old || !o->old_samples, "dh_incremental_options.old_samples = %llu "
                      "needs index_images", (unsigned long long)o->old_samples);
     const size_t m = old_in_train(old, n_old, o);
-    if (loss->m == &dh__loss_dihn && loss->N != dh_dataset_count(ds) + m)
-        return dh__set_error(DH_E_SHAPE, "dh_incremental_session(dihn): the loss was created "
-                             "with n_train = %zu, want %zu (new items%s)", loss->N,
-                             dh_dataset_count(ds) + m,
+    if (dh__loss_has_fixed(loss) && loss->N != dh_dataset_count(ds) + m)
+        return dh__set_error(DH_E_SHAPE, "dh_incremental_session(%s): the loss was created "
+                             "with n_train = %zu, want %zu (new items%s)", loss->m->name,
+                             loss->N, dh_dataset_count(ds) + m,
                              m < n_old ? " + old_samples" : old ? " + index_images" : "");
     DH_CHECK_ARG_MSG(o->new_codes >= DH_INCR_CODES_AUTO && o->new_codes <= DH_INCR_CODES_LEARNED,
                      "dh_incremental_options.new_codes = %d unknown", o->new_codes);
@@ -160,25 +160,21 @@ static dh_status new_item_codes(dh_model *model, dh_loss *loss, const dh_dataset
     return dh_codes_pack_float(V->data, n, loss->K, 0, out);
 }
 
-/* Train on the new items (followed by the old images when given). */
-/* Distillation weights: the caller's, else the defaults (docs/incremental.md).
- * dihn without old images: K^2/20 on the codes, K^2 on the features (the DIHN gradient
- * grows like K while a mean over K shrinks like 1/K, hence K^2). dih without old
- * images: 0.5 and 10 (its loss is itself a mean over B x K). The constants balance
- * old- and new-class mAP on Fashion-MNIST at K = 16, 32, 64. A first session (empty
- * index: nothing to keep) and anything else: no distillation unless asked for. */
+/* Distillation weights: the caller's, else the method's defaults (m->distill: dihn,
+ * dih) when the session extends a non-empty index without old images. A first session
+ * (empty index: nothing to keep), a session with old images and the other methods: no
+ * distillation unless asked for. */
 static void distill_weights(const dh_loss *loss, const dh_index *ix, const dh_dataset *old,
                             const dh_incremental_options *o, double *wc, double *wf)
 {
-    const double K = (double)loss->K;
     const int keep = !old && dh_index_count(ix) > 0;
     double dc = 0, df = 0;
-    if (keep && loss->m == &dh__loss_dihn) dc = K * K / 20, df = K * K;
-    if (keep && loss->m == &dh__loss_dih) dc = 0.5, df = 10;
+    if (keep) dh__loss_distill_defaults(loss, &dc, &df);
     *wc = o->distill_codes >= 0 ? o->distill_codes : dc;
     *wf = o->distill_features >= 0 ? o->distill_features : df;
 }
 
+/* Train on the new items (followed by the old images when given). */
 static dh_status fine_tune(dh_model *model, dh_loss *loss, const dh_dataset *new_data,
                            const dh_index *ix, const dh_dataset *old,
                            const dh_trainer_options *train_opts,
@@ -235,7 +231,7 @@ dh_status dh_incremental_session(dh_model *model, dh_loss *loss, const dh_datase
         DH_TRY(sample_order(n_old, m, seed, &order));
     }
     dh_status st0 = order ? dh_dataset_subset(index_images, order, m, &old_sub) : DH_OK;
-    if (st0 == DH_OK && loss->m == &dh__loss_dihn)
+    if (st0 == DH_OK && dh__loss_has_fixed(loss))
         st0 = set_fixed_rows(loss, index, index_labels, order, m);
     if (st0 == DH_OK)
         st0 = fine_tune(model, loss, new_data, index, order ? old_sub : index_images,
