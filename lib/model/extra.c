@@ -149,3 +149,76 @@ const char *dh_model_get_metadata(const dh_model *m, const char *key)
         if (!strcmp(m->meta_keys[i], key)) return m->meta_vals[i];
     return NULL;
 }
+
+/* ---- a parsed file's extra tensors and metadata, in O(1) amortised each ----
+ * The safetensors parser has already refused duplicate names and keys, so these skip
+ * the per-item lookups of the setters above (quadratic for files with many keys). */
+
+dh_status dh__model_add_file_metadata(dh_model *m, const dh__safetensors *st)
+{
+    size_t add = 0;
+    for (size_t i = 0; i < st->n_meta; i++) add += !dh__model_reserved_key(st->meta_keys[i]);
+    if (!add) return DH_OK;
+    if (m->n_meta) { /* keys set before the load (none today): keep the setter's semantics */
+        for (size_t i = 0; i < st->n_meta; i++)
+            if (!dh__model_reserved_key(st->meta_keys[i]))
+                DH_TRY(dh_model_set_metadata(m, st->meta_keys[i], st->meta_vals[i]));
+        return DH_OK;
+    }
+    char **nk = dh__calloc(add, sizeof *nk), **nv = dh__calloc(add, sizeof *nv);
+    if (!nk || !nv) {
+        dh__free(nk), dh__free(nv);
+        return DH_E_NO_MEMORY;
+    }
+    dh__free(m->meta_keys), dh__free(m->meta_vals);
+    m->meta_keys = nk, m->meta_vals = nv;
+    for (size_t i = 0; i < st->n_meta; i++) {
+        const char *key = st->meta_keys[i], *val = st->meta_vals[i];
+        if (dh__model_reserved_key(key)) continue;
+        if (key[0] == '\0' || strlen(key) > 255 || !strncmp(key, "__", 2) ||
+            strlen(val) > ((size_t)1 << 20))
+            return dh__set_error(DH_E_FORMAT, "model file: __metadata__ key '%.64s' must be "
+                                 "1..255 bytes, not \"__...\", with a value of at most 1 MiB",
+                                 key);
+        char *k = dh__strdup(key), *v = dh__strdup(val);
+        if (!k || !v) {
+            dh__free(k), dh__free(v);
+            return DH_E_NO_MEMORY;
+        }
+        m->meta_keys[m->n_meta] = k;
+        m->meta_vals[m->n_meta++] = v;
+    }
+    return DH_OK;
+}
+
+dh_status dh__model_add_file_tensor(dh_model *m, const dh__st_tensor *t, size_t *cap)
+{
+    if (t->dtype != DH__ST_F32 && t->dtype != DH__ST_I64)
+        return dh__set_error(DH_E_FORMAT, "model file: extra tensor '%s' is %s; only F32 "
+                             "and I64 are supported", t->name, dh__st_dtype_name(t->dtype));
+    if (strlen(t->name) > 255 || !strncmp(t->name, "__", 2))
+        return dh__set_error(DH_E_FORMAT, "model file: extra tensor name '%.64s' must be "
+                             "1..255 bytes and not start with \"__\"", t->name);
+    if (m->n_extra == *cap) {
+        size_t nc = *cap ? 2 * *cap : 8;
+        dh__extra_tensor *nx = dh__realloc(m->extra, nc * sizeof *nx);
+        if (!nx) return DH_E_NO_MEMORY;
+        m->extra = nx;
+        *cap = nc;
+    }
+    dh__extra_tensor *x = &m->extra[m->n_extra];
+    memset(x, 0, sizeof *x);
+    x->name = dh__strdup(t->name);
+    x->data = dh__alloc(t->nbytes);
+    if (!x->name || !x->data) {
+        dh__free(x->name), dh__free(x->data);
+        return DH_E_NO_MEMORY;
+    }
+    if (t->nbytes) memcpy(x->data, t->data, t->nbytes);
+    x->nbytes = t->nbytes;
+    x->dtype = t->dtype == DH__ST_F32 ? DH_DTYPE_FLOAT32 : DH_DTYPE_INT64;
+    x->ndim = (uint32_t)t->ndim;
+    for (int32_t d = 0; d < t->ndim; d++) x->shape[d] = t->shape[d];
+    m->n_extra++;
+    return DH_OK;
+}

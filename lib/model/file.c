@@ -7,7 +7,10 @@
  * loads with safetensors.torch.load_file into an equivalent torch module. */
 #include "model/model.h"
 
+#include "core/alloc_budget.h"
+
 #include <errno.h>
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,7 +168,8 @@ static dh_status read_options(const dh__safetensors *st, dh_model_options *o)
     dh_model_options_init(o);
     o->encoder = dh__safetensors_meta(st, "encoder");
     if (!o->encoder) return META_ERR("encoder", "is missing");
-    DH_TRY(meta_u64(st, "n_bits", 65536, &u));
+    DH_TRY(meta_u64(st, "n_bits", UINT32_MAX, &u));
+    if (!dh__bits_valid(u)) return META_ERR("n_bits", "is outside 1..4096 (DH_MAX_BITS)");
     o->n_bits = (uint32_t)u;
     const char *h = dh__safetensors_meta(st, "head");
     o->head = -1;
@@ -247,34 +251,30 @@ static dh_status load_param(const dh__param *p, const dh__safetensors *st)
                              (long long)t->shape[1], (int)p->ndim, (long long)p->shape[0],
                              (long long)p->shape[1]);
     dh__st_to_float(t, p->data);
+    size_t k = strlen(p->name), kv = strlen("running_var");
+    if (k >= kv && !strcmp(p->name + k - kv, "running_var"))
+        for (size_t i = 0; i < p->n; i++)
+            if (!(p->data[i] >= 0.0f && p->data[i] <= FLT_MAX))
+                return dh__set_error(DH_E_FORMAT, "model file: tensor '%s' element %zu is %g; "
+                                     "a variance must be finite and >= 0", p->name, i,
+                                     (double)p->data[i]);
     return DH_OK;
 }
 
 static dh_status load_rest(dh_model *m, const dh__safetensors *st)
 {
+    size_t cap = m->n_extra;
     for (size_t i = 0; i < st->n; i++) {
         const dh__st_tensor *t = &st->t[i];
         int known = 0;
         for (size_t j = 0; j < m->n_params && !known; j++) known = !strcmp(m->params[j].p.name, t->name);
-        if (known) continue;
-        if (t->dtype != DH__ST_F32 && t->dtype != DH__ST_I64)
-            return dh__set_error(DH_E_FORMAT, "model file: extra tensor '%s' is %s; only F32 "
-                                 "and I64 are supported", t->name, dh__st_dtype_name(t->dtype));
-        dh_status s = dh_model_set_tensor(m, t->name,
-                                          t->dtype == DH__ST_F32 ? DH_DTYPE_FLOAT32
-                                                                 : DH_DTYPE_INT64,
-                                          (uint32_t)t->ndim, t->shape, t->data);
-        if (s == DH_E_INVALID_ARG) s = DH_E_FORMAT; /* keep the message, report a bad file */
-        DH_TRY(s);
+        if (!known) DH_TRY(dh__model_add_file_tensor(m, t, &cap));
     }
-    for (size_t i = 0; i < st->n_meta; i++) {
-        if (dh__model_reserved_key(st->meta_keys[i])) continue;
-        dh_status s = dh_model_set_metadata(m, st->meta_keys[i], st->meta_vals[i]);
-        if (s == DH_E_INVALID_ARG) s = DH_E_FORMAT;
-        DH_TRY(s);
-    }
-    return DH_OK;
+    return dh__model_add_file_metadata(m, st);
 }
+
+#define BUILD_FACTOR 4                       /* parameters, gradients, copies */
+#define BUILD_SLACK ((size_t)32 << 20)       /* plans, buffers, names */
 
 static dh_status load_from(const dh__safetensors *st, dh_model **out)
 {
@@ -284,8 +284,28 @@ static dh_status load_from(const dh__safetensors *st, dh_model **out)
     DH_TRY(read_options(st, &o));
     DH_TRY(read_input_shape(st, &o, &ndim, shape));
     dh_model *m;
-    DH_TRY(dh__model_build(&o, &m));
-    dh_status s = check_arch(m, st, ndim, shape);
+    /* Bound the architecture by the tensors present: a model holds its parameters,
+     * their gradients and small bookkeeping, so building one that needs more than
+     * BUILD_FACTOR x the file's tensor bytes + BUILD_SLACK means the metadata names a
+     * network the file does not carry (a 400-byte file naming mlp:1048576-512 would
+     * otherwise allocate and initialise 4 GB before a tensor is found missing). */
+    size_t tensor_bytes = 0, limit;
+    for (size_t i = 0; i < st->n; i++) tensor_bytes += st->t[i].numel * sizeof(float);
+    if (!dh__mul_ok(tensor_bytes, BUILD_FACTOR, &limit) || limit > SIZE_MAX - BUILD_SLACK)
+        limit = SIZE_MAX;
+    else limit += BUILD_SLACK;
+    dh__alloc_budget budget;
+    dh__alloc_budget_begin(&budget, limit);
+    dh_status s = dh__model_build(&o, &m);
+    dh__alloc_budget_end(&budget);
+    if (s != DH_OK && budget.hit)
+        return dh__set_error(DH_E_FORMAT, "model file: encoder '%.200s' with %u bits needs "
+                             "more than %zu bytes to build, but the file holds only %zu bytes "
+                             "of tensors (metadata and tensors disagree)", o.encoder, o.n_bits,
+                             limit, tensor_bytes);
+    if (s == DH_E_INVALID_ARG) s = DH_E_FORMAT; /* bad n_bits, batch_size, ...: a bad file */
+    DH_TRY(s);
+    s = check_arch(m, st, ndim, shape);
     if (s == DH_OK) s = dh__model_meta_from_file(m, st);
     if (s == DH_OK && m->o.head == DH_HEAD_SCALED_TANH) s = dh_head_set_beta(m->head, o.head_beta);
     for (size_t i = 0; i < m->n_params && s == DH_OK; i++) s = load_param(&m->params[i].p, st);

@@ -108,6 +108,11 @@ dh_status dh__model_fmap_read_meta(const dh__safetensors *st, dh_model_options *
 
 /** Reserved metadata keys written by dh_model_save (user keys may not use them). */
 int dh__model_reserved_key(const char *key);
+/** A loaded file's metadata (reserved keys skipped) and one extra tensor, without the
+ *  setters' duplicate lookups (the parser refused duplicates): O(1) amortised each;
+ *  `cap` is the capacity of m->extra (start with m->n_extra). Bad items: DH_E_FORMAT. */
+dh_status dh__model_add_file_metadata(dh_model *m, const dh__safetensors *st);
+dh_status dh__model_add_file_tensor(dh_model *m, const dh__st_tensor *t, size_t *cap);
 
 /* ---- meta-embedding hooks (meta.c) ---- */
 /** Head input for rows f [n, D]: f itself, or the meta embedding when the model has
