@@ -1,21 +1,48 @@
 /* lib/data/idx.c -- IDX files (MNIST, Fashion-MNIST), raw or gzip-compressed, and the
  * built-in Fashion-MNIST location. IDX: 2 zero bytes, type byte (0x08 = uint8), rank
  * byte, rank big-endian uint32 dimensions, then the data. */
-#include "data.h"
+#include "data/data.h"
 
-#include "../io/io.h"
+#include "io/io.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <zlib.h>
 
-#define GZ_MAX_OUT ((size_t)1 << 34) /* 16 GiB: refuse decompression bombs beyond it */
+/* Decompression bound (docs/data.md): gzip input may expand to at most
+ * max(GZ_FLOOR, GZ_RATIO x its compressed size), and an IDX file to no more than its
+ * header's dimensions say; the header is inflated and checked first. Real image data
+ * compresses 2-5x, so the bound only refuses bombs (1 MB of gzip -> at most 16 MB). */
+#define GZ_FLOOR ((size_t)16 << 20)
+#define GZ_RATIO 16
 
-static dh_status gunzip(const uint8_t *in, size_t len, const char *path, uint8_t **out,
-                        size_t *out_len)
+static uint32_t be32(const uint8_t *p)
 {
-    size_t cap = len * 4 + 1024, n = 0;
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* With rank > 0, the IDX header as soon as it is inflated: 0 = need more bytes,
+ * 1 = *want holds the whole file's size, -1 = bad magic or dimensions. */
+static int idx_peek(const uint8_t *b, size_t n, uint8_t rank, size_t *want)
+{
+    if (n >= 4 && (b[0] != 0 || b[1] != 0 || b[2] != 0x08 || b[3] != rank)) return -1;
+    size_t hdr = 4 + 4 * (size_t)rank, total = 1;
+    if (n < hdr) return 0;
+    for (uint8_t d = 0; d < rank; d++)
+        if (!dh__mul_ok(total, be32(b + 4 + 4 * d), &total)) return -1;
+    if (total > SIZE_MAX - hdr) return -1;
+    *want = total + hdr;
+    return 1;
+}
+
+static dh_status gunzip(const uint8_t *in, size_t len, const char *path, uint8_t rank,
+                        uint8_t **out, size_t *out_len)
+{
+    size_t max_out = len > GZ_FLOOR / GZ_RATIO ? len * GZ_RATIO : GZ_FLOOR;
+    if (len > SIZE_MAX / GZ_RATIO) max_out = SIZE_MAX;
+    size_t limit = max_out, cap = 4096, n = 0, want = 0;
+    int known = rank == 0; /* the header's size is known (or not wanted) */
     uint8_t *buf = dh__alloc(cap);
     if (!buf) return DH_E_NO_MEMORY;
     z_stream z;
@@ -25,15 +52,45 @@ static dh_status gunzip(const uint8_t *in, size_t len, const char *path, uint8_t
         return dh__set_error(DH_E_NO_MEMORY, "%s: zlib initialisation failed", path);
     }
     size_t used = 0;
-    int ret;
+    int ret = Z_OK;
+    dh_status err = DH_OK;
     for (;;) {
-        if (n == cap) {
-            uint8_t *nb = cap >= GZ_MAX_OUT ? NULL : dh__realloc(buf, cap * 2);
-            if (!nb) {
-                ret = Z_MEM_ERROR;
+        if (!known) {
+            int h = idx_peek(buf, n, rank, &want);
+            if (h < 0) {
+                err = dh__set_error(DH_E_FORMAT, "%s: bad IDX magic or dimensions in the first "
+                                    "%zu inflated bytes (want 00 00 08 %02x: uint8 data of "
+                                    "rank %u)", path, n < 4 + 4 * (size_t)rank ? n :
+                                    4 + 4 * (size_t)rank, rank, rank);
                 break;
             }
-            buf = nb, cap *= 2;
+            if (h > 0) {
+                known = 1;
+                if (want > max_out) {
+                    err = dh__set_error(DH_E_FORMAT, "%s: IDX header declares %zu bytes, more "
+                                        "than the %zu this %zu-byte gzip file may expand to",
+                                        path, want, max_out, len);
+                    break;
+                }
+                limit = want + 1; /* one more byte shows trailing data */
+            }
+        }
+        if (n == cap) {
+            if (cap >= limit) {
+                err = limit == max_out
+                          ? dh__set_error(DH_E_FORMAT, "%s: gzip data expands beyond %zu bytes "
+                                          "(the bound for a %zu-byte file)", path, max_out, len)
+                          : dh__set_error(DH_E_FORMAT, "%s: IDX data runs past the %zu bytes "
+                                          "its header declares (trailing bytes)", path, want);
+                break;
+            }
+            size_t nc = cap > limit / 2 ? limit : cap * 2;
+            uint8_t *nb = dh__realloc(buf, nc);
+            if (!nb) {
+                err = DH_E_NO_MEMORY;
+                break;
+            }
+            buf = nb, cap = nc;
         }
         uInt in_chunk = (uInt)(len - used < (1u << 30) ? len - used : (1u << 30));
         uInt out_chunk = (uInt)(cap - n < (1u << 30) ? cap - n : (1u << 30));
@@ -53,12 +110,10 @@ static dh_status gunzip(const uint8_t *in, size_t len, const char *path, uint8_t
         break;
     }
     inflateEnd(&z);
-    if (ret != Z_STREAM_END) {
+    if (err != DH_OK || ret != Z_STREAM_END) {
         dh__free(buf);
-        if (ret == Z_MEM_ERROR && cap < GZ_MAX_OUT) return DH_E_NO_MEMORY;
-        if (ret == Z_MEM_ERROR)
-            return dh__set_error(DH_E_FORMAT, "%s: gzip data expands beyond %zu bytes", path,
-                                 (size_t)GZ_MAX_OUT);
+        if (err != DH_OK) return err;
+        if (ret == Z_MEM_ERROR) return dh__set_error(DH_E_NO_MEMORY, "%s: zlib out of memory", path);
         return dh__set_error(DH_E_FORMAT, "%s: corrupt or truncated gzip data near compressed "
                              "offset %zu (%s)", path, used, z.msg ? z.msg : "unexpected end");
     }
@@ -67,7 +122,8 @@ static dh_status gunzip(const uint8_t *in, size_t len, const char *path, uint8_t
     return DH_OK;
 }
 
-dh_status dh__read_maybe_gzip(const char *path, uint8_t **out, size_t *out_len)
+static dh_status read_maybe_gzip(const char *path, uint8_t rank, uint8_t **out,
+                                 size_t *out_len)
 {
     uint8_t *raw;
     size_t len;
@@ -77,15 +133,16 @@ dh_status dh__read_maybe_gzip(const char *path, uint8_t **out, size_t *out_len)
         *out_len = len;
         return DH_OK;
     }
-    dh_status st = gunzip(raw, len, path, out, out_len);
+    dh_status st = gunzip(raw, len, path, rank, out, out_len);
     dh__free(raw);
     return st;
 }
 
-static uint32_t be32(const uint8_t *p)
+dh_status dh__read_maybe_gzip(const char *path, uint8_t **out, size_t *out_len)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    return read_maybe_gzip(path, 0, out, out_len);
 }
+
 
 /* Check an IDX header of `rank` dims; dims[] gets the sizes; returns the data offset. */
 static dh_status idx_header(const uint8_t *b, size_t len, const char *name, uint8_t rank,
@@ -148,8 +205,8 @@ dh_status dh_dataset_load_idx(const char *images_path, const char *labels_path,
     DH_CHECK_ARG(images_path != NULL && labels_path != NULL);
     uint8_t *img = NULL, *lab = NULL;
     size_t ni = 0, nl = 0;
-    dh_status st = dh__read_maybe_gzip(images_path, &img, &ni);
-    if (st == DH_OK) st = dh__read_maybe_gzip(labels_path, &lab, &nl);
+    dh_status st = read_maybe_gzip(images_path, 3, &img, &ni);
+    if (st == DH_OK) st = read_maybe_gzip(labels_path, 1, &lab, &nl);
     if (st == DH_OK) st = dh__idx_parse(img, ni, images_path, lab, nl, labels_path, out);
     dh__free(img);
     dh__free(lab);

