@@ -11,11 +11,11 @@
  * distance bucket, which is what database-order tie breaking needs; relevant items
  * are appended branch-free (the store always happens, the count only advances for
  * relevant items). */
-#include "eval.h"
+#include "eval/scan_isa.h"
 
 #include <string.h>
 
-#include "../core/hamming_simd.h"
+#include "core/hamming_simd.h"
 
 #ifdef DH__HAVE_X86_KERNELS
 #define DH__EVAL_X86 1
@@ -142,7 +142,10 @@ dh__eval_scan_fn dh__eval_scan_select(const dh__eval_data *d)
         dh__eval_scan_fn f = dh__eval_scan_avx512_w1(d);
         return f ? f : table_avx512[w][k];
     }
-    if (isa >= DH_ISA_AVX2) return table_popcnt[w][k]; /* every such CPU has POPCNT */
+    if (isa >= DH_ISA_AVX2) {
+        dh__eval_scan_fn f = dh__eval_scan_avx2(d);
+        return f ? f : table_popcnt[w][k]; /* every such CPU has POPCNT */
+    }
 #endif
     return table_portable[w][k];
 }
