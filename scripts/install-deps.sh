@@ -6,7 +6,7 @@
 # Runs apt-get as root (or through sudo). Idempotent: does nothing when all is installed.
 set -eu
 PKGS="build-essential cmake pkg-config libdnnl-dev libopenblas-openmp-dev libstb-dev check \
-zlib1g-dev libcjson-dev python3 python3-numpy python3-pytest python3-matplotlib dataset-fashion-mnist"
+zlib1g-dev libcjson-dev libcairo2-dev libpango1.0-dev fonts-dejavu-core python3 python3-numpy python3-pytest python3-matplotlib dataset-fashion-mnist"
 if [ "${1:-}" = "--bench" ]; then
     PKGS="$PKGS python3-faiss libfaiss-dev python3-torch python3-torchvision python3-sklearn"
 fi

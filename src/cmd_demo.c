@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "pictures.h"
@@ -27,7 +28,7 @@ static void usage(FILE *fp)
             "  Train smallcnn + a K-bit GreedyHash head on Fashion-MNIST (1,000 training images per\n"
             "  class), index the 60,000 training images, query with the 10,000 test images,\n"
             "  print mAP@all, mAP@1000, P@100, P@H<=2 and speeds, and write pr_curve.png/.csv,\n"
-            "  retrieval_grid.png, metrics.json, model.safetensors and database.dhi into DIR.\n"
+            "  retrieval_grid.png, tsne.png, metrics.json, model.safetensors and database.dhi into DIR.\n"
             "options:\n"
             "  --out DIR        output folder (default dh-demo)\n"
             "  --data DIR       Fashion-MNIST IDX folder (default: the dataset-fashion-mnist\n"
@@ -60,7 +61,7 @@ static int parse(int argc, char **argv, demo_args *a)
         else if ((r = dh_cli_flag(argc, argv, &i, "--method", &a->method))) e = r < 0;
         else if ((r = dh_cli_flag(argc, argv, &i, "--augment", &a->augment))) e = r < 0;
         else if ((r = dh_cli_flag(argc, argv, &i, "--bits", &v)))
-            e = r < 0 || dh_cli_u32(CMD, "--bits", v, 8, 4096, &a->bits);
+            e = r < 0 || dh_cli_u32(CMD, "--bits", v, 1, DH_MAX_BITS, &a->bits);
         else if ((r = dh_cli_flag(argc, argv, &i, "--epochs", &v)))
             e = r < 0 || dh_cli_u32(CMD, "--epochs", v, 1, 100000, &a->epochs);
         else if ((r = dh_cli_flag(argc, argv, &i, "--batch-size", &v)))
@@ -74,7 +75,6 @@ static int parse(int argc, char **argv, demo_args *a)
         else return dh_cli_usage_error(CMD, "unknown option '%s'", argv[i]);
         if (e) return r < 0 ? dh_cli_usage_error(CMD, "%s needs a value", argv[i]) : DH_EXIT_USAGE;
     }
-    if (a->bits % 8) return dh_cli_usage_error(CMD, "--bits %u is not a multiple of 8", a->bits);
     if (a->augment && strcmp(a->augment, "none") && strcmp(a->augment, "crop") &&
         strcmp(a->augment, "flip") && strcmp(a->augment, "crop,flip") &&
         strcmp(a->augment, "flip,crop"))
@@ -140,6 +140,8 @@ typedef struct demo_result {
     double train_s, train_ips, encode_ips, search_qps;
     double *pr_p, *pr_r;
     int64_t *grid_ids;
+    int32_t *grid_dist;
+    const uint8_t *qc; /* query codes (borrowed) */
 } demo_result;
 
 static dh_status train(const demo_args *a, demo_data *d, dh_model **out_m, demo_result *res)
@@ -225,7 +227,7 @@ static dh_status evaluate(const demo_args *a, dh_model *m, demo_data *d, demo_re
     t0 = dh_cli_now();
     if (st == DH_OK) st = dh_index_search(ix, qc, nq, k, dist, res->grid_ids);
     res->search_qps = (double)nq / (dh_cli_now() - t0);
-    free(dist);
+    res->grid_dist = dist;
     dh_eval_options eo;
     dh_eval_options_init(&eo);
     eo.n_bits = a->bits;
@@ -264,12 +266,29 @@ static int write_outputs(const demo_args *a, dh_model *m, dh_index *ix, demo_dat
     size_t nq = dh_dataset_count(d->query);
     uint32_t k = dh_dataset_count(d->db) < 100 ? (uint32_t)dh_dataset_count(d->db) : 100;
     int64_t ids[8 * 10];
+    int32_t dists[8 * 10];
     for (size_t q = 0; q < 8; q++) {
         rows[q] = (q * 1237 + 11) % nq;
-        for (uint32_t j = 0; j < 10; j++) ids[q * 10 + j] = j < k ? r->grid_ids[rows[q] * k + j] : -1;
+        for (uint32_t j = 0; j < 10; j++) {
+            ids[q * 10 + j] = j < k ? r->grid_ids[rows[q] * k + j] : -1;
+            dists[q * 10 + j] = j < k ? r->grid_dist[rows[q] * k + j] : -1;
+        }
     }
     snprintf(p1, sizeof p1, "%s/retrieval_grid.png", a->out);
-    rc |= dh_pic_retrieval_grid(p1, d->query, rows, 8, d->db, ids, 10);
+    uint32_t n_names = 0;
+    const char *const *names = dh_pic_class_names("fashion-mnist", &n_names);
+    rc |= dh_pic_retrieval_grid(p1, d->query, rows, 8, d->db, ids, dists, 10, names, n_names);
+    /* t-SNE map of the codes of the first queries (Hamming geometry), as the survey's Fig. 3 */
+    size_t nt = nq < 1000 ? nq : 1000;
+    int32_t *cls = malloc(nt * sizeof(int32_t));
+    if (cls && dh_dataset_get_class_ids(d->query, 0, nt, cls) == DH_OK) {
+        snprintf(p1, sizeof p1, "%s/tsne.png", a->out);
+        snprintf(title, sizeof title, "t-SNE of %zu query codes (%s, %u bits)", nt, a->method,
+                 a->bits);
+        rc |= dh_pic_code_map(p1, title, r->qc, nt, a->bits, cls, names, n_names, 0, 1,
+                              isatty(2));
+    }
+    free(cls);
     snprintf(p1, sizeof p1, "%s/model.safetensors", a->out);
     dh_status st = dh_model_save(m, p1);
     snprintf(p2, sizeof p2, "%s/database.dhi", a->out);
@@ -308,7 +327,7 @@ static void print_table(const demo_args *a, const demo_data *d, const demo_resul
     printf("  %-34s %8.0f images/s\n", "encoding (inference)", r->encode_ips);
     printf("  %-34s %8.0f queries/s\n", "index search, top-100", r->search_qps);
     printf("  %-34s %8.1f s\n", "total", total_s);
-    printf("wrote %s/{pr_curve.png,pr_curve.csv,retrieval_grid.png,metrics.json,"
+    printf("wrote %s/{pr_curve.png,pr_curve.csv,retrieval_grid.png,tsne.png,metrics.json,"
            "model.safetensors,database.dhi}\n", a->out);
 }
 
@@ -340,6 +359,7 @@ int dh_cmd_demo(int argc, char **argv)
         st = train(&a, &d, &m, &r);
     }
     if (st == DH_OK) st = evaluate(&a, m, &d, &r, &qc, &ix);
+    r.qc = qc;
     if (st != DH_OK) rc = dh_cli_fail(CMD, st);
     else rc = write_outputs(&a, m, ix, &d, &r);
     if (rc == 0) print_table(&a, &d, &r, dh_cli_now() - t0);
@@ -347,6 +367,7 @@ int dh_cmd_demo(int argc, char **argv)
     free(r.pr_p);
     free(r.pr_r);
     free(r.grid_ids);
+    free(r.grid_dist);
     dh_index_free(ix);
     dh_model_free(m);
     dh_dataset_free(d.train);

@@ -6,7 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "canvas.h"
+#include "chart.h"
+#include "pictures.h"
 #include "cli.h"
 #include "cli_mpi.h"
 
@@ -41,6 +42,10 @@ static void usage(FILE *fp)
             "  --at N[,N...]     cut-offs of P@N and R@N (default 100,1000, capped at n_db)\n"
             "  --pr-csv FILE     write the PR curve by radius: radius,precision,recall\n"
             "  --pr-png FILE     draw the PR curve by radius as a PNG chart\n"
+            "  --tsne-png FILE   t-SNE map of the query codes (Hamming distances), coloured by\n"
+            "                    class (the first label of multi-hot rows), as a PNG\n"
+            "  --pca-png FILE    the same map by PCA (fast, linear)\n"
+            "  --map-points N    points in those maps: the first N queries (default 1000)\n"
             "  --json            print the results as one JSON object\n"
             "  --threads N       threads (default: all cores / OMP_NUM_THREADS)\n"
             "under mpirun: --db-codes/--db-labels name rank r's part with %%d ('db-%%d.npy'),\n"
@@ -51,6 +56,8 @@ static void usage(FILE *fp)
 
 typedef struct eval_args {
     const char *qc, *dc, *ql, *dl, *pr_csv, *pr_png, *model, *data, *protocol;
+    const char *tsne_png, *pca_png;
+    uint64_t map_points;
     uint32_t seed;
     uint64_t topk;
     uint32_t radius, threads;
@@ -112,6 +119,7 @@ static int parse_flag(int argc, char **argv, int *i, eval_args *a)
                                         "--db-labels", "--pr-csv", "--pr-png", "--topk",
                                         "--ties", "--no-relevant", "--at", "--radius",
                                         "--threads", "--model", "--data", "--protocol",
+                                        "--tsne-png", "--pca-png", "--map-points",
                                         "--seed"};
     int ok = 0;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) ok |= !strcmp(f, known[k]);
@@ -125,6 +133,9 @@ static int parse_flag(int argc, char **argv, int *i, eval_args *a)
     else if (!strcmp(f, "--db-labels")) a->dl = v;
     else if (!strcmp(f, "--pr-csv")) a->pr_csv = v;
     else if (!strcmp(f, "--pr-png")) a->pr_png = v;
+    else if (!strcmp(f, "--tsne-png")) a->tsne_png = v;
+    else if (!strcmp(f, "--pca-png")) a->pca_png = v;
+    else if (!strcmp(f, "--map-points")) return parse_u64(f, v, 20000, &a->map_points);
     else if (!strcmp(f, "--model")) a->model = v;
     else if (!strcmp(f, "--data")) a->data = v;
     else if (!strcmp(f, "--protocol")) a->protocol = v;
@@ -363,6 +374,40 @@ static int write_png(const char *path, const results *r, uint32_t n_bits)
     return 0;
 }
 
+/* A 2-D map (t-SNE or PCA) of the first queries' codes, coloured by their first label. */
+static int write_map(const char *path, int pca, const eval_args *a, const side *q)
+{
+    size_t n = q->n < (a->map_points ? a->map_points : 1000) ? q->n
+                                                              : (a->map_points ? a->map_points : 1000);
+    int32_t *cls = malloc((n + 1) * sizeof(int32_t));
+    if (!cls) return DH_EXIT_FAIL;
+    const void *lab = labels_of(q);
+    for (size_t i = 0; i < n; i++) {
+        cls[i] = -1;
+        if (q->label_type == DH_LABELS_CLASS_I32) cls[i] = ((const int32_t *)lab)[i];
+        else
+            for (uint32_t c = 0; c < q->n_classes && cls[i] < 0; c++) {
+                size_t at = i * q->n_classes + c;
+                int on = q->label_type == DH_LABELS_MULTIHOT_F32 ? ((const float *)lab)[at] > 0
+                                                                  : ((const uint8_t *)lab)[at] != 0;
+                if (on) cls[i] = (int32_t)c;
+            }
+    }
+    uint32_t n_names = 0, n_cls = q->n_classes;
+    const char *const *names = dh_pic_class_names(a->data, &n_names);
+    if (n_cls == 0)
+        for (size_t i = 0; i < n; i++)
+            if (cls[i] >= 0 && (uint32_t)cls[i] + 1 > n_cls) n_cls = (uint32_t)cls[i] + 1;
+    char title[160];
+    snprintf(title, sizeof title, "%s of %zu query codes (%u bits)", pca ? "PCA" : "t-SNE", n,
+             q->n_bits);
+    int rc = dh_pic_code_map(path, title, codes_of(q), n, q->n_bits, cls,
+                             n_names >= n_cls ? names : NULL, n_cls, pca, a->seed,
+                             isatty(fileno(stderr)) && !a->json);
+    free(cls);
+    return rc ? DH_EXIT_IO : 0;
+}
+
 /* ---- the command -------------------------------------------------------------- */
 
 static int32_t show_progress(double f, void *user)
@@ -465,6 +510,8 @@ static int run(eval_args *a, side *q, side *d)
     else print_text(a, q, d, a->topk ? a->topk : d->n, &r);
     if (!rc && a->pr_csv && dh_cli_mpi_rank() == 0) rc = write_csv(a->pr_csv, &r, q->n_bits);
     if (!rc && a->pr_png && dh_cli_mpi_rank() == 0) rc = write_png(a->pr_png, &r, q->n_bits);
+    if (!rc && a->tsne_png && dh_cli_mpi_rank() == 0) rc = write_map(a->tsne_png, 0, a, q);
+    if (!rc && a->pca_png && dh_cli_mpi_rank() == 0) rc = write_map(a->pca_png, 1, a, q);
     free(r.prp);
     return rc;
 }

@@ -132,7 +132,7 @@ def test_demo_quick_writes_results(tmp_path):
     m = json.loads((tmp_path / "demo" / "metrics.json").read_text())
     assert m["quick"] is True and m["bits"] == 64
     assert m["map_all"] > 0.4, m  # chance is 0.1
-    for f in ("pr_curve.png", "pr_curve.csv", "retrieval_grid.png", "model.safetensors",
+    for f in ("pr_curve.png", "pr_curve.csv", "retrieval_grid.png", "tsne.png", "model.safetensors",
               "database.dhi"):
         assert (tmp_path / "demo" / f).stat().st_size > 0
     assert (tmp_path / "demo" / "pr_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
