@@ -1,5 +1,5 @@
 /* lib/core/cpu.c -- CPUID feature detection and the Hamming kernel choice. */
-#include "core.h"
+#include "core/core.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

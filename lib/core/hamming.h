@@ -25,7 +25,7 @@
 #ifndef DH_CORE_HAMMING_H
 #define DH_CORE_HAMMING_H
 
-#include "core.h"
+#include "core/core.h"
 
 #define DH__INLINE static inline __attribute__((always_inline))
 

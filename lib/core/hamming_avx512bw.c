@@ -1,7 +1,7 @@
 /* lib/core/hamming_avx512bw.c -- Hamming kernels on AVX-512BW: popcount by a 4-bit
  * lookup table (VPSHUFB on both nibbles) summed per 64-bit lane with VPSADBW. For
  * CPUs with AVX-512 but without VPOPCNTDQ (Skylake-X, Cascade Lake). */
-#include "hamming_simd.h"
+#include "core/hamming_simd.h"
 
 #ifdef DH__HAVE_X86_KERNELS
 #define DH__TGT DH__TGT_AVX512BW
@@ -13,5 +13,5 @@ static inline __attribute__((always_inline)) DH__TGT __m512i popcnt64(__m512i v)
     return dh__pc64_avx512bw(v);
 }
 
-#include "hamming_avx512.h"
+#include "core/hamming_avx512.h"
 #endif

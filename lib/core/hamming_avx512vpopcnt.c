@@ -1,7 +1,7 @@
 /* lib/core/hamming_avx512vpopcnt.c -- Hamming kernels on AVX-512 VPOPCNTDQ (one
  * instruction per eight 64-bit popcounts). Compiled for that target only; called only
  * when CPUID reports it (dh__index_kernels). */
-#include "hamming_simd.h"
+#include "core/hamming_simd.h"
 
 #ifdef DH__HAVE_X86_KERNELS
 #define DH__TGT DH__TGT_AVX512VP
@@ -13,5 +13,5 @@ static inline __attribute__((always_inline)) DH__TGT __m512i popcnt64(__m512i v)
     return dh__pc64_avx512vp(v);
 }
 
-#include "hamming_avx512.h"
+#include "core/hamming_avx512.h"
 #endif

@@ -1,6 +1,6 @@
 /* lib/core/hamming_scalar.c -- the portable Hamming kernels (the reference every SIMD
  * path is tested against), their POPCNT-instruction twin, and the kernel dispatch. */
-#include "hamming.h"
+#include "core/hamming.h"
 
 uint32_t dh__hamming_ref(const uint64_t *a, const uint64_t *b, uint32_t n_words)
 {

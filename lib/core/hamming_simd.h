@@ -5,7 +5,7 @@
 #ifndef DH_CORE_HAMMING_SIMD_H
 #define DH_CORE_HAMMING_SIMD_H
 
-#include "hamming.h"
+#include "core/hamming.h"
 
 #ifdef DH__HAVE_X86_KERNELS
 #include <immintrin.h>

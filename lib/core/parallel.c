@@ -1,5 +1,5 @@
 /* lib/core/parallel.c -- thread count shared by libdh's OpenMP loops and oneDNN. */
-#include "core.h"
+#include "core/core.h"
 
 #include <stdatomic.h>
 #include <time.h>

@@ -1,5 +1,5 @@
 /* lib/core/status.c -- status names and the thread-local last-error message. */
-#include "core.h"
+#include "core/core.h"
 
 #include <stdio.h>
 #include <string.h>

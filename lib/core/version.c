@@ -1,5 +1,5 @@
 /* lib/core/version.c -- version queries and build facts. */
-#include "core.h"
+#include "core/core.h"
 
 #define DH__STR2(x) #x
 #define DH__STR(x) DH__STR2(x)

@@ -1,5 +1,5 @@
 /* lib/data/array.c -- public .npy API (dh_array) and datasets loaded from .npy files. */
-#include "data.h"
+#include "data/data.h"
 
 #include <string.h>
 

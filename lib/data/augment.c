@@ -3,7 +3,7 @@
  * plain resize), horizontal flip, colour jitter, random greyscale, mean/std. Every
  * random draw comes from the caller's generator, in a fixed order, so one (seed,
  * epoch, index, view) always gives the same tensor. */
-#include "data.h"
+#include "data/data.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,9 +1,9 @@
 /* lib/data/cifar.c -- CIFAR-10 / CIFAR-100 binary batches. A CIFAR-10 record is 1 label
  * byte + 3072 pixel bytes (1024 R, 1024 G, 1024 B, row-major 32x32); a CIFAR-100 record
  * is coarse label, fine label, then the same 3072 bytes. */
-#include "data.h"
+#include "data/data.h"
 
-#include "../io/io.h"
+#include "io/io.h"
 
 #include <string.h>
 

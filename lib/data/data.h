@@ -4,7 +4,7 @@
 
 #include "core/core.h"
 #include "core/rng.h"
-#include "npy.h"
+#include "data/npy.h"
 
 #include <stdatomic.h>
 

@@ -1,7 +1,7 @@
 /* lib/data/dataset.c -- dh_dataset: reference-counted sample storage (sources) plus
  * per-dataset label rows, class ids, tags and an index map. Subsets copy the (small)
  * labels and share the (large) pixels. */
-#include "data.h"
+#include "data/data.h"
 
 #include <string.h>
 

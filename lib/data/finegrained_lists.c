@@ -12,9 +12,9 @@
  *   images_<level>_<split>.txt   "<image id> <class name, may contain spaces>"
  *   images/<image id>.jpg
  * Every malformed line is reported as "file:line: what". */
-#include "data.h"
+#include "data/data.h"
 
-#include "../io/io.h"
+#include "io/io.h"
 
 #include <stdio.h>
 #include <stdlib.h>

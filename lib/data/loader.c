@@ -6,7 +6,7 @@
  * counter, but each writes only its own rows, so the output never depends on timing.
  * One job is in flight at a time; the caller reuses a job only once every worker has
  * left it (busy == 0), so the job fields are never written while a worker reads them. */
-#include "data.h"
+#include "data/data.h"
 
 #include <pthread.h>
 #include <stdio.h>

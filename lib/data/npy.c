@@ -4,9 +4,9 @@
  * {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), } padded with spaces and a
  * newline so the data starts at a multiple of 64 (16 in old files). The header is
  * parsed strictly: anything that is not exactly such a dict is rejected with its offset. */
-#include "npy.h"
+#include "data/npy.h"
 
-#include "../io/io.h"
+#include "io/io.h"
 
 #include <errno.h>
 #include <string.h>

@@ -3,7 +3,7 @@
 #ifndef DH_DATA_NPY_H
 #define DH_DATA_NPY_H
 
-#include "../core/core.h"
+#include "core/core.h"
 
 #define DH__NPY_MAX_DIMS 8
 /** Largest header accepted (numpy itself refuses headers over 10 000 bytes by default). */

@@ -2,7 +2,7 @@
  * per-class sampling, long-tail subsets (LTHNet), class-incremental sessions. All
  * randomness comes from the seed, so splits are reproducible; outputs list their
  * samples in index order. */
-#include "data.h"
+#include "data/data.h"
 
 #include <math.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * (OpenMP over blocks), one database pass per query, per-block partial sums that are
  * added in block order at the end (so the result is the same for any thread count),
  * progress reports from the calling thread. */
-#include "eval.h"
+#include "eval/eval.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -11,7 +11,7 @@
 #ifndef DH_EVAL_H
 #define DH_EVAL_H
 
-#include "../core/core.h"
+#include "core/core.h"
 
 /* ---- inputs --------------------------------------------------------------- */
 

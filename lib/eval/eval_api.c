@@ -1,6 +1,6 @@
 /* lib/eval/eval_api.c -- public dh_eval_* functions: options, argument checks, and
  * the conversion of codes and labels into the forms the scan kernels read. */
-#include "eval.h"
+#include "eval/eval.h"
 
 #include <math.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * before P_i; its place among the relevant items follows the same way from the
  * relevant counts. So per-part sums of j / rank add up to the AP numerator of the
  * whole database, and counts of ranks <= N to its hits at N. */
-#include "eval.h"
+#include "eval/eval.h"
 
 #include <string.h>
 

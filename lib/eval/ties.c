@@ -10,7 +10,7 @@
  * A cut at k inside a group (c of its n slots inside) makes the number x of relevant
  * items inside hypergeometric; given x the inside slots behave like a group of c
  * items with x relevant, and the AP normaliser is Rb + x. */
-#include "eval.h"
+#include "eval/eval.h"
 
 #include <math.h>
 

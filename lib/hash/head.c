@@ -5,7 +5,7 @@
  *   backward  dZ = act'(dU)          STE: dZ = dU; tanh(beta z): beta (1 - U^2) dU
  *             dW += dZ^T F, db += colsum(dZ), dF = dZ W
  * Heads are small (K <= a few hundred), so plain C plus cblas is the right tool. */
-#include "hash.h"
+#include "hash/hash.h"
 
 #include <cblas.h>
 #include <math.h>

@@ -3,7 +3,7 @@
  * variance, and moves the running statistics by `momentum` using the unbiased
  * variance; inference uses the running statistics. Statistics are accumulated in
  * double. Arrays are row-major [n, k]. */
-#include "hash.h"
+#include "hash/hash.h"
 
 #include <math.h>
 #include <string.h>

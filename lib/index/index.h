@@ -10,8 +10,8 @@
 #ifndef DH_INDEX_H
 #define DH_INDEX_H
 
-#include "../core/core.h"
-#include "../core/hamming.h"
+#include "core/core.h"
+#include "core/hamming.h"
 
 #include <pthread.h>
 

@@ -8,8 +8,8 @@
  *   codes: R x W x uint64 (64-byte aligned, so a mapped file is used in place)
  *   tombstones: ceil(R/64) x uint64 bitmap
  *   trailer (8): CRC-32C of everything before it, then the end mark "DHIE" */
-#include "index.h"
-#include "../io/io.h"
+#include "index/index.h"
+#include "io/io.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -2,9 +2,9 @@
  * DeepHash-pytorch / HashNet-style code writes: 2-D ±1 rows (float32, float64, int8),
  * 0/1 bool rows, or packed uint8 rows (numpy.packbits order with DH_CODES_MSB_FIRST).
  * The .npy parsing itself is lib/data/npy.c. */
-#include "index.h"
-#include "../data/npy.h"
-#include "../io/io.h"
+#include "index/index.h"
+#include "data/npy.h"
+#include "io/io.h"
 
 #include <string.h>
 

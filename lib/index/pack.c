@@ -3,7 +3,7 @@
  *
  * Packed codes: bit j of a code is bit (j % 8) of byte (j / 8) (LSB-first); with
  * DH_CODES_MSB_FIRST it is bit 7 - (j % 8) (numpy.packbits). Sign rows: x >= 0 -> 1. */
-#include "index.h"
+#include "index/index.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* lib/index/plan.c -- how a search call splits its work: query conversion, threads,
  * database chunks (when queries are too few to keep every thread busy) and the
  * cache-block size of the query x database tiling. */
-#include "search.h"
+#include "index/search.h"
 
 /* Rows per cache block: ~32 KiB of codes stay in L1 while a group of queries is
  * scanned over them (measured: 5-10% faster than 64-256 KiB blocks at K = 64). */

@@ -4,7 +4,7 @@
  *
  * The same scan kernels run with a fixed bound r + 1; hit lists grow by doubling. Each
  * query's hits are ordered by (distance, row) with a counting sort over 0..K. */
-#include "search.h"
+#include "index/search.h"
 
 #include <string.h>
 

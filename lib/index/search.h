@@ -2,7 +2,7 @@
 #ifndef DH_INDEX_SEARCH_H
 #define DH_INDEX_SEARCH_H
 
-#include "index.h"
+#include "index/index.h"
 
 /** Candidate rows of one query over one database range, in row order. */
 typedef struct dh__cand {

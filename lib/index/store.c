@@ -1,6 +1,6 @@
 /* lib/index/store.c -- the index object: create/free, adding rows with ids, removal by
  * tombstones, compaction, export, and the reader/writer lock. */
-#include "index.h"
+#include "index/index.h"
 
 #include <stdlib.h>
 #include <string.h>

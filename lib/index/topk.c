@@ -10,8 +10,8 @@
  * the list fills with rows that fell out, it is cut back to k (no sorting anywhere;
  * the output is a counting sort). The result is the unique k smallest (d, row) pairs,
  * whatever the kernel, block size, chunking or thread count. */
-#include "index.h"
-#include "search.h"
+#include "index/index.h"
+#include "index/search.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* lib/io/atomic_write.c -- write-to-temporary, fsync, rename: a failed save never
  * destroys the previous file. Also a checked whole-file reader. */
-#include "io.h"
+#include "io/io.h"
 
 #include <errno.h>
 #include <fcntl.h>

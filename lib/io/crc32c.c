@@ -1,6 +1,6 @@
 /* lib/io/crc32c.c -- CRC-32C, hardware (SSE4.2 crc32 instruction) when present,
  * else slice-by-8 tables. Both give identical results (tested). */
-#include "io.h"
+#include "io/io.h"
 
 #include <string.h>
 

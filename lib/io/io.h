@@ -2,7 +2,7 @@
 #ifndef DH_IO_H
 #define DH_IO_H
 
-#include "../core/core.h"
+#include "core/core.h"
 
 #include <stdio.h>
 

@@ -4,7 +4,7 @@
  * similarity sums and the DCC solve are exported (dh__asym_*, loss.h) for DIHN. */
 #include <string.h>
 
-#include "loss.h"
+#include "loss/loss.h"
 
 typedef dh__asym_priv adsh_priv; /* cache, seen flags, r (loss.h) */
 

@@ -4,7 +4,7 @@
  * docs/methods.md#greedyhash, #csq, #dpn. */
 #include <string.h>
 
-#include "loss.h"
+#include "loss/loss.h"
 
 /* ======================================================================== */
 /* GreedyHash                                                                   */

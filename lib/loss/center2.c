@@ -3,7 +3,7 @@
  * Varshamov distance, softmax-BCE center loss + bank pair term, docs/methods.md#mdsh). */
 #include <string.h>
 
-#include "loss.h"
+#include "loss/loss.h"
 
 /* Back-propagate g (dL/dcos_ic, B x C) through cos_ic = v_i.T_c / (|v_i|_eps sqrt K). */
 static void cos_backward(const float *U, const float *T, const float *G, const float *Cs,

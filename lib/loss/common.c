@@ -3,7 +3,7 @@
 #include <cblas.h>
 #include <string.h>
 
-#include "loss.h"
+#include "loss/loss.h"
 
 double dh__loss_normal(uint64_t *s)
 {

@@ -19,7 +19,7 @@
  * n_old and a training index j >= n_learn stands for the fixed row j - n_learn. */
 #include <string.h>
 
-#include "loss.h"
+#include "loss/loss.h"
 
 /* ======================================================================== */
 /* DIHN                                                                      */

@@ -17,7 +17,7 @@
  * Multi-label rows use the soft target y / |y| and the mean weight of their classes. */
 #include <string.h>
 
-#include "loss.h"
+#include "loss/loss.h"
 
 /* ---- class-balanced weights -------------------------------------------- */
 

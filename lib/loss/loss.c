@@ -1,6 +1,6 @@
 /* lib/loss/loss.c -- the public loss API: method table, options with per-method
  * defaults, batch validation, the tensor registry (parameters + state). */
-#include "loss.h"
+#include "loss/loss.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * Formulas, normalisers and defaults: docs/methods.md#dpsh, #hashnet, #dch, #dsh. */
 #include <string.h>
 
-#include "loss.h"
+#include "loss/loss.h"
 
 /* ======================================================================== */
 /* DPSH: Theta = 1/2 U M^T against a bank M (N x K) of the last outputs seen.   */

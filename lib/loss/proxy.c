@@ -3,7 +3,7 @@
  * (an nn.Linear(C, K) applied to the identity), trained by the optimizer. */
 #include <string.h>
 
-#include "loss.h"
+#include "loss/loss.h"
 
 static void sprch_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
 {

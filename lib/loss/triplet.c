@@ -3,7 +3,7 @@
  * distances ("triplet"). */
 #include <string.h>
 
-#include "loss.h"
+#include "loss/loss.h"
 
 static void dtsh_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
 {

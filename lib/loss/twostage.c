@@ -3,7 +3,7 @@
  * the "twostage" loss regresses the network's tanh outputs onto them by index. */
 #include <string.h>
 
-#include "loss.h"
+#include "loss/loss.h"
 
 #define TWOSTAGE_MAX_N 16384
 

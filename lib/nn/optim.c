@@ -2,7 +2,7 @@
  * the step driver (schedule x group multiplier -> per-tensor rule) and the state
  * listing used by checkpoints. The update rules are in optim_rules.c, the
  * schedules in sched.c. */
-#include "optim.h"
+#include "nn/optim.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
 #ifndef DH_NN_OPTIM_H
 #define DH_NN_OPTIM_H
 
-#include "../core/core.h"
+#include "core/core.h"
 
 /* Upper bound on the state slots one parameter can have (AdamW+amsgrad: 3). */
 #define DH__OPTIM_MAX_SLOTS 3

@@ -6,7 +6,7 @@
  * The golden test (tests/check_optim.c, data from tests/golden/gen_optim_golden.py)
  * holds the results to within a few float32 ulps of torch.optim (PyTorch's vectorised
  * kernels fuse some multiply-adds, so bit equality is not expected). */
-#include "optim.h"
+#include "nn/optim.h"
 
 #include <math.h>
 #include <string.h>

@@ -6,7 +6,7 @@
  * eta_min after t_max instead of rising again), and LinearLR as the warm-up,
  * chained multiplicatively (ChainedScheduler), so milestones keep their absolute
  * positions when a warm-up is added. */
-#include "optim.h"
+#include "nn/optim.h"
 
 #include <math.h>
 

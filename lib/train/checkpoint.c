@@ -10,7 +10,7 @@
 #include "model/model.h"
 #include "loss/loss.h"
 #include "nn/optim.h"
-#include "train_impl.h"
+#include "train/train_impl.h"
 
 #define CKPT_FORMAT "libdh-checkpoint"
 #define CKPT_VERSION "1"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "model/model.h"
-#include "train_impl.h"
+#include "train/train_impl.h"
 
 void dh__trainer_teacher_free(dh_trainer *t)
 {

@@ -7,7 +7,7 @@
 
 #include "model/model.h"
 #include "loss/loss.h"
-#include "train_impl.h"
+#include "train/train_impl.h"
 
 void dh_incremental_options_init(dh_incremental_options *o)
 {

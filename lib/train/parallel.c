@@ -13,7 +13,7 @@
 
 #include "model/model.h"
 #include "loss/loss.h"
-#include "train_impl.h"
+#include "train/train_impl.h"
 
 #define BUCKET_FLOATS ((size_t)1 << 22) /* 16 MiB of gradients per reduction */
 

@@ -2,7 +2,7 @@
  * On a terminal: one line rewritten in place (epoch, batch, loss, images/s, ETA);
  * otherwise one log line per epoch. libdh prints only when the caller asked for it
  * (trainer option `verbose`); the callback gets the same numbers either way. */
-#include "train.h"
+#include "train/train.h"
 
 #include <stdio.h>
 #include <unistd.h>

@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "../core/core.h"
+#include "core/core.h"
 
 typedef struct dh__progress {
     FILE *fp;

@@ -3,7 +3,7 @@
 #ifndef DH_TRAIN_IMPL_H
 #define DH_TRAIN_IMPL_H
 
-#include "train.h"
+#include "train/train.h"
 
 struct dh_trainer {
     dh_trainer_options o;       /* resolved (epochs, batch size filled in) */

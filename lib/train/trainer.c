@@ -9,7 +9,7 @@
 #include "loss/loss.h"
 #include "loss/unsup.h"
 #include "nn/optim.h"
-#include "train_impl.h"
+#include "train/train_impl.h"
 
 void dh_trainer_options_init(dh_trainer_options *o)
 {

@@ -15,7 +15,7 @@
 
 #include "loss/unsup.h"
 #include "model/model.h"
-#include "train_impl.h"
+#include "train/train_impl.h"
 
 uint32_t dh__trainer_views(const dh_trainer *t)
 {

@@ -4,7 +4,7 @@
 
 #include "model/model.h"
 #include "loss/loss.h"
-#include "train_impl.h"
+#include "train/train_impl.h"
 
 dh_status dh__trainer_make_loader(dh_trainer *t)
 {
