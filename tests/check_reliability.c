@@ -187,6 +187,157 @@ START_TEST(imagelist_bare_paths_unlabelled)
 END_TEST
 
 
+/* ---- files: FIFOs, atomic saves ---- */
+
+#include "io/io.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+static const char *make_fifo(const char *name)
+{
+    const char *p = tmp(name);
+    unlink(p);
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    return p;
+}
+
+START_TEST(fifo_inputs_refused_without_hanging)
+{
+    alarm(20); /* a hang fails the test instead of blocking the suite */
+    const char *f = make_fifo("fifo");
+    dh_index *ix = NULL;
+    ck_assert_dh_fail(dh_index_load(f, &ix), DH_E_IO);
+    ck_assert_ptr_nonnull(strstr(dh_last_error(), "FIFO"));
+    ck_assert_dh_fail(dh_index_load_mmap(f, &ix), DH_E_IO);
+    dh_array *a = NULL;
+    ck_assert_dh_fail(dh_npy_load(f, &a), DH_E_IO);
+    dh_dataset *ds = NULL;
+    ck_assert_dh_fail(dh_dataset_load_idx(f, f, &ds), DH_E_IO);
+    ck_assert_dh_fail(dh_dataset_load_npy(f, NULL, &ds), DH_E_IO);
+    dh_imagelist_options o;
+    dh_imagelist_options_init(&o);
+    ck_assert_dh_fail(dh_dataset_load_imagelist(f, &o, &ds), DH_E_IO);
+    /* a list naming a FIFO as its image, files unchecked: decoding refuses it */
+    char line[700];
+    snprintf(line, sizeof line, "%s 0\n", f);
+    write_bytes(tmp("fifo_list.txt"), line, strlen(line));
+    o.check_files = 0;
+    o.height = o.width = 8;
+    ck_assert_dh_ok(dh_dataset_load_imagelist(tmp("fifo_list.txt"), &o, &ds));
+    uint8_t px[8 * 8 * 3];
+    ck_assert_dh_fail(dh_dataset_get_image(ds, 0, px), DH_E_IO);
+    dh_dataset_free(ds);
+    /* the CIFAR loader reads data_batch_1.bin: make that a FIFO */
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/cifar_fifo", dh_test_tmpdir());
+    mkdir(dir, 0700);
+    char b1[700];
+    snprintf(b1, sizeof b1, "%s/data_batch_1.bin", dir);
+    unlink(b1);
+    ck_assert_int_eq(mkfifo(b1, 0600), 0);
+    dh_status st = dh_dataset_load_cifar(dir, DH_CIFAR10, DH_SPLIT_TRAIN, &ds);
+    ck_assert_msg(st == DH_E_IO || st == DH_E_NOT_FOUND, "cifar: %d %s", st, dh_last_error());
+    /* a directory is refused as well */
+    ck_assert_dh_fail(dh_index_load(dh_test_tmpdir(), &ix), DH_E_IO);
+    alarm(0);
+}
+END_TEST
+
+static dh_index *small_index(void)
+{
+    dh_index_options o;
+    dh_index_options_init(&o);
+    o.n_bits = 64;
+    dh_index *ix;
+    ck_assert_dh_ok(dh_index_create(&o, &ix));
+    uint8_t codes[8 * 4];
+    dh_test_fill(codes, sizeof codes, 7);
+    ck_assert_dh_ok(dh_index_add(ix, codes, 4));
+    return ix;
+}
+
+static int count_temps(const char *dir, const char *base)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, base, strlen(base)) && strstr(e->d_name, ".tmp.")) n++;
+    closedir(d);
+    return n;
+}
+
+START_TEST(save_ignores_planted_symlink_and_keeps_mode)
+{
+    dh_index *ix = small_index();
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/atomic", dh_test_tmpdir());
+    mkdir(dir, 0700);
+    char path[700], victim[700], link[800];
+    snprintf(path, sizeof path, "%s/codes.dhix", dir);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    write_bytes(victim, "precious", 8);
+    /* symlinks at the names the old scheme used (pid, counters 0..63) */
+    for (int k = 0; k < 64; k++) {
+        snprintf(link, sizeof link, "%s.tmp.%ld.%d", path, (long)getpid(), k);
+        ck_assert_int_eq(symlink(victim, link), 0);
+    }
+    ck_assert_dh_ok(dh_index_save(ix, path));
+    struct stat sb;
+    ck_assert_int_eq(lstat(path, &sb), 0);
+    ck_assert(S_ISREG(sb.st_mode));
+    char buf[16] = {0};
+    FILE *fp = fopen(victim, "rb");
+    ck_assert_uint_eq(fread(buf, 1, sizeof buf, fp), 8);
+    fclose(fp);
+    ck_assert_str_eq(buf, "precious");
+    for (int k = 0; k < 64; k++) {
+        snprintf(link, sizeof link, "%s.tmp.%ld.%d", path, (long)getpid(), k);
+        unlink(link);
+    }
+    /* re-saving over a 0600 file keeps 0600; a new file gets 0644 & ~umask */
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    ck_assert_dh_ok(dh_index_save(ix, path));
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+    mode_t um = umask(022);
+    umask(um);
+    char fresh[700];
+    snprintf(fresh, sizeof fresh, "%s/fresh.dhix", dir);
+    ck_assert_dh_ok(dh_index_save(ix, fresh));
+    ck_assert_int_eq(stat(fresh, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0644 & ~um);
+    ck_assert_int_eq(count_temps(dir, "codes.dhix"), 0);
+    dh_index_free(ix);
+}
+END_TEST
+
+START_TEST(stale_temps_of_dead_processes_cleaned)
+{
+    char dir[600], path[700], stale[800], live[800];
+    snprintf(dir, sizeof dir, "%s/stale", dh_test_tmpdir());
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/codes.dhix", dir);
+    /* a child that exits: its pid is dead (and not reused this quickly) */
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0);
+    snprintf(stale, sizeof stale, "%s.tmp.%ld.1f", path, (long)child);
+    write_bytes(stale, "half a save", 11);
+    snprintf(live, sizeof live, "%s.tmp.%ld.2a", path, (long)getppid()); /* alive */
+    write_bytes(live, "in progress", 11);
+    dh_index *ix = small_index();
+    ck_assert_dh_ok(dh_index_save(ix, path));
+    struct stat sb;
+    ck_assert_int_ne(stat(stale, &sb), 0);
+    ck_assert_int_eq(stat(live, &sb), 0);
+    unlink(live);
+    dh_index_free(ix);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("reliability");
@@ -197,5 +348,11 @@ int main(void)
     tcase_add_test(tc, imagelist_huge_class_id);
     tcase_add_test(tc, imagelist_bare_paths_unlabelled);
     suite_add_tcase(s, tc);
+    TCase *tf = tcase_create("files");
+    tcase_set_timeout(tf, 60);
+    tcase_add_test(tf, fifo_inputs_refused_without_hanging);
+    tcase_add_test(tf, save_ignores_planted_symlink_and_keeps_mode);
+    tcase_add_test(tf, stale_temps_of_dead_processes_cleaned);
+    suite_add_tcase(s, tf);
     return dh_test_run(s);
 }

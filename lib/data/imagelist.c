@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #ifdef DH_STB_IMPLEMENTATION
 #define STB_IMAGE_IMPLEMENTATION
@@ -275,13 +276,17 @@ static dh_status decode(const dh__imagelist *l, size_t j, uint8_t *out)
 {
     char path[4608];
     full_path(l, l->lf.paths[j], path, sizeof path);
-    int w0, h0, c0;
-    uint8_t *pix = stbi_load(path, &w0, &h0, &c0, (int)l->c);
+    int w0, h0, c0, fd;
+    dh_status ost = dh__open_regular(path, &fd, NULL); /* a FIFO must not hang the loader */
+    if (ost != DH_OK) return dh__error_prefix("image %zu", j), ost;
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        close(fd);
+        return dh__set_error(DH_E_IO, "image %zu '%s': %s", j, path, strerror(errno));
+    }
+    uint8_t *pix = stbi_load_from_file(fp, &w0, &h0, &c0, (int)l->c);
+    fclose(fp);
     if (!pix) {
-        struct stat sb;
-        if (stat(path, &sb) != 0)
-            return dh__set_error(errno == ENOENT ? DH_E_NOT_FOUND : DH_E_IO,
-                                 "image %zu '%s': %s", j, path, strerror(errno));
         return dh__set_error(DH_E_FORMAT, "image %zu '%s': cannot decode (%s)", j, path,
                              stbi_failure_reason() ? stbi_failure_reason() : "unknown");
     }
@@ -402,7 +407,7 @@ static dh_status make_list_source(dh__imagelist *l, const dh_imagelist_options *
     dh__source *s = dh__source_new(DH__SRC_LIST);
     if (!s) return DH_E_NO_MEMORY;
     s->is_image = 1, s->height = l->h, s->width = l->w, s->channels = l->c, s->n = l->lf.n;
-    s->list = l;
+    s->list = l, s->list_get = dh__imagelist_get, s->list_destroy = dh__imagelist_destroy;
     *out = s;
     return DH_OK;
 }

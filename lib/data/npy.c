@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAX_ELEMS ((size_t)1 << 62)
@@ -328,9 +329,13 @@ dh_status dh__npy_read(const char *path, dh__npy *out)
     DH_CHECK_ARG(out != NULL);
     memset(out, 0, sizeof *out);
     DH_CHECK_ARG(path != NULL);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return dh__set_error(errno == ENOENT ? DH_E_NOT_FOUND : DH_E_IO,
-                                  "cannot open '%s': %s", path, strerror(errno));
+    int fd;
+    DH_TRY(dh__open_regular(path, &fd, NULL)); /* a FIFO is refused, not waited on */
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        close(fd);
+        return dh__set_error(DH_E_IO, "cannot open '%s': %s", path, strerror(errno));
+    }
     struct stat sb;
     uint8_t *pre = NULL;
     size_t pre_len = 0;

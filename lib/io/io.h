@@ -10,9 +10,13 @@
  *  whole buffer; pass the previous value to continue. */
 uint32_t dh__crc32c(uint32_t crc, const void *buf, size_t n);
 
-/** Crash-safe writer: data goes to "<path>.tmp.<pid>.<k>", and only commit()
- *  fsyncs, renames over `path` and fsyncs the directory. abort() (or a failed
- *  commit) removes the temporary, so the previous file is never damaged. */
+/** Crash-safe writer: data goes to "<path>.tmp.<pid>.<random>" in the target's folder,
+ *  created with O_CREAT|O_EXCL|O_NOFOLLOW (a planted symlink or file makes it pick
+ *  another name), and only commit() fsyncs, renames over `path` and fsyncs the
+ *  directory. abort() (or a failed commit) removes the temporary, so the previous file
+ *  is never damaged. Re-saving keeps the existing file's mode (and owner where the
+ *  process may); new files get 0644 & ~umask. Temporaries of processes that died
+ *  mid-save (kill -9) are removed by the next save to the same path. */
 typedef struct dh__atomic_file {
     FILE *fp;
     char *path;
@@ -26,7 +30,11 @@ dh_status dh__atomic_write(dh__atomic_file *af, const void *buf, size_t n);
 dh_status dh__atomic_commit(dh__atomic_file *af);
 void dh__atomic_abort(dh__atomic_file *af);
 
-/** Read a whole file into memory (dh__free the result). */
+/** Open an existing regular file for reading without blocking on FIFOs: O_NONBLOCK
+ *  open, fstat, refuse anything but a regular file (DH_E_IO naming what it is), then
+ *  blocking reads. *size gets its size (may be NULL). Close *fd yourself. */
+dh_status dh__open_regular(const char *path, int *fd, size_t *size);
+/** Read a whole regular file into memory (dh__free the result). */
 dh_status dh__read_file(const char *path, uint8_t **out, size_t *out_len);
 
 /** Little-endian load/store helpers for file formats. */
