@@ -312,16 +312,9 @@ dh_status dh_index_load_mmap(const char *path, dh_index **out)
     DH_CHECK_ARG_MSG(path != NULL, "dh_index_load_mmap: path is NULL");
     if (!host_is_little_endian())
         return dh__set_error(DH_E_UNSUPPORTED, "dh_index_load_mmap: big-endian host");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return dh__set_error(errno == ENOENT ? DH_E_NOT_FOUND : DH_E_IO, "cannot open '%s': %s",
-                             path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return dh__set_error(DH_E_IO, "'%s' is not a regular file", path);
-    }
-    size_t len = (size_t)sb.st_size;
+    int fd;
+    size_t len;
+    DH_TRY(dh__open_regular(path, &fd, &len)); /* FIFOs refused without blocking */
     char what[600];
     snprintf(what, sizeof what, "index file '%s'", path);
     if (len < DH__IX_HEADER) {
