@@ -21,4 +21,28 @@ PKG_CONFIG_PATH="$LIBDIR/pkgconfig" pkg-config --exists dh
 cc "$SRC/tests/install/consumer/main.c" -o "$TMP/consumer_pc" \
    $(PKG_CONFIG_PATH="$LIBDIR/pkgconfig" pkg-config --cflags --libs dh)
 LD_LIBRARY_PATH="$LIBDIR" "$TMP/consumer_pc"
-echo "install: find_package(dh) and pkg-config consumers OK"
+# 3. a static consumer: libdh.a plus what pkg-config --static lists, no libdh.so at run time
+PC="env PKG_CONFIG_PATH=$LIBDIR/pkgconfig pkg-config"
+cc "$SRC/tests/install/consumer/main.c" -o "$TMP/consumer_static" -DDH_STATIC_DEFINE \
+   $($PC --cflags dh) "$LIBDIR/libdh.a" $($PC --static --libs dh | sed 's/ -ldh / /; s/^-ldh //; s/ -ldh$//')
+if ldd "$TMP/consumer_static" | grep -q libdh.so; then echo "static consumer loads libdh.so"; exit 1; fi
+"$TMP/consumer_static" >/dev/null
+# 4. every C block of README.md and docs/guide.md compiles as written against the install
+n=0
+for doc in "$SRC/README.md" "$SRC/docs/guide.md"; do
+    awk -v out="$TMP/block" 'BEGIN { n = 0 } /^```c$/ { n++; f = out "_" n ".c"; inb = 1; next }
+         /^```/ { inb = 0; next } inb { print > f }' "$doc"
+    for b in "$TMP"/block_*.c; do
+        [ -e "$b" ] || continue
+        cc -std=c11 -Wall -Werror -c "$b" -o "$b.o" $($PC --cflags dh) || { echo "$doc: a C block does not compile"; exit 1; }
+        cc "$b.o" -o "$b.exe" $($PC --libs dh) || { echo "$doc: a C block does not link"; exit 1; }
+        rm -f "$b" "$b.o" "$b.exe"
+        n=$((n + 1))
+    done
+done
+[ "$n" -ge 2 ] || { echo "expected C blocks in README.md and docs/guide.md, found $n"; exit 1; }
+# 5. the installed tool runs from the prefix without LD_LIBRARY_PATH (RPATH $ORIGIN/../lib)
+if [ -x "$TMP/prefix/bin/dh" ]; then
+    env -u LD_LIBRARY_PATH "$TMP/prefix/bin/dh" --version >/dev/null
+fi
+echo "install: find_package(dh), pkg-config, static consumer, $n doc blocks, installed dh OK"
