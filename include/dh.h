@@ -1740,6 +1740,11 @@ DH_API dh_status dh_index_load(const char *path, dh_index **out);
  *  sequential read for the CRC). The result supports search, range search, export
  *  and save; add, remove and compact return DH_E_STATE. The file must not be
  *  modified in place while mapped (dh_index_save() replaces it safely).
+ *  WARNING: if another process truncates or rewrites the mapped file in place, the
+ *  next search touching the lost pages kills this process with SIGBUS (the kernel's
+ *  rule for shared mappings; libdh cannot turn it into an error). For files that
+ *  others may modify, use dh_index_load(), which copies the file into memory and is
+ *  immune (the safe mode); the mapping is validated against the file's size at load.
  *  Returns as dh_index_load(); DH_E_UNSUPPORTED on a big-endian host.
  *  Thread-safety: pure. Since: 1.0 */
 DH_API dh_status dh_index_load_mmap(const char *path, dh_index **out);
