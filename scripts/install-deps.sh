@@ -7,6 +7,8 @@
 set -eu
 PKGS="build-essential cmake pkg-config libdnnl-dev libopenblas-openmp-dev libstb-dev check \
 zlib1g-dev libcjson-dev libcairo2-dev libpango1.0-dev fonts-dejavu-core python3 python3-numpy python3-pytest python3-matplotlib dataset-fashion-mnist"
+# libdh_mpi (DH_WITH_MPI): Open MPI, and mpi4py for dh.dist and its tests
+PKGS="$PKGS libopenmpi-dev openmpi-bin python3-mpi4py"
 if [ "${1:-}" = "--bench" ]; then
     PKGS="$PKGS python3-faiss libfaiss-dev python3-torch python3-torchvision python3-sklearn"
 fi
