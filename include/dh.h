@@ -144,7 +144,9 @@ enum {
     DH_ISA_SCALAR = 1,         /* portable 64-bit popcount */
     DH_ISA_AVX2 = 2,           /* AVX2 nibble-lookup popcount */
     DH_ISA_AVX512BW = 3,       /* AVX-512BW nibble-lookup popcount */
-    DH_ISA_AVX512VPOPCNT = 4   /* AVX-512 VPOPCNTDQ */
+    DH_ISA_AVX512VPOPCNT = 4,  /* AVX-512 VPOPCNTDQ */
+    DH_ISA_NEON = 5            /* aarch64 NEON CNT (Since: 1.2); the x86 values are
+                                  unsupported there and NEON on x86 */
 };
 
 /** Whether this CPU (and this build) can run kernel set `isa` (DH_ISA_*).
@@ -153,7 +155,7 @@ DH_API int dh_cpu_has_isa(int32_t isa);
 
 /** Force the Hamming kernel set for the whole process; DH_ISA_AUTO restores
  *  automatic choice. The environment variable DH_ISA=scalar|avx2|avx512bw|
- *  avx512vpopcnt has the same effect when read at first use.
+ *  avx512vpopcnt|neon has the same effect when read at first use.
  *  Returns DH_OK, DH_E_INVALID_ARG (unknown value) or DH_E_UNSUPPORTED (the CPU
  *  lacks it). Not safe to call while searches run. Since: 1.0 */
 DH_API dh_status dh_set_isa(int32_t isa);

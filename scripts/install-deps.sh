@@ -9,6 +9,8 @@ PKGS="build-essential cmake pkg-config libdnnl-dev libopenblas-openmp-dev libstb
 zlib1g-dev libcjson-dev libcairo2-dev libpango1.0-dev fonts-dejavu-core python3 python3-numpy python3-pytest python3-matplotlib dataset-fashion-mnist"
 # libdh_mpi (DH_WITH_MPI): Open MPI, and mpi4py for dh.dist and its tests
 PKGS="$PKGS libopenmpi-dev openmpi-bin python3-mpi4py"
+# the aarch64 cross check of scripts/test.sh (scripts/cross-aarch64.sh): ~15 s to install
+PKGS="$PKGS gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 if [ "${1:-}" = "--bench" ]; then
     PKGS="$PKGS python3-faiss libfaiss-dev python3-torch python3-torchvision python3-sklearn"
 fi

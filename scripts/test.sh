@@ -2,7 +2,8 @@
 # The test command (README, command 2; .ci/run runs exactly this):
 # install missing Debian packages, build libdh, run the whole suite (Check suites,
 # fuzz-corpus replays, ABI checks, Python tests), then the same suite under
-# AddressSanitizer + UndefinedBehaviorSanitizer, and the search-only build's suite.
+# AddressSanitizer + UndefinedBehaviorSanitizer, the search-only build's suite, and the
+# aarch64 NEON kernel check under qemu-user (scripts/cross-aarch64.sh, when installed).
 #   DH_TEST_NO_ASAN=1   skip the sanitizer pass    DH_JOBS=N   parallel build jobs
 set -eu
 cd "$(dirname "$0")/.."
@@ -18,6 +19,11 @@ cmake -S . -B build-notrain -DCMAKE_BUILD_TYPE=Release -DDH_WITH_TRAINING=OFF -D
     -DDH_PYTHON=$PY
 cmake --build build-notrain -j "$JOBS"
 ctest --test-dir build-notrain --output-on-failure -j "$JOBS" --label-exclude long
+# the aarch64 NEON kernels (Hamming layer + eval pass), cross-built and run under
+# qemu-user when gcc-aarch64-linux-gnu and qemu-user are installed (about a minute)
+st=0
+sh scripts/cross-aarch64.sh build-cross || st=$?
+[ "$st" -eq 0 ] || [ "$st" -eq 77 ] || exit "$st"
 if [ -z "${DH_TEST_NO_ASAN:-}" ]; then
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDH_SANITIZE=ON \
         -DDH_BUILD_EXAMPLES=OFF -DDH_PYTHON=$PY

@@ -21,6 +21,9 @@ static int cpu_supports(int32_t isa)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vpopcntdq");
 #endif
+#if defined(__aarch64__)
+    case DH_ISA_NEON: return 1; /* Advanced SIMD is part of the aarch64 base ISA */
+#endif
     default: return 0;
     }
 }
@@ -35,13 +38,14 @@ const char *dh_isa_name(int32_t isa)
     case DH_ISA_AVX2: return "avx2";
     case DH_ISA_AVX512BW: return "avx512bw";
     case DH_ISA_AVX512VPOPCNT: return "avx512vpopcnt";
+    case DH_ISA_NEON: return "neon";
     default: return "unknown";
     }
 }
 
 static int32_t best_isa(void)
 {
-    for (int32_t i = DH_ISA_AVX512VPOPCNT; i > DH_ISA_SCALAR; i--)
+    for (int32_t i = DH_ISA_NEON; i > DH_ISA_SCALAR; i--)
         if (cpu_supports(i)) return i;
     return DH_ISA_SCALAR;
 }
@@ -52,7 +56,7 @@ static int32_t isa_from_env(void)
 {
     const char *e = getenv("DH_ISA");
     if (!e || !*e) return DH_ISA_AUTO;
-    for (int32_t i = DH_ISA_SCALAR; i <= DH_ISA_AVX512VPOPCNT; i++)
+    for (int32_t i = DH_ISA_SCALAR; i <= DH_ISA_NEON; i++)
         if (strcmp(e, dh_isa_name(i)) == 0) return cpu_supports(i) ? i : DH_ISA_AUTO;
     return DH_ISA_AUTO; /* unknown names fall back to automatic choice */
 }
@@ -71,7 +75,7 @@ int32_t dh_get_isa(void) { return dh__isa(); }
 
 dh_status dh_set_isa(int32_t isa)
 {
-    if (isa < DH_ISA_AUTO || isa > DH_ISA_AVX512VPOPCNT)
+    if (isa < DH_ISA_AUTO || isa > DH_ISA_NEON)
         return dh__set_error(DH_E_INVALID_ARG, "dh_set_isa: unknown isa %d", isa);
     if (isa == DH_ISA_AUTO) {
         atomic_store(&g_isa, 0);

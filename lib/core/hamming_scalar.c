@@ -90,6 +90,9 @@ const dh__kernels *dh__hamming_kernels(int32_t isa)
     case DH_ISA_AVX512BW: return &dh__kernels_avx512bw;
     case DH_ISA_AVX512VPOPCNT: return &dh__kernels_avx512vpopcnt;
 #endif
+#ifdef DH__HAVE_NEON_KERNELS
+    case DH_ISA_NEON: return &dh__kernels_neon;
+#endif
     default: return NULL;
     }
 }

@@ -59,6 +59,28 @@ static inline __attribute__((always_inline)) uint64x2_t dh__pc64_neon(uint64x2_t
 {
     return vpaddlq_u32(vpaddlq_u16(vpaddlq_u8(vcntq_u8(vreinterpretq_u8_u64(v)))));
 }
+
+/** Distance of two rows of w words (any alignment): the byte counts of up to 31
+ *  vectors added as bytes (<= 248) before one widening horizontal add. */
+static inline __attribute__((always_inline)) uint32_t dh__dist_neon(const uint8_t *a,
+                                                                    const uint8_t *b, uint32_t w)
+{
+    uint32_t i = 0, d = 0;
+    while (i + 2 <= w) {
+        uint8x16_t acc = vdupq_n_u8(0);
+        uint32_t stop = w - i > 62 ? i + 62 : w;
+        for (; i + 2 <= stop; i += 2)
+            acc = vaddq_u8(acc, vcntq_u8(veorq_u8(vld1q_u8(a + 8 * i), vld1q_u8(b + 8 * i))));
+        d += vaddlvq_u8(acc);
+    }
+    if (i < w) {
+        uint64_t x, y;
+        __builtin_memcpy(&x, a + 8 * i, 8);
+        __builtin_memcpy(&y, b + 8 * i, 8);
+        d += dh__popcount64(x ^ y);
+    }
+    return d;
+}
 #endif
 
 #endif

@@ -4,6 +4,7 @@ import ctypes
 from ._lib import c_status, fn, lib
 
 ISA_AUTO, ISA_SCALAR, ISA_AVX2, ISA_AVX512BW, ISA_AVX512VPOPCNT = range(5)
+ISA_NEON = 5  # aarch64
 
 _set_threads = fn("dh_set_num_threads", [ctypes.c_uint32])
 _get_threads = fn("dh_get_num_threads", [], ctypes.c_uint32)
@@ -37,7 +38,7 @@ def cpu_has_isa(isa):
 def set_isa(isa):
     """Force a Hamming kernel set: an ISA_* value or its name ('avx2')."""
     if isinstance(isa, str):
-        names = {isa_name(i): i for i in range(5)}
+        names = {isa_name(i): i for i in range(ISA_NEON + 1)}
         if isa not in names:
             raise ValueError(f"unknown isa {isa!r}; one of {sorted(names)}")
         isa = names[isa]
