@@ -32,7 +32,10 @@ struct dh__source {
     const uint8_t *pixels; /* DH__SRC_IMAGES: [n, h, w, c] */
     const float *feats;    /* DH__SRC_FEATURES: [n, dim] */
     void *owned;           /* freed with the source (copied arrays) */
-    dh__imagelist *list;   /* DH__SRC_LIST */
+    dh__imagelist *list;   /* DH__SRC_LIST, read and freed through its own functions
+                            * (set by imagelist.c, so dataset.c needs nothing of it): */
+    dh_status (*list_get)(dh__imagelist *l, size_t j, uint8_t *out);
+    void (*list_destroy)(dh__imagelist *l);
     dh__part parts[2];     /* DH__SRC_CONCAT */
 };
 

@@ -29,7 +29,7 @@ void dh__source_release(dh__source *s)
             dh__source_release(s->parts[k].src);
             dh__free(s->parts[k].map);
         }
-    if (s->list) dh__imagelist_destroy(s->list);
+    if (s->list) s->list_destroy(s->list);
     dh__free_aligned(s->owned);
     dh__free(s);
 }
@@ -47,7 +47,7 @@ dh_status dh__source_image(dh__source *s, size_t j, uint8_t *out)
     size_t bytes = (size_t)s->height * s->width * s->channels, local;
     switch (s->kind) {
     case DH__SRC_IMAGES: memcpy(out, s->pixels + j * bytes, bytes); return DH_OK;
-    case DH__SRC_LIST: return dh__imagelist_get(s->list, j, out);
+    case DH__SRC_LIST: return s->list_get(s->list, j, out);
     case DH__SRC_CONCAT: {
         const dh__part *p = concat_part(s, j, &local);
         return dh__source_image(p->src, local, out);

@@ -5,14 +5,6 @@
 
 #include "nn/net_impl.h"
 
-void nn_net_dims(const dh__net *net, int t, size_t n, int64_t dims[4], int *nd)
-{
-    const nn_shape *s = &net->t[t];
-    dims[0] = (int64_t)n;
-    for (int k = 0; k < s->ndim; k++) dims[k + 1] = s->d[k];
-    *nd = s->ndim + 1;
-}
-
 static int fail(dh__net *net, dh_status st)
 {
     if (net->err == DH_OK) net->err = st;

@@ -218,7 +218,14 @@ dh_status nn_fwd_dropout(nn_plan *p, int i);
 dh_status nn_bwd_dropout(nn_plan *p, int i);
 dh_status nn_fwd_softmax(nn_plan *p, int i);
 dh_status nn_bwd_softmax(nn_plan *p, int i);
-/* net.c */
-void nn_net_dims(const dh__net *net, int t, size_t n, int64_t dims[4], int *nd);
+/** dims = (n, shape of tensor t), *nd = its rank + 1 (here, not in net.c, so the op
+ *  builders need nothing of the graph builder). */
+static inline void nn_net_dims(const dh__net *net, int t, size_t n, int64_t dims[4], int *nd)
+{
+    const nn_shape *s = &net->t[t];
+    dims[0] = (int64_t)n;
+    for (int k = 0; k < s->ndim; k++) dims[k + 1] = s->d[k];
+    *nd = s->ndim + 1;
+}
 
 #endif
