@@ -7,11 +7,15 @@ of --reps runs is kept for each, so background load hits both alike. The distanc
 of every result must agree exactly (ids may differ inside ties: FAISS's tie order
 is unspecified, libdh's is insertion order).
 
-One line per case:
-  n=1000000 K=64 k=100 threads=2 nq=1000 dh_qps=... faiss_qps=... dh_ns_pair=...
-  faiss_ns_pair=... dist_match=yes ratio_vs_faiss 9.87
+Every kernel set the CPU has is timed (DH_ISA forced through dh.set_isa; --isa picks
+one), FAISS once per repetition beside them. One line per case and ISA:
+  n=1000000 K=64 k=100 threads=2 nq=1000 isa=avx2 dh_qps=... dh_ns_pair=... faiss_qps=...
+  faiss_ns_pair=... dist_match=yes ratio_vs_faiss 9.87 limit_qps=... share_of_limit 0.83
 ratio_vs_faiss = FAISS time / libdh time (> 1: libdh is faster). ns_pair is wall
-time per (query, code) pair. Run with Debian's /usr/bin/python3 (numpy + faiss);
+time per (query, code) pair. limit_qps = threads x the popcount limit of that ISA and K
+measured on this machine (bench/popcount_limit.c: XOR + popcount + minimum over an
+L2-resident block, one thread; a "limit isa=..." line is printed first) / n;
+share_of_limit = dh_qps / limit_qps. Run with Debian's /usr/bin/python3 (numpy + faiss);
 libdh is found through DH_LIBRARY or a build folder (see dh._lib). Note: Debian's
 faiss is a generic build without -mpopcnt.
 
@@ -30,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "bindings", "python"))
 
 import dh  # noqa: E402
+import popcount_limit  # noqa: E402
 
 try:
     import faiss  # noqa: E402
@@ -51,7 +56,8 @@ def parse_args():
     p.add_argument("--reps", type=int, default=3,
                    help="repetitions per side, best kept (default 3)")
     p.add_argument("--isa", default=None,
-                   help="force a libdh kernel set (scalar, avx2, avx512bw, avx512vpopcnt)")
+                   help="only this libdh kernel set (scalar, avx2, avx512bw, avx512vpopcnt, "
+                        "neon); default: every one the CPU has")
     p.add_argument("--no-faiss", action="store_true", help="time libdh only")
     p.add_argument("--quick", action="store_true",
                    help="a quick subset: n=100000, K=64, k=100, threads 1 and 2, 2 reps")
@@ -71,37 +77,45 @@ def best_time(fn, reps):
     return best, out
 
 
-def run_case(ixs, q, n, K, k, threads, reps, use_faiss):
+def run_case(ixs, q, n, K, k, threads, reps, use_faiss, isas):
     dh_ix, fa_ix = ixs
     dh.set_num_threads(threads)
     if use_faiss:
         faiss.omp_set_num_threads(threads)
-    t_dh = t_fa = float("inf")
-    D_dh = D_fa = None
-    for r in range(reps):  # alternate which side goes first
-        order = ("dh", "fa") if r % 2 == 0 else ("fa", "dh")
-        for side in order:
-            if side == "dh":
-                t, (D_dh, _) = best_time(lambda: dh_ix.search(q, k), 1)
-                t_dh = min(t_dh, t)
-            elif use_faiss:
+    t_dh = {i: float("inf") for i in isas}
+    D_dh = {}
+    t_fa, D_fa = float("inf"), None
+    for r in range(reps):  # rotate which side goes first
+        sides = list(isas) + (["faiss"] if use_faiss else [])
+        sides = sides[r % len(sides):] + sides[:r % len(sides)]
+        for side in sides:
+            if side == "faiss":
                 t, (D_fa, _) = best_time(lambda: fa_ix.search(q, k), 1)
                 t_fa = min(t_fa, t)
+            else:
+                dh.set_isa(side)
+                t, (D_dh[side], _) = best_time(lambda: dh_ix.search(q, k), 1)
+                t_dh[side] = min(t_dh[side], t)
+    dh.set_isa(dh.ISA_AUTO)
     nq = q.shape[0]
     pairs = nq * n
-    line = (f"n={n} K={K} k={k} threads={threads} nq={nq} isa={dh.isa_name(dh.get_isa())} "
-            f"dh_qps={nq / t_dh:.0f} dh_ns_pair={t_dh * 1e9 / pairs:.3f}")
-    if use_faiss:
-        match = np.array_equal(D_dh, D_fa.astype(np.int32))
-        line += (f" faiss_qps={nq / t_fa:.0f} faiss_ns_pair={t_fa * 1e9 / pairs:.3f}"
-                 f" dist_match={'yes' if match else 'NO'} ratio_vs_faiss {t_fa / t_dh:.2f}")
-        if not match:
-            bad = np.argwhere(D_dh != D_fa)[0]
-            line += f"  # first mismatch at {tuple(bad)}: {D_dh[tuple(bad)]} vs {D_fa[tuple(bad)]}"
-    else:
-        line += " ratio_vs_faiss nan"
-    print(line, flush=True)
-    return use_faiss and not match
+    bad = 0
+    for isa in isas:
+        line = (f"n={n} K={K} k={k} threads={threads} nq={nq} isa={isa} "
+                f"dh_qps={nq / t_dh[isa]:.0f} dh_ns_pair={t_dh[isa] * 1e9 / pairs:.3f}")
+        if use_faiss:
+            match = np.array_equal(D_dh[isa], D_fa.astype(np.int32))
+            bad += not match
+            line += (f" faiss_qps={nq / t_fa:.0f} faiss_ns_pair={t_fa * 1e9 / pairs:.3f}"
+                     f" dist_match={'yes' if match else 'NO'} ratio_vs_faiss {t_fa / t_dh[isa]:.2f}")
+        else:
+            line += " ratio_vs_faiss nan"
+        lim = popcount_limit.limit(isa, K)
+        if lim:
+            limit_qps = threads * lim / n
+            line += f" limit_qps={limit_qps:.0f} share_of_limit {nq / t_dh[isa] / limit_qps:.2f}"
+        print(line, flush=True)
+    return bad
 
 
 def main():
@@ -109,12 +123,15 @@ def main():
     use_faiss = faiss is not None and not a.no_faiss
     if faiss is None and not a.no_faiss:
         print("# faiss is not importable: timing libdh only", flush=True)
-    if a.isa:
-        dh.set_isa(a.isa)
+    isas = [a.isa] if a.isa else [dh.isa_name(i) for i in range(dh.ISA_SCALAR, dh.ISA_NEON + 1)
+                                   if dh.cpu_has_isa(i)]
     load = os.getloadavg()[0]
-    print(f"# libdh {dh.version()} isa={dh.isa_name(dh.get_isa())} cpus={os.cpu_count()} "
-          f"loadavg={load:.2f} (other processes share these cores: compare ratios, not absolutes)",
-          flush=True)
+    print(f"# libdh {dh.version()} best_isa={dh.isa_name(dh.get_isa())} isas={','.join(isas)} "
+          f"cpus={os.cpu_count()} cpu={popcount_limit.cpu_model()} loadavg={load:.2f} (other processes share "
+          "these cores: compare ratios, not absolutes)", flush=True)
+    for isa in isas:
+        for K in a.bits:
+            print("# " + popcount_limit.line(isa, K), flush=True)
     rng = np.random.default_rng(12345)
     failures = 0
     for n in a.n:
@@ -129,7 +146,8 @@ def main():
                 fa_ix.add(db)
             for k in a.k:
                 for th in a.threads:
-                    failures += run_case((dh_ix, fa_ix), q, n, K, k, th, a.reps, use_faiss)
+                    failures += run_case((dh_ix, fa_ix), q, n, K, k, th, a.reps, use_faiss,
+                                         isas)
             dh_ix.close()
             del fa_ix
     if failures:

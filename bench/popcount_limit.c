@@ -23,8 +23,8 @@ static double now(void)
 }
 
 /* Each function: minimum distance of q against n rows of w words (w = 1, 2, 4, 8). */
-__attribute__((target("popcnt"))) static uint64_t lim_scalar(const uint64_t *x, size_t n,
-                                                             uint32_t w, const uint64_t *q)
+static inline __attribute__((always_inline)) uint64_t lim_scalar_w(const uint64_t *x, size_t n,
+                                                                  uint32_t w, const uint64_t *q)
 {
     uint64_t m0 = ~0ull, m1 = ~0ull;
     for (size_t i = 0; i + 2 <= n; i += 2) {
@@ -37,6 +37,22 @@ __attribute__((target("popcnt"))) static uint64_t lim_scalar(const uint64_t *x, 
         m1 = b < m1 ? b : m1;
     }
     return m0 < m1 ? m0 : m1;
+}
+
+#ifdef DH__HAVE_X86_KERNELS
+#define DH__TGT_SCALAR __attribute__((target("popcnt")))
+#else
+#define DH__TGT_SCALAR
+#endif
+DH__TGT_SCALAR static uint64_t lim_scalar(const uint64_t *x, size_t n, uint32_t w,
+                                          const uint64_t *q)
+{
+    switch (w) { /* constant widths unroll, as in the library's scalar kernels */
+    case 1: return lim_scalar_w(x, n, 1, q);
+    case 2: return lim_scalar_w(x, n, 2, q);
+    case 4: return lim_scalar_w(x, n, 4, q);
+    default: return lim_scalar_w(x, n, w, q);
+    }
 }
 
 #ifdef DH__HAVE_X86_KERNELS

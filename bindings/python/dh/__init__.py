@@ -4,7 +4,7 @@ The shared library is found through DH_LIBRARY, next to this package, a source
 checkout's build/ folder, or the system loader (see dh._lib).
 """
 from ._lib import DhError, last_error
-from .core import (ISA_AUTO, ISA_AVX2, ISA_AVX512BW, ISA_AVX512VPOPCNT, ISA_SCALAR,
+from .core import (ISA_AUTO, ISA_AVX2, ISA_AVX512BW, ISA_AVX512VPOPCNT, ISA_NEON, ISA_SCALAR,
                    code_bytes, cpu_has_isa, get_isa, get_num_threads, has_training,
                    isa_name, set_isa, set_num_threads, version)
 
@@ -33,7 +33,7 @@ if has_training():
 
 __all__ = ["DhError", "last_error", "version", "set_num_threads", "get_num_threads",
            "cpu_has_isa", "set_isa", "get_isa", "isa_name", "code_bytes", "has_training",
-           "ISA_AUTO", "ISA_SCALAR", "ISA_AVX2", "ISA_AVX512BW", "ISA_AVX512VPOPCNT",
+           "ISA_AUTO", "ISA_SCALAR", "ISA_AVX2", "ISA_AVX512BW", "ISA_AVX512VPOPCNT", "ISA_NEON",
            "data", "Dataset", "Loader", "npy_load", "npy_save", "Index", "hamming_distances",
            "reverse_bit_order", "pack_codes", "unpack_codes", "eval"]
 if has_training():
