@@ -1575,6 +1575,11 @@ typedef struct dh_index_options {
     uint32_t n_bits;    /* K: multiple of 8 in 8..4096; default 64 */
     uint32_t n_threads; /* threads of this index's searches; 0 (default) = dh_get_num_threads() */
     uint64_t reserve;   /* rows to allocate up front; 0 (default) = grow on demand */
+    /* Since 1.2: multi-index hashing tables kept with the index (docs/index.md,
+     * "Multi-index hashing"): 0 (default) none, DH_MIH_AUTO (-1) m = K / log2(n)
+     * substrings, or m tables, 1..min(K, 256). Tables are (re)built as rows are added. */
+    int32_t multi_index;
+    int32_t search_mode; /* Since 1.2: DH_SEARCH_AUTO (default), _SCAN or _MIH */
 } dh_index_options;
 
 /** Fill `opts` with the defaults and set struct_size. NULL is a no-op.
@@ -1776,6 +1781,52 @@ DH_API dh_status dh_index_add_npy(dh_index *index, const char *path, uint32_t fl
  *  Since: 1.0 */
 DH_API dh_status dh_index_export_npy(const dh_index *index, const char *path, int32_t format,
                                      const char *out_ids_path);
+
+/* ---- Multi-index hashing (Norouzi, Punjani, Fleet 2012) ------------------ */
+
+/** dh_index_options.multi_index / dh_index_build_mih(): pick m = K / log2(n). */
+#define DH_MIH_AUTO (-1)
+
+/** Search strategies (dh_index_options.search_mode, dh_index_set_search_mode()). */
+enum {
+    DH_SEARCH_AUTO = 0, /* MIH where the cost model says it pays, the scan otherwise */
+    DH_SEARCH_SCAN = 1, /* always the linear scan */
+    DH_SEARCH_MIH = 2   /* MIH whenever tables exist, however long it takes */
+};
+
+/** Build multi-index hashing tables over the index's rows now (replacing any) and keep
+ *  them up to date from then on: rows added later go to a tail that searches check one
+ *  by one until it passes max(1024, rows / 32), when the tables are rebuilt; removed
+ *  rows are skipped; compaction rebuilds. dh_index_search() and
+ *  dh_index_range_search() then return exactly the scan's results (ids, distances,
+ *  tie order), usually much faster for small radii and small k (docs/index.md).
+ *  The code is split into m substrings of K/m bits (lengths differ by at most one);
+ *  each table is keyed by up to min(K/m, ceil(log2 n) - 2, 26) bits of its substring.
+ *  Works on read-only (mapped) indexes too; the tables then live in memory.
+ *  m  DH_MIH_AUTO (-1): round(K / log2(live rows)), at least 1; or 1..min(K, 256).
+ *     m = 1 is a single table over the first bits of the code (valid, rarely fast).
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL index; m = 0, < -1 or > min(K, 256)),
+ *  DH_E_UNSUPPORTED (more than 2^32 - 1 rows), DH_E_NO_MEMORY (the index is
+ *  unchanged). Thread-safety: internally locked (write). Since: 1.2 */
+DH_API dh_status dh_index_build_mih(dh_index *index, int32_t m);
+
+/** Drop the multi-index tables (searches scan; adds no longer build tables).
+ *  Returns DH_OK or DH_E_INVALID_ARG. Thread-safety: internally locked (write).
+ *  Since: 1.2 */
+DH_API dh_status dh_index_drop_mih(dh_index *index);
+
+/** The multi-index tables of an index: out_m their number (0: none), out_rows the
+ *  rows they cover (later rows are the tail), out_bytes their memory. Each out
+ *  pointer may be NULL. Returns DH_OK or DH_E_INVALID_ARG. Thread-safety: shared.
+ *  Since: 1.2 */
+DH_API dh_status dh_index_mih_info(const dh_index *index, uint32_t *out_m, size_t *out_rows,
+                                   size_t *out_bytes);
+
+/** Set how searches use the tables: DH_SEARCH_AUTO, DH_SEARCH_SCAN or DH_SEARCH_MIH.
+ *  Results are identical in every mode; only the time differs. Without tables every
+ *  mode scans. Returns DH_OK or DH_E_INVALID_ARG. Thread-safety: internally locked
+ *  (write). Since: 1.2 */
+DH_API dh_status dh_index_set_search_mode(dh_index *index, int32_t mode);
 
 /* ======================================================================== */
 /* 10. Evaluation metrics                                                   */

@@ -7,8 +7,11 @@
  *   64 ids: R x int64, then zero padding to a multiple of 64
  *   codes: R x W x uint64 (64-byte aligned, so a mapped file is used in place)
  *   tombstones: ceil(R/64) x uint64 bitmap
+ *   version 2 with flag bit 0: zero padding to a multiple of 64, then the multi-index
+ *   tables (mih_io.c)
  *   trailer (8): CRC-32C of everything before it, then the end mark "DHIE" */
 #include "index/index.h"
+#include "index/mih.h"
 #include "io/io.h"
 
 #include <errno.h>
@@ -20,7 +23,8 @@
 
 static const uint8_t k_magic[8] = {0x89, 'D', 'H', 'I', 'X', '\r', '\n', 0x1A};
 static const uint8_t k_end[4] = {'D', 'H', 'I', 'E'};
-#define DH__IX_VERSION 1u
+#define DH__IX_VERSION 2u  /* 2: optional multi-index section (flags bit 0) */
+#define DH__IX_FLAG_MIH 1u
 #define DH__IX_HEADER 64u
 
 /* Fuzzing builds (libFuzzer's convention) skip checksum verification so mutated inputs
@@ -32,7 +36,7 @@ static const uint8_t k_end[4] = {'D', 'H', 'I', 'E'};
 #endif
 
 typedef struct layout {
-    size_t ids_off, codes_off, tomb_off, end_off, total;
+    size_t ids_off, codes_off, tomb_off, mih_off, end_off, total; /* mih_off 0: none */
 } layout;
 
 /* Offsets for R rows of W words; 0 if they overflow. */
@@ -44,9 +48,13 @@ static int compute_layout(uint64_t rows, uint32_t w, layout *l)
     l->codes_off = (DH__IX_HEADER + r * 8 + 63) / 64 * 64;
     l->tomb_off = l->codes_off + r * w * 8;
     l->end_off = l->tomb_off + (r + 63) / 64 * 8;
+    l->mih_off = 0;
     l->total = l->end_off + 8;
     return 1;
 }
+
+/* The writer's put callback for the multi-index section. */
+static void w_put(void *ctx, const void *p, size_t n);
 
 /* ---- save ---- */
 
@@ -79,17 +87,30 @@ static void w_bytes(writer *w, const void *p, size_t n)
     w->used += n;
 }
 
+static void w_put(void *ctx, const void *p, size_t n)
+{
+    writer *w = ctx;
+    const uint8_t *b = p;
+    while (n) { /* large arrays (row lists) go through the buffer in pieces */
+        size_t c = n < sizeof w->buf / 2 ? n : sizeof w->buf / 2;
+        w_bytes(w, b, c);
+        b += c;
+        n -= c;
+    }
+}
+
 static void write_header(writer *w, const dh_index *ix)
 {
     uint8_t h[DH__IX_HEADER] = {0};
     memcpy(h, k_magic, 8);
-    dh__put_le32(h + 8, DH__IX_VERSION);
+    dh__put_le32(h + 8, ix->mih ? 2u : 1u); /* version 1 readers read files without MIH */
     dh__put_le32(h + 12, DH__IX_HEADER);
     dh__put_le32(h + 16, ix->n_bits);
     dh__put_le32(h + 20, ix->n_words);
     dh__put_le64(h + 24, ix->n);
     dh__put_le64(h + 32, ix->n_removed);
     dh__put_le64(h + 40, ix->next_id);
+    dh__put_le64(h + 48, ix->mih ? DH__IX_FLAG_MIH : 0);
     dh__put_le32(h + 60, dh__crc32c(0, h, 60));
     w_bytes(w, h, sizeof h);
 }
@@ -104,6 +125,11 @@ static dh_status save_locked(const dh_index *ix, writer *w)
     size_t n_code_words = ix->n * ix->n_words;
     for (size_t i = 0; i < n_code_words && w->st == DH_OK; i++) w_u64(w, ix->codes[i]);
     for (size_t i = 0; i < (ix->n + 63) / 64; i++) w_u64(w, ix->tomb ? ix->tomb[i] : 0);
+    if (ix->mih) {
+        size_t at = l.end_off;
+        for (; at % 64; at += 8) w_u64(w, 0);
+        dh__mih_section_write(ix->mih, w_put, w);
+    }
     w_flush(w);
     uint8_t trailer[8];
     dh__put_le32(trailer, w->crc);
@@ -173,7 +199,8 @@ static dh_status parse_header(const uint8_t *b, size_t len, header *h, layout *l
                        DH__INDEX_MAX_BITS);
     if (h->n_words != (h->n_bits + 63) / 64)
         return FMT_ERR("word count %u at offset 20 does not match K = %u", h->n_words, h->n_bits);
-    if (h->flags != 0 || h->reserved != 0)
+    uint64_t known = h->version >= 2 ? DH__IX_FLAG_MIH : 0;
+    if ((h->flags & ~known) != 0 || h->reserved != 0)
         return dh__set_error(DH_E_VERSION, "unknown flags 0x%llx at offset 48 (written by a "
                              "newer libdh?)", (unsigned long long)(h->flags | h->reserved));
     if (h->removed > h->rows)
@@ -182,6 +209,19 @@ static dh_status parse_header(const uint8_t *b, size_t len, header *h, layout *l
     if (!compute_layout(h->rows, h->n_words, l))
         return FMT_ERR("row count %llu at offset 24 is impossibly large (file is %zu bytes)",
                        (unsigned long long)h->rows, len);
+    if (h->flags & DH__IX_FLAG_MIH) {
+        size_t size = 0;
+        l->mih_off = (l->end_off + 63) / 64 * 64;
+        if (l->mih_off > len)
+            return FMT_ERR("file is %zu bytes, too short for its multi-index section at %zu",
+                           len, l->mih_off);
+        DH_TRY(dh__mih_section_size(b, len, h->n_bits, h->rows, l->mih_off, &size));
+        if (size > len - l->mih_off)
+            return FMT_ERR("multi-index section at offset %zu needs %zu bytes, the file has "
+                           "%zu", l->mih_off, size, len - l->mih_off);
+        l->end_off = l->mih_off + size;
+        l->total = l->end_off + 8;
+    }
     if (l->total != len)
         return FMT_ERR("file is %zu bytes but its header (row count %llu at offset 24) needs "
                        "%zu: truncated or corrupt", len, (unsigned long long)h->rows, l->total);
@@ -224,6 +264,9 @@ static dh_status check_body(const uint8_t *b, const header *h, const layout *l)
             return FMT_ERR("tombstone bits past the last row at offset %zu", l->tomb_off + i * 8);
         set += (uint64_t)__builtin_popcountll(t);
     }
+    size_t tomb_end = l->tomb_off + (rows + 63) / 64 * 8;
+    for (size_t o = tomb_end; l->mih_off && o < l->mih_off; o++)
+        if (b[o]) return FMT_ERR("nonzero padding at offset %zu", o);
     if (set != h->removed)
         return FMT_ERR("tombstone bitmap at offset %zu marks %llu rows, header says %llu",
                        l->tomb_off, (unsigned long long)set, (unsigned long long)h->removed);
@@ -285,6 +328,16 @@ dh_status dh__index_load_buffer(const uint8_t *buf, size_t len, int borrow, cons
             dh_index_free(ix);
             return st;
         }
+    }
+    if (l.mih_off) {
+        st = dh__mih_section_load(buf, l.mih_off, ix->codes, ix->n_words, h.n_bits, h.rows,
+                                  borrow, &ix->mih);
+        if (st != DH_OK) {
+            dh_index_free(ix);
+            dh__error_prefix("%s", what);
+            return st;
+        }
+        ix->mih_want = ix->mih->requested;
     }
     *out = ix;
     return DH_OK;

@@ -4,16 +4,10 @@
  *
  * The same scan kernels run with a fixed bound r + 1; hit lists grow by doubling. Each
  * query's hits are ordered by (distance, row) with a counting sort over 0..K. */
+#include "index/mih.h"
 #include "index/search.h"
 
 #include <string.h>
-
-struct dh_range_result {
-    size_t nq;
-    size_t *lims;  /* [nq + 1] */
-    int64_t *ids;  /* [lims[nq]] */
-    int32_t *dist; /* [lims[nq]] */
-};
 
 static dh_status cand_grow(dh__cand *c)
 {
@@ -133,6 +127,15 @@ static dh_status range_locked(dh__search *s, const uint8_t *queries, uint32_t ra
     return st;
 }
 
+dh_status dh__index_range_scan_locked(const dh_index *ix, const uint8_t *queries, size_t nq,
+                                      uint32_t radius, dh_range_result *res)
+{
+    dh__search s = {0};
+    s.ix = ix;
+    s.nq = nq;
+    return range_locked(&s, queries, radius, res);
+}
+
 dh_status dh_index_range_search(const dh_index *ix, const uint8_t *queries, size_t n_queries,
                                 uint32_t radius, dh_range_result **out)
 {
@@ -153,11 +156,9 @@ dh_status dh_index_range_search(const dh_index *ix, const uint8_t *queries, size
     }
     dh_status st = DH_OK;
     if (n_queries > 0) {
-        dh__search s = {0};
-        s.ix = ix;
-        s.nq = n_queries;
         dh__index_rdlock(ix);
-        st = range_locked(&s, queries, radius, res);
+        st = ix->mih ? dh__mih_range_locked(ix, queries, n_queries, radius, res)
+                     : dh__index_range_scan_locked(ix, queries, n_queries, radius, res);
         dh__index_unlock(ix);
     }
     if (st != DH_OK) {

@@ -4,6 +4,14 @@
 
 #include "index/index.h"
 
+/** Result of dh_index_range_search (radius.c; filled by mih_search.c too). */
+struct dh_range_result {
+    size_t nq;
+    size_t *lims;  /* [nq + 1] */
+    int64_t *ids;  /* [lims[nq]] */
+    int32_t *dist; /* [lims[nq]] */
+};
+
 /** Candidate rows of one query over one database range, in row order. */
 typedef struct dh__cand {
     uint64_t *pos;   /* [cap] row numbers */

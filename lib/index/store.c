@@ -1,6 +1,7 @@
 /* lib/index/store.c -- the index object: create/free, adding rows with ids, removal by
  * tombstones, compaction, export, and the reader/writer lock. */
 #include "index/index.h"
+#include "index/mih.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -55,9 +56,18 @@ dh_status dh_index_create(const dh_index_options *opts, dh_index **out)
     DH_TRY(check_n_bits(o.n_bits, "dh_index_create"));
     DH_CHECK_ARG_MSG(o.n_threads <= 4096, "dh_index_create: n_threads %u is more than 4096",
                      o.n_threads);
+    uint32_t mcap = o.n_bits < DH__MIH_MAX_TABLES ? o.n_bits : DH__MIH_MAX_TABLES;
+    DH_CHECK_ARG_MSG(o.multi_index >= -1 && (o.multi_index <= 0 || (uint32_t)o.multi_index <= mcap),
+                     "dh_index_create: multi_index %d is not 0 (off), -1 (auto) or 1..%u tables",
+                     o.multi_index, mcap);
+    DH_CHECK_ARG_MSG(o.search_mode >= DH__SEARCH_AUTO && o.search_mode <= DH__SEARCH_MIH,
+                     "dh_index_create: search_mode %d is not DH_SEARCH_AUTO, _SCAN or _MIH",
+                     o.search_mode);
     dh_index *ix;
     DH_TRY(dh__index_new(o.n_bits, &ix));
     ix->n_threads = o.n_threads;
+    ix->mih_want = o.multi_index;
+    ix->search_mode = o.search_mode;
     if (o.reserve > 0) {
         dh_status st = o.reserve > SIZE_MAX / 2
                            ? dh__set_error(DH_E_NO_MEMORY, "dh_index_create: reserve %llu rows "
@@ -82,6 +92,7 @@ void dh_index_free(dh_index *ix)
         dh__free(ix->ids);
         dh__free(ix->tomb);
     }
+    dh__mih_free(ix->mih);
     pthread_rwlock_destroy(&ix->lock);
     dh__free(ix);
 }
@@ -151,6 +162,7 @@ static dh_status add_locked(dh_index *ix, const void *rows, int32_t format, size
     }
     ix->n += n;
     ix->next_id = next;
+    dh__mih_maintain_locked(ix, 0);
     return DH_OK;
 }
 
@@ -200,6 +212,11 @@ void dh__index_compact_locked(dh_index *ix)
     ix->n = j;
     ix->n_removed = 0;
     memset(ix->tomb, 0, (ix->cap + 63) / 64 * 8);
+    if (ix->mih) { /* rows were renumbered: the tables are stale */
+        dh__mih_free(ix->mih);
+        ix->mih = NULL;
+        if (ix->mih_want) dh__mih_maintain_locked(ix, 1);
+    }
 }
 
 dh_status dh_index_compact(dh_index *ix)

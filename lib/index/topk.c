@@ -11,6 +11,7 @@
  * the output is a counting sort). The result is the unique k smallest (d, row) pairs,
  * whatever the kernel, block size, chunking or thread count. */
 #include "index/index.h"
+#include "index/mih.h"
 #include "index/search.h"
 
 #include <string.h>
@@ -281,14 +282,22 @@ dh_status dh_index_search(const dh_index *ix, const uint8_t *queries, size_t n_q
         return dh__set_error(DH_E_INVALID_ARG, "%s: n_queries %zu x k %u overflows", fn,
                              n_queries, k);
     if (n_queries == 0) return DH_OK;
+    dh__index_rdlock(ix);
+    dh_status st = ix->mih ? dh__mih_search_locked(ix, queries, n_queries, k, out_dist, out_ids)
+                           : dh__index_search_scan_locked(ix, queries, n_queries, k, out_dist,
+                                                          out_ids);
+    dh__index_unlock(ix);
+    return st;
+}
+
+dh_status dh__index_search_scan_locked(const dh_index *ix, const uint8_t *queries, size_t nq,
+                                       uint32_t k, int32_t *out_dist, int64_t *out_ids)
+{
     dh__search s = {0};
     s.ix = ix;
-    s.nq = n_queries;
+    s.nq = nq;
     s.k = k;
     s.out_dist = out_dist;
     s.out_ids = out_ids;
-    dh__index_rdlock(ix);
-    dh_status st = search_locked(&s, queries);
-    dh__index_unlock(ix);
-    return st;
+    return search_locked(&s, queries);
 }
