@@ -338,6 +338,49 @@ START_TEST(stale_temps_of_dead_processes_cleaned)
 }
 END_TEST
 
+/* ---- parsing corners ---- */
+
+/* a v1 .npy image with header dict `dict` (padded to 128 bytes) and `data` bytes */
+static size_t npy_image(uint8_t *out, const char *dict, size_t dict_len, size_t data)
+{
+    memcpy(out, "\x93NUMPY\x01\x00", 8);
+    size_t hl = 128 - 10;
+    ck_assert_uint_lt(dict_len, hl);
+    out[8] = (uint8_t)hl, out[9] = 0;
+    memset(out + 10, ' ', hl);
+    memcpy(out + 10, dict, dict_len);
+    out[10 + hl - 1] = '\n';
+    memset(out + 128, 0, data);
+    return 128 + data;
+}
+
+START_TEST(npy_shape_overflow_and_nul_dtype)
+{
+    uint8_t buf[256];
+    dh_array *a = NULL;
+    /* 2^64 + 4 wrapped to 4 and loaded 4 float32 */
+    const char *wrap = "{'descr': '<f4', 'fortran_order': False, 'shape': (18446744073709551620,), }";
+    size_t n = npy_image(buf, wrap, strlen(wrap), 16);
+    ck_assert_dh_fail(dh_npy_load_buffer(buf, n, &a), DH_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(dh_last_error(), "too large"));
+    /* 2^62 + 1 is refused as well; 4 still loads */
+    const char *big = "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387905,), }";
+    n = npy_image(buf, big, strlen(big), 16);
+    ck_assert_dh_fail(dh_npy_load_buffer(buf, n, &a), DH_E_FORMAT);
+    const char *ok = "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }";
+    n = npy_image(buf, ok, strlen(ok), 16);
+    ck_assert_dh_ok(dh_npy_load_buffer(buf, n, &a));
+    dh_array_free(a);
+    /* a dtype string with an embedded NUL: '<f4\0xx' used to read as '<f4' */
+    const char nul[] = "{'descr': '<f4\0xx', 'fortran_order': False, 'shape': (4,), }";
+    n = npy_image(buf, nul, sizeof nul - 1, 16);
+    a = NULL;
+    dh_status st = dh_npy_load_buffer(buf, n, &a);
+    ck_assert_msg(st == DH_E_FORMAT, "NUL in dtype: %d %s", st, dh_last_error());
+    ck_assert_ptr_null(a);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("reliability");
@@ -354,5 +397,8 @@ int main(void)
     tcase_add_test(tf, save_ignores_planted_symlink_and_keeps_mode);
     tcase_add_test(tf, stale_temps_of_dead_processes_cleaned);
     suite_add_tcase(s, tf);
+    TCase *tp = tcase_create("parsing");
+    tcase_add_test(tp, npy_shape_overflow_and_nul_dtype);
+    suite_add_tcase(s, tp);
     return dh_test_run(s);
 }

@@ -69,7 +69,8 @@ static dh_status hstring(hparse *p, char *out, size_t cap)
     if (q != '\'' && q != '"') return hfail(p, "expected a quoted string");
     size_t start = ++p->i, k = 0;
     while (p->i < p->n && p->s[p->i] != (char)q) {
-        if (p->s[p->i] == '\\' || p->s[p->i] == '\n') return hfail(p, "bad character in string");
+        if (p->s[p->i] == '\\' || p->s[p->i] == '\n' || p->s[p->i] == '\0')
+            return hfail(p, "bad character in string (backslash, newline or NUL)");
         if (k + 1 >= cap) return hfail(p, "string too long");
         out[k++] = p->s[p->i++];
     }
@@ -103,8 +104,9 @@ static dh_status hint(hparse *p, int64_t *out)
     size_t start = p->i;
     uint64_t v = 0;
     while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') {
-        v = v * 10 + (uint64_t)(p->s[p->i] - '0');
-        if (v > NPY_MAX_ELEMS) return hfail(p, "dimension too large");
+        uint64_t digit = (uint64_t)(p->s[p->i] - '0');
+        if (v > (NPY_MAX_ELEMS - digit) / 10) return hfail(p, "dimension too large"); /* no wrap */
+        v = v * 10 + digit;
         p->i++;
     }
     if (p->i == start) return hfail(p, "expected a non-negative integer dimension");
