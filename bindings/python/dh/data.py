@@ -8,6 +8,7 @@ import ctypes
 
 import numpy as np
 
+from ._checks import c_path
 from ._lib import (c_f32_p, c_i32_p, c_i64_p, c_size_p, c_u8_p, as_array, fn, ptr)
 
 DTYPE_UINT8, DTYPE_INT8, DTYPE_INT32, DTYPE_INT64, DTYPE_FLOAT32, DTYPE_FLOAT64 = range(1, 7)
@@ -111,7 +112,7 @@ _lo_seek = fn("dh_loader_seek", [_vp, _u64, _u64])
 
 
 def _b(s):
-    return None if s is None else str(s).encode()
+    return None if s is None else c_path(s)
 
 
 # ---- .npy ----------------------------------------------------------------------

@@ -13,6 +13,7 @@ import ctypes
 
 import numpy as np
 
+from ._checks import U32_MAX, U64_MAX, c_int, c_path
 from ._lib import as_array, c_i8_p, c_i32_p, c_i64_p, c_size_p, c_u8_p, fn, ptr
 
 CODE_PACKED, CODE_PACKED_MSB, CODE_FLOAT32, CODE_FLOAT64, CODE_INT8 = range(5)
@@ -77,7 +78,7 @@ def _flags(bitorder):
 
 
 def _path(p):
-    return str(p).encode()
+    return c_path(p)
 
 
 def code_bytes_of(n_bits):
@@ -151,7 +152,9 @@ class Index:
             return
         opts = _IndexOptions()
         _opts_init(ctypes.byref(opts))
-        opts.n_bits, opts.n_threads, opts.reserve = n_bits, n_threads, reserve
+        opts.n_bits = c_int(n_bits, 1, U32_MAX, "n_bits")  # the C side checks 1..DH_MAX_BITS
+        opts.n_threads = c_int(n_threads, 0, U32_MAX, "n_threads")
+        opts.reserve = c_int(reserve, 0, U64_MAX, "reserve")
         h = _vp()
         _create(ctypes.byref(opts), ctypes.byref(h))
         self._h = h
@@ -261,6 +264,7 @@ class Index:
     def search(self, queries, k, bitorder="little"):
         """k nearest codes of each query -> (D int32 [nq, k], I int64 [nq, k]), sorted by
         distance, ties by insertion order; missing results are id -1, distance INT32_MAX."""
+        k = c_int(k, 0, U32_MAX, "k")
         q = self._queries(queries, bitorder)
         nq = q.shape[0]
         D = np.empty((nq, k), dtype=np.int32)
@@ -272,9 +276,10 @@ class Index:
     def range_search(self, queries, radius, bitorder="little"):
         """Every code within distance radius (inclusive) -> (lims int64 [nq+1], D int32,
         I int64); query i's hits are D[lims[i]:lims[i+1]], sorted by distance."""
+        radius = c_int(radius, 0, U32_MAX, "radius")
         q = self._queries(queries, bitorder)
         res = _vp()
-        _range(self._handle(), ptr(q, ctypes.c_uint8), q.shape[0], int(radius), ctypes.byref(res))
+        _range(self._handle(), ptr(q, ctypes.c_uint8), q.shape[0], radius, ctypes.byref(res))
         try:
             nq, hits = int(_rr_nq(res)), int(_rr_hits(res))
             lims = np.ctypeslib.as_array(_rr_lims(res), shape=(nq + 1,)).astype(np.int64)

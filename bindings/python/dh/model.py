@@ -12,6 +12,7 @@ import ctypes
 
 import numpy as np
 
+from ._checks import c_path
 from ._lib import as_array, c_f32_p, c_i64_p, c_u8_p, fn, ptr
 
 HEAD_IDENTITY, HEAD_TANH, HEAD_SCALED_TANH, HEAD_SIGN, HEAD_BN = range(5)
@@ -126,7 +127,7 @@ class Model:
     @classmethod
     def load(cls, path):
         h = _vp()
-        _m_load(str(path).encode(), ctypes.byref(h))
+        _m_load(c_path(path), ctypes.byref(h))
         return cls(h)
 
     def __del__(self):
@@ -179,14 +180,14 @@ class Model:
         return (codes, cont) if return_continuous else codes
 
     def save(self, path):
-        _m_save(self._h, str(path).encode())
+        _m_save(self._h, c_path(path))
 
     def load_backbone(self, path, strict=False, allow_missing=False):
         """Returns (loaded, ignored) tensor counts."""
         flags = (BACKBONE_STRICT if strict else 0) | (BACKBONE_ALLOW_MISSING if allow_missing
                                                        else 0)
         loaded, ignored = _u32(), _u32()
-        _m_backbone(self._h, str(path).encode(), flags, ctypes.byref(loaded),
+        _m_backbone(self._h, c_path(path), flags, ctypes.byref(loaded),
                     ctypes.byref(ignored))
         return int(loaded.value), int(ignored.value)
 
