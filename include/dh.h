@@ -526,7 +526,9 @@ enum {
     DH_AUG_CENTER_CROP = 1 << 2,  /* evaluation: shorter side to out/resize_ratio, centre crop */
     DH_AUG_FLIP = 1 << 3,         /* horizontal flip with probability flip_prob */
     DH_AUG_COLOR_JITTER = 1 << 4, /* brightness, contrast, saturation factors in [1-x, 1+x] */
-    DH_AUG_GRAYSCALE = 1 << 5     /* to grey (3 equal channels) with probability grayscale_prob */
+    DH_AUG_GRAYSCALE = 1 << 5,    /* to grey (3 equal channels) with probability grayscale_prob */
+    DH_AUG_BLUR = 1 << 6          /* Since 1.2: with probability 1/2, a 3x3 Gaussian blur with
+                                     sigma ~ U(0.1, 2) (torchvision GaussianBlur(3), reflect) */
 };
 
 /** Options of dh_loader_create. */
@@ -1273,7 +1275,9 @@ DH_API dh_status dh_model_update_class_memory(struct dh_model *model, const dh_d
  *  docs/methods.md for formulas, normalisers and citations; dh_loss_method_name):
  *  "dpsh", "hashnet", "dch", "dsh", "dtsh", "triplet", "adsh", "greedyhash", "csq",
  *  "dpn", "orthohash", "mdsh", "sprch", "twostage", "dihn", "dih", "lthnet",
- *  "dualproxy". A loss may own parameters the optimizer updates (GreedyHash's classifier, SPRCH's proxies) and
+ *  "dualproxy"; unsupervised (labels are never read; Since 1.2): "cibhash", "bihalf",
+ *  "ssdh", "kmeans", "sgh", and the shallow baselines "lsh", "pcah", "itq" (fitted in
+ *  closed form by dh_trainer_run into the model's head; docs/methods.md). A loss may own parameters the optimizer updates (GreedyHash's classifier, SPRCH's proxies) and
  *  state saved with a model (centers, database codes, memory banks); both are float tensors
  *  reachable by name. Thread-safety: exclusive (state changes on every call). */
 typedef struct dh_loss dh_loss;
@@ -1353,6 +1357,18 @@ DH_API void dh_loss_options_init(dh_loss_options *opts);
  *  range). Thread-safety: pure. Since: 1.0 */
 DH_API size_t dh_loss_method_count(void);
 DH_API const char *dh_loss_method_name(size_t i);
+
+/** Method flags (dh_loss_method_flags). Since: 1.2 */
+enum {
+    DH_LOSS_FLAG_UNSUPERVISED = 1, /* labels are never read (train on unlabelled data) */
+    DH_LOSS_FLAG_TWO_VIEWS = 2,    /* batches are two augmented views of each image */
+    DH_LOSS_FLAG_FEATURES = 4,     /* reads per-sample features (dh_loss_set_features) */
+    DH_LOSS_FLAG_SHALLOW = 8       /* no network training: the head is fitted in closed form */
+};
+
+/** DH_LOSS_FLAG_* of a method by name (case-insensitive); 0 for supervised and
+ *  unknown methods. Thread-safety: pure. Since: 1.2 */
+DH_API uint32_t dh_loss_method_flags(const char *method);
 
 /** Create a loss.
  *  method: NUL-terminated name (case-insensitive), borrowed. opts: required (n_bits,
@@ -1444,6 +1460,19 @@ DH_API dh_status dh_loss_tensor_shape(const dh_loss *loss, const char *name, int
 DH_API dh_status dh_loss_get_tensor(const dh_loss *loss, const char *name, float *out, size_t n);
 DH_API dh_status dh_loss_set_tensor(dh_loss *loss, const char *name, const float *data,
                                     size_t n);
+
+/** Unsupervised methods that read per-sample features (ssdh, kmeans, bihalf, sgh;
+ *  docs/methods.md): give the training set's feature rows, e.g. a pretrained encoder's
+ *  outputs or a .npy file, instead of the trainer's default (the input rows, or the
+ *  model's features with variant 1). The trainer then keeps these rows. The method
+ *  derives its state at once (SSDH thresholds, k-means pseudo labels; SGH creates its
+ *  decoder, D columns, on the first call).
+ *  features: [n, dim] float32, borrowed; n must equal n_train; every value finite.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, n or dim 0, a NaN/Inf value, named),
+ *  DH_E_SHAPE (n != n_train, dim differs from earlier rows), DH_E_STATE (a method that
+ *  reads no features), DH_E_NO_MEMORY. Thread-safety: exclusive. Since: 1.2 */
+DH_API dh_status dh_loss_set_features(dh_loss *loss, const float *features, size_t n,
+                                      size_t dim);
 
 /** Generate C hash centers of K bits. method: DH_CENTERS_*. seed: random draws.
  *  out_centers: [C, K] float32 +-1, caller-owned. out_min_distance: receives the

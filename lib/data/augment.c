@@ -138,6 +138,29 @@ static void jitter(float *x, uint32_t c, size_t hw, const dh__aug_params *p, dh_
             x[k * hw + i] = clamp01((x[k * hw + i] - g[i]) * fs + g[i]);
 }
 
+/* torchvision GaussianBlur(3): separable 3-tap kernel exp(-x^2 / 2 sigma^2), reflect
+ * padding, in place on each plane (t: one plane of scratch). */
+static void blur3(float *x, uint32_t c, uint32_t h, uint32_t w, double sigma, float *t)
+{
+    double e = exp(-1.0 / (2 * sigma * sigma)), s = 1 + 2 * e;
+    float w0 = (float)(1 / s), w1 = (float)(e / s);
+    for (uint32_t k = 0; k < c; k++) {
+        float *p = x + (size_t)k * h * w;
+        for (uint32_t y = 0; y < h; y++)
+            for (uint32_t i = 0; i < w; i++) {
+                uint32_t l = i ? i - 1 : (w > 1 ? 1 : 0), r = i + 1 < w ? i + 1 : (w > 1 ? i - 1 : 0);
+                t[(size_t)y * w + i] = w0 * p[(size_t)y * w + i] + w1 * (p[(size_t)y * w + l] +
+                                                                       p[(size_t)y * w + r]);
+            }
+        for (uint32_t y = 0; y < h; y++) {
+            uint32_t u = y ? y - 1 : (h > 1 ? 1 : 0), d = y + 1 < h ? y + 1 : (h > 1 ? y - 1 : 0);
+            for (uint32_t i = 0; i < w; i++)
+                p[(size_t)y * w + i] = w0 * t[(size_t)y * w + i] +
+                                       w1 * (t[(size_t)u * w + i] + t[(size_t)d * w + i]);
+        }
+    }
+}
+
 dh_status dh__augment(const uint8_t *img, uint32_t h, uint32_t w, uint32_t c,
                       const dh__aug_params *p, dh__rng *rng, dh__aug_scratch *s, float *out)
 {
@@ -159,6 +182,9 @@ dh_status dh__augment(const uint8_t *img, uint32_t h, uint32_t w, uint32_t c,
         grey_plane(out, ohw, c, s->b);
         for (uint32_t k = 0; k < 3; k++) memcpy(out + k * ohw, s->b, ohw * sizeof(float));
     }
+    /* draws only under the flag, so streams without it are unchanged */
+    if ((p->flags & DH_AUG_BLUR) && dh__rng_unif(rng) < 0.5)
+        blur3(out, c, p->out_h, p->out_w, unif(rng, 0.1, 2.0), s->b);
     for (uint32_t k = 0; k < c; k++) {
         float m = p->mean[k], inv = p->inv_std[k];
         float *o = out + k * ohw;

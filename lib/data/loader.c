@@ -306,7 +306,8 @@ static dh_status check_opts(const dh_loader_options *o, const dh_dataset *ds)
                      o->batch_size);
     DH_CHECK_ARG_MSG(o->n_threads <= 256, "dh_loader_create: n_threads %u > 256", o->n_threads);
     const uint32_t known = DH_AUG_RESIZED_CROP | DH_AUG_RANDOM_CROP | DH_AUG_CENTER_CROP |
-                           DH_AUG_FLIP | DH_AUG_COLOR_JITTER | DH_AUG_GRAYSCALE;
+                           DH_AUG_FLIP | DH_AUG_COLOR_JITTER | DH_AUG_GRAYSCALE |
+                           DH_AUG_BLUR;
     DH_CHECK_ARG_MSG((o->augment & ~known) == 0, "dh_loader_create: unknown augment flags 0x%x",
                      o->augment & ~known);
     if (!ds->src->is_image) {

@@ -1,6 +1,7 @@
 /* lib/loss/loss.c -- the public loss API: method table, options with per-method
  * defaults, batch validation, the tensor registry (parameters + state). */
 #include "loss/loss.h"
+#include "loss/unsup.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@ static const dh__loss_method *const methods[] = {
     &dh__loss_sprch,    &dh__loss_twostage,
     &dh__loss_dihn,     &dh__loss_dih,      /* incremental.c */
     &dh__loss_lthnet,   &dh__loss_dualproxy, /* longtail.c */
+    &dh__loss_cibhash,  &dh__loss_bihalf,   &dh__loss_ssdh,       &dh__loss_kmeans,
+    &dh__loss_sgh,      &dh__loss_lsh,      &dh__loss_pcah,       &dh__loss_itq, /* unsup.h */
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 
@@ -132,6 +135,7 @@ dh_status dh_loss_create(const char *method, const dh_loss_options *opts, dh_los
     if (o.n_bits < 1 || o.n_bits > 4096)
         return dh__set_error(DH_E_INVALID_ARG, "dh_loss_create(%s): n_bits = %u, want 1..4096",
                              m->name, o.n_bits);
+    if (dh__method_unsup_flags(m) && o.n_classes == 0) o.n_classes = dh__unsup_default_classes(m);
     if (o.n_classes < 1 || o.n_classes > 65536)
         return dh__set_error(DH_E_INVALID_ARG, "dh_loss_create(%s): n_classes = %u, want "
                              "1..65536", m->name, o.n_classes);
@@ -341,6 +345,7 @@ dh_status dh_loss_init(dh_loss *L, const float *train_labels, size_t n_train,
                        const int64_t *class_counts)
 {
     DH_CHECK_ARG(L != NULL);
+    if (dh__method_unsup_flags(L->m)) train_labels = NULL, class_counts = NULL; /* never read */
     if (train_labels) {
         if (n_train != L->N)
             return dh__set_error(DH_E_SHAPE, "dh_loss_init(%s): %zu label rows but n_train = "
@@ -437,6 +442,8 @@ dh_status dh_loss_forward_backward(dh_loss *L, const float *U, size_t B, const f
                                    double *value)
 {
     DH_CHECK_ARG(L != NULL && U != NULL && dU != NULL);
+    if (dh__method_unsup_flags(L->m) && B > 0 && B <= (1u << 20)) /* labels are not looked at */
+        return dh__unsup_forward_backward(L, U, B, indices, dU, value);
     DH_CHECK_ARG_MSG(B > 0 && B <= (1u << 20), "dh_loss_forward_backward(%s): batch size %zu "
                      "not in 1..2^20", L->m->name, B);
     DH_CHECK_ARG_MSG(labels != NULL || class_ids != NULL, "dh_loss_forward_backward(%s): "

@@ -86,13 +86,22 @@ static dh_status build(const char *spec, const dh_encoder_options *o, dh__net **
         DH_TRY(parse_mlp(spec + 4, w, &n));
         return dh__arch_mlp(w, n, o, net);
     }
+    if (strcmp(spec, "pixels") == 0) return dh__arch_pixels(0, o, net);
+    if (strncmp(spec, "pixels:", 7) == 0) {
+        char *end = NULL;
+        long long d = strtoll(spec + 7, &end, 10);
+        if (!end || *end || d < 1 || d > (1 << 24))
+            return dh__set_error(DH_E_FORMAT, "dh_encoder_create: spec '%s': want pixels:<D> "
+                                 "with 1 <= D <= 2^24", spec);
+        return dh__arch_pixels(d, o, net);
+    }
     if (strcmp(spec, "smallcnn") == 0) return dh__arch_smallcnn(o, net);
     if (strcmp(spec, "alexnet") == 0) return dh__arch_alexnet(o, net);
     if (strcmp(spec, "resnet18") == 0) return dh__arch_resnet18(o, 0, net);
     if (strcmp(spec, "resnet18-cifar") == 0) return dh__arch_resnet18(o, 1, net);
     return dh__set_error(DH_E_NOT_FOUND,
                          "dh_encoder_create: unknown encoder spec '%s' (known: mlp:<d_in>-<h1>-..., "
-                         "smallcnn, alexnet, resnet18, resnet18-cifar)",
+                         "pixels, pixels:<D>, smallcnn, alexnet, resnet18, resnet18-cifar)",
                          spec);
 }
 

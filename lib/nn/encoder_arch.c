@@ -53,6 +53,15 @@ dh_status dh__arch_mlp(const int64_t *widths, int n, const dh_encoder_options *o
     return finish(net, x, -1, out);
 }
 
+dh_status dh__arch_pixels(int64_t dim, const dh_encoder_options *o, dh__net **out)
+{
+    dh__net *net;
+    if (dim > 0) DH_TRY(dh__net_create(1, &dim, o->seed, &net));
+    else DH_TRY(input_net(o, 1, 28, 1, &net));
+    int x = dim > 0 ? 0 : dh__net_flatten(net, 0);
+    return finish(net, x, -1, out);
+}
+
 /* conv5x5-32 pad 2, BN, ReLU, maxpool 2, conv5x5-64 pad 2, BN, ReLU, maxpool 2,
  * linear-512, BN1d, ReLU. Convolutions and the linear layer feed batch norm, so they
  * carry no bias (it would be cancelled by the mean subtraction). */
