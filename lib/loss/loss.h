@@ -1,7 +1,7 @@
 /* lib/loss/loss.h -- the loss vtable and helpers shared by the method families
  * (not public). One file per family: pairwise.c (DPSH, HashNet, DCH, DSH),
  * triplet.c (DTSH, hinge), asym.c (ADSH and the asymmetric code update DIHN shares),
- * center.c (GreedyHash, CSQ, DPN), center2.c (OrthoHash, MDSH), proxy.c (SPRCH),
+ * center.c (GreedyHash, CSQ, DPN), cosine.c (OrthoHash, MDSH), proxy.c (SPRCH),
  * twostage.c (CNNH recipe), incremental.c (DIHN, DIH), longtail.c (LTHNet,
  * dualproxy), and the unsupervised methods behind unsup.h (ssdh.c, cibhash.c,
  * bihalf.c, sgh.c, shallow.c, kmeans.c; unsup_common.c). common.c holds what the

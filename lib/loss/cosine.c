@@ -1,4 +1,4 @@
-/* lib/loss/center2.c -- cosine losses against fixed codebooks: OrthoHash (cosine /
+/* lib/loss/cosine.c -- cosine losses against fixed codebooks: OrthoHash (cosine /
  * angular margin cross-entropy, docs/methods.md#orthohash) and MDSH (centers at the Gilbert-
  * Varshamov distance, softmax-BCE center loss + bank pair term, docs/methods.md#mdsh). */
 #include <string.h>
