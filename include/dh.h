@@ -37,8 +37,17 @@
  *    matching *_options_init() and then change fields. Fields are only ever
  *    appended, so a program built against an older dh.h keeps working.
  *  - Out-parameters come last. Arrays are row-major and borrowed for the call.
- *  - Packed codes: a K-bit code is dh_code_bytes(K) bytes; bit j of the code is
- *    bit (j % 8) of byte (j / 8) (LSB-first). Sign rows map x >= 0 to bit 1.
+ *  - Code length: any K in 1..DH_MAX_BITS (4096) is valid everywhere (model,
+ *    head, loss, index, evaluation, files, .npy codes, bindings, CLI); K = 0 or
+ *    K > DH_MAX_BITS is DH_E_INVALID_ARG (DH_E_FORMAT in a file).
+ *  - Packed codes: a K-bit code is dh_code_bytes(K) = ceil(K/8) bytes; bit j of the
+ *    code is bit (j % 8) of byte (j / 8) (LSB-first). Sign rows map x >= 0 to bit 1.
+ *    When K is not a multiple of 8, the high 8 * ceil(K/8) - K bits of the last byte
+ *    are padding: libdh always writes them as zero; in-memory inputs (index add and
+ *    search, evaluation, dh_codes_*) ignore them (they are masked, so distances never
+ *    see them); files libdh reads (index files; packed .npy codes in
+ *    dh_index_import_npy / dh_index_add_npy) with a nonzero padding bit are
+ *    rejected with DH_E_FORMAT naming the row.
  *  - Thread-safety tags: "pure" (touches no object), "shared" (concurrent calls
  *    on the same object are safe while nothing mutates it), "exclusive" (the
  *    caller serialises all calls on that object).
@@ -166,7 +175,12 @@ DH_API int32_t dh_get_isa(void);
 /** Name of a DH_ISA_* value ("avx2"); static, never NULL. Since: 1.0 */
 DH_API const char *dh_isa_name(int32_t isa);
 
-/** Bytes of one packed code of n_bits bits: (n_bits + 7) / 8. Since: 1.0 */
+/** The longest code length libdh accepts anywhere; every K in 1..DH_MAX_BITS is valid
+ *  (see "Code length" in the conventions above). Since: 1.2 */
+#define DH_MAX_BITS 4096
+
+/** Bytes of one packed code of n_bits bits: (n_bits + 7) / 8 (padding bits zero).
+ *  Since: 1.0 */
 DH_API size_t dh_code_bytes(uint32_t n_bits);
 
 /** Whether this build includes training (oneDNN encoders, losses, trainer):
@@ -945,7 +959,7 @@ enum {
 typedef struct dh_head_options {
     size_t struct_size; /* set by dh_head_options_init() */
     int32_t type;       /* DH_HEAD_*; default DH_HEAD_TANH */
-    uint32_t n_bits;    /* K, 1..65536; default 64 */
+    uint32_t n_bits;    /* K, 1..DH_MAX_BITS (4096); default 64 */
     uint32_t in_dim;    /* D, the encoder's feature dimension, >= 1; no default (0) */
     int32_t bias;       /* 1 (default): linear bias; 0: none. DH_HEAD_BN never has one */
     double beta;        /* DH_HEAD_SCALED_TANH: initial beta > 0; default 1 */
@@ -1060,7 +1074,7 @@ enum {
 typedef struct dh_model_options {
     size_t struct_size;   /* set by dh_model_options_init() */
     const char *encoder;  /* encoder spec (see dh_encoder), copied; default "smallcnn" */
-    uint32_t n_bits;      /* K, 1..65536; default 64 */
+    uint32_t n_bits;      /* K, 1..DH_MAX_BITS (4096); default 64 */
     int32_t head;         /* DH_HEAD_*; default DH_HEAD_TANH */
     int32_t in_channels;  /* input C (0: the encoder's default) */
     int32_t in_height;    /* input H (0: the encoder's default) */
@@ -1307,7 +1321,7 @@ enum {
  *  dh_loss_get_options() returns the resolved set. */
 typedef struct dh_loss_options {
     size_t struct_size;    /* set by dh_loss_options_init() */
-    uint32_t n_bits;       /* K, 1..4096, required */
+    uint32_t n_bits;       /* K, 1..DH_MAX_BITS (4096), required */
     uint32_t n_classes;    /* C, 1..65536, required */
     uint64_t n_train;      /* N, training-set size: required by dpsh, adsh, twostage,
                               optional for dpn (adaptive centers) and mdsh (pair term) */
@@ -1538,7 +1552,7 @@ enum {
 
 /** Pack n float sign rows into codes.
  *  x      [n, n_bits] float32, borrowed; may be NULL when n is 0.
- *  n_bits 1..65536; the code has dh_code_bytes(n_bits) bytes and padding bits 0.
+ *  n_bits 1..DH_MAX_BITS; the code has dh_code_bytes(n_bits) bytes, padding bits 0.
  *  flags  0 or DH_CODES_MSB_FIRST.
  *  out    [n, dh_code_bytes(n_bits)] uint8, caller-owned.
  *  Returns DH_OK or DH_E_INVALID_ARG (NULL pointer, bad n_bits or flags, NaN input:
@@ -1578,7 +1592,7 @@ DH_API dh_status dh_codes_reverse_bit_order(const uint8_t *in, size_t n, uint32_
 /** Hamming distances between every row of `a` and every row of `b`.
  *  a     [na, dh_code_bytes(n_bits)], b [nb, dh_code_bytes(n_bits)] uint8, packed
  *        LSB-first, or MSB-first with flags = DH_CODES_MSB_FIRST; padding ignored.
- *  out   [na, nb] int32, caller-owned. n_bits 1..65536.
+ *  out   [na, nb] int32, caller-owned. n_bits 1..DH_MAX_BITS.
  *  Uses the index's kernels, in parallel over rows of `a` (dh_get_num_threads()).
  *  Returns DH_OK, DH_E_INVALID_ARG or DH_E_NO_MEMORY. Thread-safety: pure.
  *  Since: 1.0 */
@@ -1587,7 +1601,7 @@ DH_API dh_status dh_hamming_distances(const uint8_t *a, size_t na, const uint8_t
 
 /* ---- The index ----------------------------------------------------------- */
 
-/** A flat, exact Hamming index over K-bit codes (K a multiple of 8 in 8..4096),
+/** A flat, exact Hamming index over K-bit codes (any K in 1..DH_MAX_BITS),
  *  stored as ceil(K/64) uint64 words per row, with int64 ids.
  *
  *  Results are exact and deterministic: the k nearest codes by Hamming distance,
@@ -1601,7 +1615,7 @@ typedef struct dh_index dh_index;
 /** Options of dh_index_create(). Fill with dh_index_options_init(). */
 typedef struct dh_index_options {
     size_t struct_size; /* set by dh_index_options_init() */
-    uint32_t n_bits;    /* K: multiple of 8 in 8..4096; default 64 */
+    uint32_t n_bits;    /* K: 1..DH_MAX_BITS (4096); default 64 */
     uint32_t n_threads; /* threads of this index's searches; 0 (default) = dh_get_num_threads() */
     uint64_t reserve;   /* rows to allocate up front; 0 (default) = grow on demand */
     /* Since 1.2: multi-index hashing tables kept with the index (docs/index.md,
@@ -1786,8 +1800,9 @@ DH_API dh_status dh_index_load(const char *path, dh_index **out);
 DH_API dh_status dh_index_load_mmap(const char *path, dh_index **out);
 
 /** Create an index from a .npy code file as written by DeepHash-pytorch/HashNet
- *  style code: a 2-D array of ±1 rows (float32, float64 or int8; K = columns, a
- *  multiple of 8; x >= 0 gives bit 1) or of packed uint8 rows (K = 8 * columns;
+ *  style code: a 2-D array of ±1 rows (float32, float64 or int8; K = columns,
+ *  1..DH_MAX_BITS; x >= 0 gives bit 1) or of packed uint8 rows (K = 8 * columns;
+ *  for another K use dh_index_import_npy_bits();
  *  numpy.packbits order when flags has DH_CODES_MSB_FIRST, else LSB-first). Rows get
  *  ids 0, 1, ...
  *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NOT_FOUND / DH_E_IO, DH_E_FORMAT (not a
@@ -1795,8 +1810,16 @@ DH_API dh_status dh_index_load_mmap(const char *path, dh_index **out);
  *  DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.0 */
 DH_API dh_status dh_index_import_npy(const char *path, uint32_t flags, dh_index **out);
 
+/** dh_index_import_npy() with the code length given: n_bits 0 is dh_index_import_npy();
+ *  else 1..DH_MAX_BITS, and packed uint8 rows must have dh_code_bytes(n_bits) columns
+ *  (zero padding bits, else DH_E_FORMAT naming the row), sign rows n_bits columns
+ *  (else DH_E_SHAPE). Thread-safety: pure. Since: 1.2 */
+DH_API dh_status dh_index_import_npy_bits(const char *path, uint32_t flags, uint32_t n_bits,
+                                          dh_index **out);
+
 /** Append the rows of a .npy code file (see dh_index_import_npy()) with sequential
- *  ids. DH_E_SHAPE if its K differs from the index's.
+ *  ids; packed rows are read as the index's K (dh_code_bytes(K) columns, zero padding
+ *  bits). DH_E_SHAPE if its K differs from the index's.
  *  out_n_added  receives the rows added, or NULL.
  *  Thread-safety: internally locked (write). Since: 1.0 */
 DH_API dh_status dh_index_add_npy(dh_index *index, const char *path, uint32_t flags,
@@ -1804,7 +1827,8 @@ DH_API dh_status dh_index_add_npy(dh_index *index, const char *path, uint32_t fl
 
 /** Write the live rows to a 2-D .npy file (atomically) in `format`: DH_CODE_FLOAT32,
  *  DH_CODE_FLOAT64 or DH_CODE_INT8 (±1 rows, [n, K]) or DH_CODE_PACKED /
- *  DH_CODE_PACKED_MSB (uint8 rows, [n, K/8]; MSB matches numpy.unpackbits).
+ *  DH_CODE_PACKED_MSB (uint8 rows, [n, ceil(K/8)], zero padding bits; MSB matches
+ *  numpy.unpackbits).
  *  out_ids_path  if not NULL, also write the ids as an int64 [n] .npy file.
  *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_IO, DH_E_NO_MEMORY. Thread-safety: shared.
  *  Since: 1.0 */
@@ -1920,7 +1944,7 @@ typedef int32_t (*dh_eval_progress_fn)(double fraction_done, void *user);
  *  n_bits (and label_type/n_classes for multi-hot labels). */
 typedef struct dh_eval_options {
     size_t struct_size;           /* set by dh_eval_options_init() */
-    uint32_t n_bits;              /* K: code length, a multiple of 8 in 8..4096; no default */
+    uint32_t n_bits;              /* K: code length, 1..DH_MAX_BITS (4096); no default */
     int32_t ties;                 /* DH_TIES_*; default DH_TIES_INDEX_ORDER */
     uint64_t topk;                /* mAP@topk: 0 (default) = mAP over the whole database;
                                      else 1..n_db */
@@ -1950,8 +1974,8 @@ DH_API void dh_eval_options_init(dh_eval_options *opts);
  *  out_map [1] double, caller-owned: the mean over counted queries (0 if none counts).
  *  out_ap  [n_queries] double, caller-owned, or NULL: each query's AP; NaN for queries
  *          left out by opts->no_relevant.
- *  Returns DH_OK, DH_E_INVALID_ARG (NULL pointer, n_bits not a multiple of 8 in
- *  8..4096, topk > n_db, zero counts, bad enum value or label (the message names the
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL pointer, n_bits outside 1..DH_MAX_BITS,
+ *  topk > n_db, zero counts, bad enum value or label (the message names the
  *  argument and row), nonzero reserved0), DH_E_VERSION (options newer than the
  *  library), DH_E_NO_MEMORY, DH_E_INTERRUPTED (progress callback).
  *  Thread-safety: pure. Since: 1.0 */

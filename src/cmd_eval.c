@@ -26,8 +26,9 @@ static void usage(FILE *fp)
             "histograms) and prints mAP, P@N / R@N, P@H<=r and the PR curve by radius.\n"
             "\n"
             "inputs (.npy):\n"
-            "  codes   uint8 [n, K/8] packed LSB-first (K = 8 x columns), or sign rows\n"
-            "          [n, K] of float32/float64/int8 (x >= 0 is bit 1)\n"
+            "  codes   uint8 [n, ceil(K/8)] packed LSB-first (K = 8 x columns unless --bits;\n"
+            "          padding bits zero), or sign rows [n, K] of float32/float64/int8\n"
+            "          (x >= 0 is bit 1)\n"
             "  labels  int32/int64 [n]: class ids (negative = no label); or multi-hot\n"
             "          [n, C] of uint8/bool/int32/int64 (nonzero = label) or float32/float64\n"
             "          (> 0 = label). Relevant = at least one shared label.\n"
@@ -38,6 +39,7 @@ static void usage(FILE *fp)
             "                    sort) or expected (mean over all orders inside each tie)\n"
             "  --no-relevant P   zero (default: such queries score 0 and count), skip, or\n"
             "                    skip-unlabeled (only queries without any label are left out)\n"
+            "  --bits K          code length 1..4096 of packed codes (default 8 x columns)\n"
             "  --radius R        Hamming radius of P@H<=R (default 2)\n"
             "  --at N[,N...]     cut-offs of P@N and R@N (default 100,1000, capped at n_db)\n"
             "  --pr-csv FILE     write the PR curve by radius: radius,precision,recall\n"
@@ -60,7 +62,7 @@ typedef struct eval_args {
     uint64_t map_points;
     uint32_t seed;
     uint64_t topk;
-    uint32_t radius, threads;
+    uint32_t radius, threads, bits;
     int32_t ties, no_relevant;
     int json;
     uint64_t at[64];
@@ -120,7 +122,7 @@ static int parse_flag(int argc, char **argv, int *i, eval_args *a)
                                         "--ties", "--no-relevant", "--at", "--radius",
                                         "--threads", "--model", "--data", "--protocol",
                                         "--tsne-png", "--pca-png", "--map-points",
-                                        "--seed"};
+                                        "--seed", "--bits"};
     int ok = 0;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) ok |= !strcmp(f, known[k]);
     if (!ok) return dh_cli_usage_error(CMD, "unknown option '%s'", f);
@@ -144,6 +146,11 @@ static int parse_flag(int argc, char **argv, int *i, eval_args *a)
         a->seed = (uint32_t)u;
     }
     else if (!strcmp(f, "--topk")) return parse_u64(f, v, UINT64_MAX, &a->topk);
+    else if (!strcmp(f, "--bits")) {
+        if (parse_u64(f, v, DH_MAX_BITS, &u) != 0) return DH_EXIT_USAGE;
+        if (u == 0) return dh_cli_usage_error(CMD, "--bits: K must be 1..%d", DH_MAX_BITS);
+        a->bits = (uint32_t)u;
+    }
     else if (!strcmp(f, "--ties")) return parse_enum(f, v, ties, 2, &a->ties);
     else if (!strcmp(f, "--no-relevant")) return parse_enum(f, v, norel, 3, &a->no_relevant);
     else if (!strcmp(f, "--at")) return parse_list(v, a);
@@ -202,9 +209,11 @@ static int bad_file(const char *flag, const char *path, const char *what)
     return DH_EXIT_FAIL;
 }
 
-/* Codes: packed uint8 as they are, sign rows packed by the library. */
+/* Codes: packed uint8 as they are (K = s->n_bits if set, else 8 x columns; padding
+ * bits must be zero, as in every code file libdh reads), sign rows packed by the library. */
 static int prepare_codes(const char *flag, const char *path, side *s)
 {
+    const uint32_t want = s->n_bits;
     int rc = load(flag, path, &s->codes);
     if (rc) return rc;
     const dh_array *c = s->codes;
@@ -215,9 +224,17 @@ static int prepare_codes(const char *flag, const char *path, side *s)
     s->n = (size_t)dh_array_dim(c, 0);
     int64_t cols = dh_array_dim(c, 1);
     if (t == DH_DTYPE_UINT8) {
-        s->n_bits = (uint32_t)(cols * 8 > 65536 ? 65536 : cols * 8);
+        s->n_bits = want ? want : (uint32_t)(cols * 8 > 65536 ? 65536 : cols * 8);
+        if (want && (uint64_t)cols != dh_code_bytes(want))
+            return bad_file(flag, path, "packed rows do not have ceil(K/8) bytes for --bits K");
+        const uint8_t *b = dh_array_data(c), pad = (uint8_t)(0xFFu << (s->n_bits % 8));
+        for (size_t i = 0; s->n_bits % 8 && i < s->n; i++)
+            if (b[i * (size_t)cols + (size_t)cols - 1] & pad)
+                return bad_file(flag, path, "a row sets padding bits beyond K (is --bits right?)");
         return 0;
     }
+    if (want && (uint64_t)cols != want)
+        return bad_file(flag, path, "sign rows do not have K = --bits columns");
     if (t != DH_DTYPE_FLOAT32 && t != DH_DTYPE_FLOAT64 && t != DH_DTYPE_INT8)
         return bad_file(flag, path, "codes must be uint8 (packed) or float32/float64/int8 signs");
     s->n_bits = (uint32_t)(cols > 65536 ? 65536 : cols);
@@ -472,6 +489,7 @@ static int run(eval_args *a, side *q, side *d)
 {
     char bufs[2][4096];
     int rc = part_paths(a, bufs);
+    q->n_bits = d->n_bits = a->bits; /* 0: from the files */
     if (!rc) rc = prepare_codes("--query-codes", a->qc, q);
     if (!rc) rc = prepare_codes("--db-codes", a->dc, d);
     if (!rc) rc = prepare_labels("--query-labels", a->ql, q);

@@ -87,7 +87,7 @@ static int parse_flags(int argc, char **argv, ext_args *a)
         {"--old-per-class", offsetof(ext_args, old_per_class), 1, 0xFFFFFFFFu},
         {"--old-samples", offsetof(ext_args, old_samples), 1, 0xFFFFFFFFu},
         {"--seed", offsetof(ext_args, seed), 0, 0xFFFFFFFFu},
-        {"--bits", offsetof(ext_args, bits), 8, 4096},
+        {"--bits", offsetof(ext_args, bits), 1, DH_MAX_BITS},
         {"--epochs", offsetof(ext_args, epochs), 1, 1000000},
         {"--batch-size", offsetof(ext_args, batch), 2, 65536},
         {"--threads", offsetof(ext_args, threads), 1, 4096}};
@@ -155,7 +155,6 @@ static int parse(int argc, char **argv, ext_args *a)
     if (!a->old_data && (a->old_classes || a->old_per_class || a->old_seed_s || a->old_samples))
         return dh_cli_usage_error(CMD, "--old-classes/--old-per-class/--old-seed/--old-samples "
                                        "need --old-data");
-    if (a->bits % 8) return dh_cli_usage_error(CMD, "--bits %u is not a multiple of 8", a->bits);
     if (strcmp(a->split, "train") && strcmp(a->split, "test"))
         return dh_cli_usage_error(CMD, "--split: '%s' is not train or test", a->split);
     a->old_seed = a->seed;

@@ -99,7 +99,7 @@ static int set_value(ix_args *a, const char *f, const char *v)
     else if (!strcmp(f, "--ids-out")) a->ids_out = v;
     else if (!strcmp(f, "--format")) a->format = v;
     else if (!strcmp(f, "--isa")) a->isa = v;
-    else if (!strcmp(f, "--bits")) return parse_u32(f, v, 8, 4096, &a->bits);
+    else if (!strcmp(f, "--bits")) return parse_u32(f, v, 1, DH_MAX_BITS, &a->bits);
     else if (!strcmp(f, "-k") || !strcmp(f, "--k")) return parse_u32(f, v, 1, 1u << 30, &a->k);
     else if (!strcmp(f, "--threads")) return parse_u32(f, v, 0, 4096, &a->threads);
     else if (!strcmp(f, "--shards")) return parse_u32(f, v, 1, 65536, &a->shards);
@@ -196,7 +196,7 @@ static int read_codes(const char *path, uint32_t flags, uint32_t *bits, uint8_t 
         return read_raw(path, *bits, flags, out, n);
     }
     dh_index *tmp = NULL;
-    dh_status st = dh_index_import_npy(path, flags, &tmp);
+    dh_status st = dh_index_import_npy_bits(path, flags, *bits, &tmp); /* packed: K = --bits */
     if (st != DH_OK) return dh_cli_fail(CMD, st);
     uint32_t k = dh_index_n_bits(tmp);
     if (*bits && k != *bits) {

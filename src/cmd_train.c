@@ -37,7 +37,7 @@ static void usage(FILE *fp)
         "model and loss:\n"
         "  --encoder SPEC     smallcnn (default), alexnet, resnet18, resnet18-cifar,\n"
         "                     mlp:D-H1-... (feature rows)\n"
-        "  --bits K           code length (default 64)\n"
+        "  --bits K           code length, 1..4096 (default 64)\n"
         "  --method NAME      loss (default csq); --list-methods lists them\n"
         "  --backbone FILE    pretrained encoder weights (safetensors, torchvision names)\n"
         "  --mean a,b,c --std a,b,c   input normalisation on pixel/255 (default 0 and 1)\n"
@@ -110,7 +110,7 @@ static int augment_flags(const char *s, uint32_t *out)
 static int parse_num(int argc, char **argv, int *i, train_args *a, int *matched)
 {
     static const struct { const char *flag; size_t off; uint32_t lo, hi; } u32s[] = {
-        {"--bits", offsetof(train_args, bits), 8, 4096},
+        {"--bits", offsetof(train_args, bits), 1, DH_MAX_BITS},
         {"--epochs", offsetof(train_args, epochs), 1, 1000000},
         {"--batch-size", offsetof(train_args, batch), 2, 65536},
         {"--seed", offsetof(train_args, seed), 0, 0xFFFFFFFFu},
@@ -178,7 +178,6 @@ static int parse(int argc, char **argv, train_args *a)
     }
     if (!a->data) return dh_cli_usage_error(CMD, "--data is required");
     if (!a->out) return dh_cli_usage_error(CMD, "-o/--out is required");
-    if (a->bits % 8) return dh_cli_usage_error(CMD, "--bits %u is not a multiple of 8", a->bits);
     if (a->resume && !a->checkpoint) return dh_cli_usage_error(CMD, "--resume needs --checkpoint");
     if (a->feature_source && strcmp(a->feature_source, "input") && strcmp(a->feature_source, "model"))
         return dh_cli_usage_error(CMD, "--feature-source: '%s' is not input or model",

@@ -407,7 +407,7 @@ START_TEST(test_eval_bad_arguments_fail_with_clear_errors)
     FAIL_HAS(dh_eval_map(&o, HQ, HQL, 0, HD, HDL, 5, &m, NULL), "n_queries");
     FAIL_HAS(dh_eval_map(&o, HQ, HQL, 1, HD, HDL, 0, &m, NULL), "n_db");
     FAIL_HAS(dh_eval_map(&o, HQ, HQL, 1, HD, HDL, (size_t)1 << 33, &m, NULL), "n_db");
-    const uint32_t bad_bits[] = {0, 12, 4104, 1u << 31};
+    const uint32_t bad_bits[] = {0, 4097, 4104, 1u << 31}; /* 1..DH_MAX_BITS is valid */
     for (size_t i = 0; i < 4; i++) {
         o.n_bits = bad_bits[i];
         FAIL_HAS(dh_eval_map(&o, HQ, HQL, 1, HD, HDL, 5, &m, NULL), "n_bits");

@@ -382,7 +382,7 @@ START_TEST(test_index_create_options)
     ck_assert_int_eq(dh_index_is_readonly(ix), 0);
     dh_index_free(ix);
     dh_index_options o;
-    const uint32_t bad_bits[] = {0, 7, 12, 4104, 8192};
+    const uint32_t bad_bits[] = {0, 4097, 4104, 8192}; /* any K in 1..DH_MAX_BITS is valid */
     for (size_t i = 0; i < sizeof bad_bits / sizeof *bad_bits; i++) {
         dh_index_options_init(&o);
         o.n_bits = bad_bits[i];

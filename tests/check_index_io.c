@@ -312,7 +312,7 @@ END_TEST
 START_TEST(test_index_npy_import_rejects_bad_files)
 {
     dh_index *ix = (dh_index *)1;
-    int64_t s3[3] = {2, 2, 8}, s12[2] = {3, 12}, s8[2] = {2, 8};
+    int64_t s3[3] = {2, 2, 8}, s12[2] = {1, 4097}, s8[2] = {2, 8};
     float f[48];
     for (int i = 0; i < 48; i++) f[i] = i % 3 ? -1.0f : 1.0f;
     int8_t zo[16] = {0, 1, 1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1};
@@ -320,7 +320,8 @@ START_TEST(test_index_npy_import_rejects_bad_files)
     ck_assert_dh_ok(dh__npy_write(tmp_path("3d.npy"), DH_DTYPE_FLOAT32, 3, s3, f));
     ck_assert_dh_fail(dh_index_import_npy(tmp_path("3d.npy"), 0, &ix), DH_E_FORMAT);
     ck_assert_ptr_null(ix);
-    ck_assert_dh_ok(dh__npy_write(tmp_path("12.npy"), DH_DTYPE_FLOAT32, 2, s12, f));
+    static float wide[4097]; /* K = 4097 > DH_MAX_BITS columns */
+    ck_assert_dh_ok(dh__npy_write(tmp_path("12.npy"), DH_DTYPE_FLOAT32, 2, s12, wide));
     ck_assert_dh_fail(dh_index_import_npy(tmp_path("12.npy"), 0, &ix), DH_E_SHAPE);
     ck_assert_dh_ok(dh__npy_write(tmp_path("01.npy"), DH_DTYPE_INT8, 2, s8, zo));
     ck_assert_dh_fail(dh_index_import_npy(tmp_path("01.npy"), 0, &ix), DH_E_FORMAT);

@@ -81,6 +81,24 @@ static inline bool dh__mul_ok(size_t a, size_t b, size_t *out)
     return !__builtin_mul_overflow(a, b, out);
 }
 
+/* ---- code length: the one rule (codelen.c; dh.h DH_MAX_BITS) ---- */
+/** K is a valid code length: 1 <= K <= DH_MAX_BITS. */
+static inline bool dh__bits_valid(uint64_t n_bits)
+{
+    return n_bits >= 1 && n_bits <= DH_MAX_BITS;
+}
+/** DH_OK for a valid K, else DH_E_INVALID_ARG "<what>: n_bits K is outside 1..4096". */
+dh_status dh__check_bits(uint64_t n_bits, const char *what);
+/** The bits of a packed code's last byte that belong to the code: 0xFF when K % 8 == 0,
+ *  else the low K % 8 bits (LSB-first order; the others are zero padding). */
+static inline uint8_t dh__code_last_mask(uint32_t n_bits)
+{
+    return n_bits % 8 ? (uint8_t)((1u << (n_bits % 8)) - 1u) : (uint8_t)0xFF;
+}
+/** First of n packed rows (LSB-first, or MSB-first if msb_first: padding in the low
+ *  bits of the last byte) with a nonzero padding bit, or n if none. */
+size_t dh__code_find_padding(const uint8_t *codes, size_t n, uint32_t n_bits, int msb_first);
+
 /* ---- options structs ---- */
 /** Copy a caller's options struct into `dst` (already holding defaults of size
  *  `known`). Reads min(struct_size, known) bytes; a larger struct must have a

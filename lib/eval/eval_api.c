@@ -5,7 +5,6 @@
 #include <math.h>
 #include <string.h>
 
-#define MAX_BITS 4096
 #define MAX_CLASSES 65536u
 
 void dh_eval_options_init(dh_eval_options *opts)
@@ -31,9 +30,7 @@ dh_status dh__eval_read_options(const char *fn, const dh_eval_options *opts,
         dh__error_prefix("%s", fn);
         return st;
     }
-    DH_CHECK_ARG_MSG(o->n_bits >= 8 && o->n_bits <= MAX_BITS && o->n_bits % 8 == 0,
-                     "%s: opts->n_bits = %u; it must be a multiple of 8 in 8..%d", fn,
-                     o->n_bits, MAX_BITS);
+    DH_TRY(dh__check_bits(o->n_bits, fn)); /* any K in 1..DH_MAX_BITS */
     DH_CHECK_ARG_MSG(o->ties == DH_TIES_INDEX_ORDER || o->ties == DH_TIES_EXPECTED,
                      "%s: opts->ties = %d is not a DH_TIES_* value", fn, o->ties);
     DH_CHECK_ARG_MSG(o->no_relevant >= DH_NO_RELEVANT_ZERO &&
@@ -51,12 +48,14 @@ dh_status dh__eval_read_options(const char *fn, const dh_eval_options *opts,
     return DH_OK;
 }
 
-/* Codes: caller memory when a row is whole words, else a zero-padded copy. */
+/* Codes: caller memory when a row is whole words, else a zero-padded copy with the
+ * padding bits of the last byte masked (K % 8 != 0: the kernels read whole words). */
 static dh_status prepare_codes(dh__eval_data *d, const uint8_t *codes, size_t n, int slot,
                                const uint8_t **out, size_t *stride)
 {
-    const size_t bytes = d->n_bits / 8, wbytes = (size_t)d->words * 8;
-    if (bytes == wbytes) {
+    const size_t bytes = dh_code_bytes(d->n_bits), wbytes = (size_t)d->words * 8;
+    const uint8_t last = dh__code_last_mask(d->n_bits);
+    if (bytes == wbytes && last == 0xFF) {
         *out = codes;
         *stride = bytes;
         return DH_OK;
@@ -66,7 +65,10 @@ static dh_status prepare_codes(dh__eval_data *d, const uint8_t *codes, size_t n,
         return dh__set_error(DH_E_NO_MEMORY, "dh_eval: %zu codes do not fit in memory", n);
     uint8_t *buf = dh__calloc(total, 1);
     if (!buf) return DH_E_NO_MEMORY;
-    for (size_t i = 0; i < n; i++) memcpy(buf + i * wbytes, codes + i * bytes, bytes);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(buf + i * wbytes, codes + i * bytes, bytes);
+        buf[i * wbytes + bytes - 1] &= last;
+    }
     d->owned[slot] = buf;
     *out = buf;
     *stride = wbytes;

@@ -36,7 +36,7 @@ static int cmp_ball(uint32_t K, uint32_t r, uint32_t C)
 
 dh_status dh_centers_gv_distance(uint32_t C, uint32_t K, uint32_t *d_gv, uint32_t *d_target)
 {
-    DH_CHECK_ARG_MSG(C >= 2 && K >= 1 && K <= 4096, "dh_centers_gv_distance: n_classes %u "
+    DH_CHECK_ARG_MSG(C >= 2 && dh__bits_valid(K), "dh_centers_gv_distance: n_classes %u "
                      "(>= 2) or n_bits %u (1..4096) out of range", C, K);
     uint32_t r = 0; /* smallest r with C V(K, r) >= 2^K */
     while (r < K && cmp_ball(K, r, C) < 0) r++;
@@ -247,7 +247,7 @@ dh_status dh_centers_generate(uint32_t C, uint32_t K, int32_t method, uint64_t s
                               float *out, uint32_t *min_dist)
 {
     DH_CHECK_ARG(out != NULL);
-    DH_CHECK_ARG_MSG(C >= 1 && C <= 65536 && K >= 1 && K <= 4096, "dh_centers_generate: "
+    DH_CHECK_ARG_MSG(C >= 1 && C <= 65536 && dh__bits_valid(K), "dh_centers_generate: "
                      "n_classes %u (1..65536) or n_bits %u (1..4096) out of range", C, K);
     DH_CHECK_ARG_MSG((size_t)C * K <= ((size_t)1 << 28), "dh_centers_generate: C x K too large");
     return dh__centers_generate(C, K, method, seed, out, min_dist);

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define DH__HEAD_MAX_ROWS ((size_t)1 << 24)
-#define DH__HEAD_MAX_BITS 65536u
+#define DH__HEAD_MAX_BITS ((uint32_t)DH_MAX_BITS) /* the one code-length rule, dh.h */
 #define DH__HEAD_MAX_PARAMS 7
 
 struct dh_head {
@@ -46,8 +46,7 @@ static dh_status validate(const dh_head_options *o)
 {
     DH_CHECK_ARG_MSG(o->type >= DH_HEAD_IDENTITY && o->type <= DH_HEAD_BN,
                      "dh_head_options: type %d is not a DH_HEAD_* value", (int)o->type);
-    DH_CHECK_ARG_MSG(o->n_bits >= 1 && o->n_bits <= DH__HEAD_MAX_BITS,
-                     "dh_head_options: n_bits %u is outside 1..%u", o->n_bits, DH__HEAD_MAX_BITS);
+    DH_TRY(dh__check_bits(o->n_bits, "dh_head_options"));
     DH_CHECK_ARG_MSG(o->in_dim >= 1 && o->in_dim <= (1u << 24),
                      "dh_head_options: in_dim %u is outside 1..2^24 (set it to the encoder's "
                      "feature dimension)", o->in_dim);

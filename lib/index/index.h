@@ -15,7 +15,7 @@
 
 #include <pthread.h>
 
-#define DH__INDEX_MAX_BITS 4096u
+#define DH__INDEX_MAX_BITS ((uint32_t)DH_MAX_BITS) /* the one code-length rule, dh.h */
 #define DH__INDEX_MAX_WORDS (DH__INDEX_MAX_BITS / 64u)
 
 struct dh_index {

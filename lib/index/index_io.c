@@ -194,11 +194,11 @@ static dh_status parse_header(const uint8_t *b, size_t len, header *h, layout *l
     h->reserved = dh__le32(b + 56);
     if (h->header_size != DH__IX_HEADER)
         return FMT_ERR("header size %u at offset 12 is not %u", h->header_size, DH__IX_HEADER);
-    if (h->n_bits < 8 || h->n_bits > DH__INDEX_MAX_BITS || h->n_bits % 8)
-        return FMT_ERR("code length %u at offset 16 is not a multiple of 8 in 8..%u", h->n_bits,
-                       DH__INDEX_MAX_BITS);
+    if (!dh__bits_valid(h->n_bits))
+        return FMT_ERR("code length %u at offset 16 is outside 1..%u", h->n_bits, DH_MAX_BITS);
     if (h->n_words != (h->n_bits + 63) / 64)
-        return FMT_ERR("word count %u at offset 20 does not match K = %u", h->n_words, h->n_bits);
+        return FMT_ERR("word count %u at offset 20 does not match K = %u at offset 16",
+                       h->n_words, h->n_bits);
     uint64_t known = h->version >= 2 ? DH__IX_FLAG_MIH : 0;
     if ((h->flags & ~known) != 0 || h->reserved != 0)
         return dh__set_error(DH_E_VERSION, "unknown flags 0x%llx at offset 48 (written by a "

@@ -1,6 +1,7 @@
 /* lib/index/index_npy.c -- .npy code files in and out of the index, in the layouts
  * DeepHash-pytorch / HashNet-style code writes: 2-D ±1 rows (float32, float64, int8),
- * 0/1 bool rows, or packed uint8 rows (numpy.packbits order with DH_CODES_MSB_FIRST).
+ * 0/1 bool rows, or packed uint8 rows (numpy.packbits order with DH_CODES_MSB_FIRST);
+ * packed rows are ceil(K/8) bytes with zero padding bits (checked on input).
  * The .npy parsing itself is lib/data/npy.c. */
 #include "index/index.h"
 #include "data/npy.h"
@@ -34,7 +35,8 @@ static dh_status check_not_01(const npy_codes *c, const char *path)
                          "(x >= 0 is bit 1), so save ±1 codes (2*b - 1) or a bool array", path);
 }
 
-static dh_status classify(npy_codes *c, uint32_t flags, const char *path)
+/* want_bits: the caller's K (0: from the columns, K = 8 x columns for packed rows). */
+static dh_status classify(npy_codes *c, uint32_t flags, uint32_t want_bits, const char *path)
 {
     if (c->a.ndim != 2)
         return dh__set_error(DH_E_FORMAT, "'%s': codes must be a 2-D array, this one has %d "
@@ -47,7 +49,10 @@ static dh_status classify(npy_codes *c, uint32_t flags, const char *path)
         c->format = DH_CODE_INT8;
     } else if (c->a.dtype == DH_DTYPE_UINT8) {
         c->format = (flags & DH_CODES_MSB_FIRST) ? DH_CODE_PACKED_MSB : DH_CODE_PACKED;
-        cols *= 8;
+        if (want_bits && cols != dh_code_bytes(want_bits))
+            return dh__set_error(DH_E_SHAPE, "'%s': packed rows of %zu bytes; %u-bit codes "
+                                 "have %zu", path, cols, want_bits, dh_code_bytes(want_bits));
+        cols = want_bits ? want_bits : cols * 8;
     } else if (c->a.dtype == DH_DTYPE_FLOAT32 || c->a.dtype == DH_DTYPE_FLOAT64 ||
                c->a.dtype == DH_DTYPE_INT8) {
         c->format = c->a.dtype == DH_DTYPE_FLOAT32   ? DH_CODE_FLOAT32
@@ -57,15 +62,24 @@ static dh_status classify(npy_codes *c, uint32_t flags, const char *path)
         return dh__set_error(DH_E_FORMAT, "'%s': code files hold float32, float64, int8, "
                              "bool or packed uint8 rows, not dtype %d", path, c->a.dtype);
     }
-    if (cols < 8 || cols > DH__INDEX_MAX_BITS || cols % 8)
-        return dh__set_error(DH_E_SHAPE, "'%s': rows of %zu bits; the index needs a multiple "
-                             "of 8 in 8..%u", path, cols, DH__INDEX_MAX_BITS);
+    if (!dh__bits_valid(cols))
+        return dh__set_error(DH_E_SHAPE, "'%s': rows of %zu bits; codes have 1..%u", path, cols,
+                             DH_MAX_BITS);
     c->n_bits = (uint32_t)cols;
+    size_t bad = c->format <= DH_CODE_PACKED_MSB
+                     ? dh__code_find_padding(c->a.data, c->rows, c->n_bits,
+                                             c->format == DH_CODE_PACKED_MSB)
+                     : c->rows;
+    if (bad < c->rows)
+        return dh__set_error(DH_E_FORMAT, "'%s': row %zu sets padding bits beyond K = %u (the "
+                             "last byte's unused bits must be zero; is K right?)", path, bad,
+                             c->n_bits);
     if (c->format >= DH_CODE_FLOAT32 && !c->is_bool) DH_TRY(check_not_01(c, path));
     return DH_OK;
 }
 
-static dh_status read_codes(const char *path, uint32_t flags, npy_codes *c)
+static dh_status read_codes(const char *path, uint32_t flags, uint32_t want_bits,
+                            npy_codes *c)
 {
     memset(c, 0, sizeof *c);
     if (flags & ~DH_CODES_MSB_FIRST)
@@ -81,7 +95,7 @@ static dh_status read_codes(const char *path, uint32_t flags, npy_codes *c)
         if (st != DH_OK) dh__error_prefix("'%s'", path);
     }
     dh__free(buf);
-    if (st == DH_OK) st = classify(c, flags, path);
+    if (st == DH_OK) st = classify(c, flags, want_bits, path);
     if (st != DH_OK) dh__npy_free(&c->a);
     return st;
 }
@@ -96,13 +110,15 @@ static dh_status add_codes(dh_index *ix, const npy_codes *c, const char *path)
     return st;
 }
 
-dh_status dh_index_import_npy(const char *path, uint32_t flags, dh_index **out)
+dh_status dh_index_import_npy_bits(const char *path, uint32_t flags, uint32_t n_bits,
+                                   dh_index **out)
 {
     DH_CHECK_ARG_MSG(out != NULL, "dh_index_import_npy: out is NULL");
     *out = NULL;
     DH_CHECK_ARG_MSG(path != NULL, "dh_index_import_npy: path is NULL");
+    if (n_bits) DH_TRY(dh__check_bits(n_bits, "dh_index_import_npy_bits"));
     npy_codes c;
-    DH_TRY(read_codes(path, flags, &c));
+    DH_TRY(read_codes(path, flags, n_bits, &c));
     dh_index_options o;
     dh_index_options_init(&o);
     o.n_bits = c.n_bits;
@@ -119,6 +135,11 @@ dh_status dh_index_import_npy(const char *path, uint32_t flags, dh_index **out)
     return DH_OK;
 }
 
+dh_status dh_index_import_npy(const char *path, uint32_t flags, dh_index **out)
+{
+    return dh_index_import_npy_bits(path, flags, 0, out);
+}
+
 dh_status dh_index_add_npy(dh_index *ix, const char *path, uint32_t flags, size_t *out_n_added)
 {
     if (out_n_added) *out_n_added = 0;
@@ -128,7 +149,7 @@ dh_status dh_index_add_npy(dh_index *ix, const char *path, uint32_t flags, size_
         return dh__set_error(DH_E_STATE,
                              "dh_index_add_npy: the index is read-only (memory-mapped)");
     npy_codes c;
-    DH_TRY(read_codes(path, flags, &c));
+    DH_TRY(read_codes(path, flags, ix->n_bits, &c));
     dh_status st = add_codes(ix, &c, path);
     dh__npy_free(&c.a);
     if (st == DH_OK && out_n_added) *out_n_added = c.rows;
@@ -173,9 +194,8 @@ dh_status dh_index_export_npy(const dh_index *ix, const char *path, int32_t form
         j++;
     }
     dh__index_unlock(ix);
-    int64_t shape[2] = {(int64_t)n, (int64_t)(format == DH_CODE_PACKED ||
-                                              format == DH_CODE_PACKED_MSB ? ix->n_bits / 8
-                                                                          : ix->n_bits)};
+    int packed = format == DH_CODE_PACKED || format == DH_CODE_PACKED_MSB;
+    int64_t shape[2] = {(int64_t)n, (int64_t)(packed ? dh_code_bytes(ix->n_bits) : ix->n_bits)};
     if (st == DH_OK) st = dh__npy_write(path, dtype, 2, shape, rows);
     if (st == DH_OK && out_ids_path)
         st = dh__npy_write(out_ids_path, DH_DTYPE_INT64, 1, shape, ids);

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#define DH__PACK_MAX_BITS 65536u
+#define DH__PACK_MAX_BITS ((uint32_t)DH_MAX_BITS) /* the one code-length rule, dh.h */
 
 static uint8_t reverse8(uint8_t b)
 {
@@ -20,9 +20,7 @@ static uint8_t reverse8(uint8_t b)
 static dh_status check_pack_args(const char *fn, const void *in, const void *out, size_t n,
                                  uint32_t n_bits, uint32_t flags)
 {
-    if (n_bits < 1 || n_bits > DH__PACK_MAX_BITS)
-        return dh__set_error(DH_E_INVALID_ARG, "%s: n_bits %u is outside 1..%u", fn, n_bits,
-                             DH__PACK_MAX_BITS);
+    DH_TRY(dh__check_bits(n_bits, fn));
     if (flags & ~DH_CODES_MSB_FIRST)
         return dh__set_error(DH_E_INVALID_ARG, "%s: unknown flags 0x%x", fn, flags);
     if (n > 0 && (in == NULL || out == NULL))

@@ -16,15 +16,12 @@ void dh__index_unlock(const dh_index *ix) { (void)pthread_rwlock_unlock(&((dh_in
 
 static dh_status check_n_bits(uint32_t n_bits, const char *fn)
 {
-    if (n_bits < 8 || n_bits > DH__INDEX_MAX_BITS || n_bits % 8 != 0)
-        return dh__set_error(DH_E_INVALID_ARG,
-                             "%s: n_bits %u must be a multiple of 8 in 8..%u", fn, n_bits,
-                             DH__INDEX_MAX_BITS);
-    return DH_OK;
+    return dh__check_bits(n_bits, fn); /* any K in 1..DH_MAX_BITS (lib/core/codelen.c) */
 }
 
 dh_status dh__index_new(uint32_t n_bits, dh_index **out)
 {
+    *out = NULL;
     DH_TRY(check_n_bits(n_bits, "index"));
     dh_index *ix = dh__calloc(1, sizeof *ix);
     if (!ix) return DH_E_NO_MEMORY;

@@ -132,9 +132,11 @@ dh_status dh_loss_create(const char *method, const dh_loss_options *opts, dh_los
     dh_loss_options o;
     dh_loss_options_init(&o);
     DH_TRY(dh__options_copy(&o, sizeof o, opts, "dh_loss_options"));
-    if (o.n_bits < 1 || o.n_bits > 4096)
-        return dh__set_error(DH_E_INVALID_ARG, "dh_loss_create(%s): n_bits = %u, want 1..4096",
-                             m->name, o.n_bits);
+    if (!dh__bits_valid(o.n_bits)) {
+        dh__check_bits(o.n_bits, "dh_loss_create");
+        dh__error_prefix("dh_loss_create(%s)", m->name);
+        return DH_E_INVALID_ARG;
+    }
     if (dh__method_unsup_flags(m) && o.n_classes == 0) o.n_classes = dh__unsup_default_classes(m);
     if (o.n_classes < 1 || o.n_classes > 65536)
         return dh__set_error(DH_E_INVALID_ARG, "dh_loss_create(%s): n_classes = %u, want "

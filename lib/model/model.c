@@ -34,6 +34,7 @@ static dh_status validate(const dh_model_options *o)
 {
     DH_CHECK_ARG_MSG(o->encoder != NULL && o->encoder[0] != '\0',
                      "dh_model_options: encoder spec is NULL or empty");
+    DH_TRY(dh__check_bits(o->n_bits, "dh_model_create")); /* before any encoder is built */
     DH_CHECK_ARG_MSG(o->batch_size >= 1 && o->batch_size <= 65536,
                      "dh_model_options: batch_size %u is outside 1..65536", o->batch_size);
     for (int c = 0; c < 4; c++) {

@@ -96,7 +96,7 @@ def test_encode_formats_agree(data, model):
 def test_usage_errors_name_the_flag():
     r = dh("train", "-o", "x.safetensors", check=False)
     assert r.returncode == 2 and "--data" in r.stderr
-    r = dh("train", "--data", "fashion-mnist", "-o", "x", "--bits", "12", check=False)
+    r = dh("train", "--data", "fashion-mnist", "-o", "x", "--bits", "4097", check=False)
     assert r.returncode == 2 and "--bits" in r.stderr
     r = dh("train", "--data", "nonsense:spec", "-o", "x", check=False)
     assert r.returncode == 2 and "data spec" in r.stderr

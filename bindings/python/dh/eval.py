@@ -3,9 +3,10 @@ precision within a Hamming radius (docs/eval.md).
 
 Every function takes the query and database codes and labels as numpy arrays:
 
-* codes: packed uint8 ``[n, K/8]`` (LSB-first, libdh's order; K is 8 x columns), or
-  sign rows ``[n, K]`` of float32 / float64 / int8 (x >= 0 is bit 1), or bool bits
-  ``[n, K]``;
+* codes: packed uint8 ``[n, ceil(K/8)]`` (LSB-first, libdh's order; K is 8 x columns
+  unless the keyword ``n_bits=K`` says otherwise, any K in 1..4096; the padding bits
+  of the last byte are ignored), or sign rows ``[n, K]`` of float32 / float64 / int8
+  (x >= 0 is bit 1), or bool bits ``[n, K]``;
 * labels: 1-D integers (one class id per item, negative = no label), or 2-D multi-hot
   rows ``[n, C]`` (uint8 / bool: nonzero is a label; float32 / float64: > 0 is a label).
 
@@ -60,14 +61,19 @@ _PACKERS = {np.dtype(np.float32): ("dh_codes_pack_float", ctypes.c_float),
             np.dtype(np.int8): ("dh_codes_pack_int8", ctypes.c_int8)}
 
 
-def _codes(a, name):
-    """Packed uint8 codes [n, K/8] and K."""
+def _codes(a, name, n_bits=None):
+    """Packed uint8 codes [n, ceil(K/8)] and K (n_bits, else 8 x columns for packed rows)."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name}: expected a numpy array, got {type(a).__name__}")
     if a.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D array [n, K/8] or [n, K], got shape {a.shape}")
     if a.dtype == np.uint8:
-        return np.ascontiguousarray(a), 8 * a.shape[1]
+        if n_bits is not None and a.shape[1] != (int(n_bits) + 7) // 8:
+            raise ValueError(f"{name}: packed rows of {a.shape[1]} bytes, but {n_bits}-bit "
+                             f"codes have {(int(n_bits) + 7) // 8}")
+        return np.ascontiguousarray(a), 8 * a.shape[1] if n_bits is None else int(n_bits)
+    if n_bits is not None and a.shape[1] != int(n_bits):
+        raise ValueError(f"{name}: sign rows of {a.shape[1]} columns, but n_bits = {n_bits}")
     if a.dtype == np.bool_:
         return np.packbits(a, axis=1, bitorder="little"), a.shape[1]
     if a.dtype not in _PACKERS:
@@ -113,9 +119,9 @@ class _Call:
     """Marshalled arguments of one evaluation (kept alive for the C call)."""
 
     def __init__(self, qc, dc, ql, dl, topk=None, ties="index", no_relevant="zero", radius=2,
-                 n_threads=0, progress=None):
-        self.qc, k = _codes(qc, "query_codes")
-        self.dc, kd = _codes(dc, "db_codes")
+                 n_threads=0, progress=None, n_bits=None):
+        self.qc, k = _codes(qc, "query_codes", n_bits)
+        self.dc, kd = _codes(dc, "db_codes", n_bits)
         if k != kd:
             raise ValueError(f"query codes have {k} bits but database codes {kd}")
         self.ql, qt, qcls = _labels(ql, "query_labels")
@@ -181,12 +187,12 @@ def _cutoffs(ns):
 
 def mean_average_precision(query_codes, db_codes, query_labels, db_labels, topk=None,
                            ties="index", no_relevant="zero", per_query=False, n_threads=0,
-                           progress=None):
+                           progress=None, n_bits=None):
     """mAP@topk (topk None or 0: over the whole database). With per_query=True returns
     (mAP, AP per query), NaN for queries left out by `no_relevant`. `progress(fraction)`
     is called now and then; returning True stops (DhError, status DH_E_INTERRUPTED)."""
     c = _Call(query_codes, db_codes, query_labels, db_labels, topk, ties, no_relevant,
-              n_threads=n_threads, progress=progress)
+              n_threads=n_threads, progress=progress, n_bits=n_bits)
     m = ctypes.c_double()
     ap = np.empty(c.qc.shape[0]) if per_query else None
     c.run(_map, ctypes.byref(m), _p(ap))
@@ -194,10 +200,10 @@ def mean_average_precision(query_codes, db_codes, query_labels, db_labels, topk=
 
 
 def precision_at_n(query_codes, db_codes, query_labels, db_labels, ns, ties="index",
-                   no_relevant="zero", n_threads=0):
+                   no_relevant="zero", n_threads=0, n_bits=None):
     """(precision, recall) arrays at the cut-off ranks `ns` (an int or a sequence)."""
     c = _Call(query_codes, db_codes, query_labels, db_labels, None, ties, no_relevant,
-              n_threads=n_threads)
+              n_threads=n_threads, n_bits=n_bits)
     ns = _cutoffs(ns)
     p, r = np.empty(ns.size), np.empty(ns.size)
     c.run(_pan, ns.ctypes.data_as(_u64_p), ns.size, _p(p), _p(r))
@@ -205,11 +211,11 @@ def precision_at_n(query_codes, db_codes, query_labels, db_labels, ns, ties="ind
 
 
 def pr_curve(query_codes, db_codes, query_labels, db_labels, by="radius", points=None,
-             ties="index", no_relevant="zero", n_threads=0):
+             ties="index", no_relevant="zero", n_threads=0, n_bits=None):
     """Precision-recall curve by Hamming radius (x = 0..K) or by rank (x = `points`,
     default every 100th rank and the last)."""
     c = _Call(query_codes, db_codes, query_labels, db_labels, None, ties, no_relevant,
-              n_threads=n_threads)
+              n_threads=n_threads, n_bits=n_bits)
     if by == "radius":
         p, r = np.empty(c.n_bits + 1), np.empty(c.n_bits + 1)
         c.run(_pr, _p(p), _p(r))
@@ -226,10 +232,10 @@ def pr_curve(query_codes, db_codes, query_labels, db_labels, by="radius", points
 
 
 def hamming_ball(query_codes, db_codes, query_labels, db_labels, radius=2,
-                 no_relevant="zero", n_threads=0):
+                 no_relevant="zero", n_threads=0, n_bits=None):
     """P@H<=radius: dict(precision, recall, empty_fraction); an empty ball scores 0."""
     c = _Call(query_codes, db_codes, query_labels, db_labels, None, "index", no_relevant,
-              radius=radius, n_threads=n_threads)
+              radius=radius, n_threads=n_threads, n_bits=n_bits)
     v = np.zeros(3)
     c.run(_ball, _p(v[0:1]), _p(v[1:2]), _p(v[2:3]))
     return {"precision": float(v[0]), "recall": float(v[1]), "empty_fraction": float(v[2])}
@@ -237,13 +243,13 @@ def hamming_ball(query_codes, db_codes, query_labels, db_labels, radius=2,
 
 def evaluate(query_codes, db_codes, query_labels, db_labels, topk=None, ns=(100, 1000),
              radius=2, ties="index", no_relevant="zero", per_query=False, n_threads=0,
-             progress=None):
+             progress=None, n_bits=None):
     """Every metric in one pass over the data, as a dict: map, precision_at_n and
     recall_at_n ({N: value}), pr_precision / pr_recall (by radius 0..K),
     ball_precision / ball_recall / ball_empty_fraction, ap (with per_query=True), and
     the conventions used."""
     c = _Call(query_codes, db_codes, query_labels, db_labels, topk, ties, no_relevant,
-              radius=radius, n_threads=n_threads, progress=progress)
+              radius=radius, n_threads=n_threads, progress=progress, n_bits=n_bits)
     ns = _cutoffs(ns) if ns is not None and len(np.atleast_1d(ns)) else None
     m = ns.size if ns is not None else 0
     out = np.zeros(4 + 2 * m + 2 * (c.n_bits + 1))

@@ -67,6 +67,7 @@ _save = fn("dh_index_save", [_vp, ctypes.c_char_p])
 _load = fn("dh_index_load", [ctypes.c_char_p, _idx_pp])
 _load_mmap = fn("dh_index_load_mmap", [ctypes.c_char_p, _idx_pp])
 _import_npy = fn("dh_index_import_npy", [ctypes.c_char_p, _u32, _idx_pp])
+_import_npy_bits = fn("dh_index_import_npy_bits", [ctypes.c_char_p, _u32, _u32, _idx_pp])
 _add_npy = fn("dh_index_add_npy", [_vp, ctypes.c_char_p, _u32, c_size_p])
 _export_npy = fn("dh_index_export_npy", [_vp, ctypes.c_char_p, ctypes.c_int32, ctypes.c_char_p])
 
@@ -140,7 +141,8 @@ def hamming_distances(a, b, n_bits, bitorder="little"):
 
 
 class Index:
-    """Exact Hamming k-NN / range index over K-bit codes (K a multiple of 8, 8..4096).
+    """Exact Hamming k-NN / range index over K-bit codes (any K in 1..4096; packed rows
+    are ceil(K/8) bytes, the unused high bits of the last byte are zero padding).
 
     Searches may run concurrently from several threads (ctypes releases the GIL);
     add/remove take the index's internal write lock."""
@@ -168,11 +170,16 @@ class Index:
         return cls(_handle=h)
 
     @classmethod
-    def from_npy(cls, path, bitorder="little"):
+    def from_npy(cls, path, bitorder="little", n_bits=None):
         """Index a .npy code file: ±1 rows (float32/float64/int8), bool rows, or packed
-        uint8 rows (bitorder "big" for numpy.packbits output). Ids are 0..n-1."""
+        uint8 rows (bitorder "big" for numpy.packbits output). Ids are 0..n-1. K is the
+        column count (8 x columns for packed rows) unless n_bits is given; packed rows
+        then have ceil(n_bits/8) columns with zero padding bits."""
         h = _vp()
-        _import_npy(_path(path), _flags(bitorder), ctypes.byref(h))
+        if n_bits is None:
+            _import_npy(_path(path), _flags(bitorder), ctypes.byref(h))
+        else:
+            _import_npy_bits(_path(path), _flags(bitorder), int(n_bits), ctypes.byref(h))
         return cls(_handle=h)
 
     # ---- lifetime ----
@@ -205,7 +212,7 @@ class Index:
 
     @property
     def code_size(self):
-        return self.n_bits // 8
+        return code_bytes_of(self.n_bits)
 
     @property
     def n_removed(self):
@@ -231,7 +238,7 @@ class Index:
         return fmt
 
     def add(self, codes, ids=None, bitorder="little"):
-        """Append codes: uint8 [n, K/8] packed, or sign rows [n, K] (float32/float64/
+        """Append codes: uint8 [n, ceil(K/8)] packed, or sign rows [n, K] (float32/float64/
         int8). ids: int64 [n] >= 0, or None for sequential ids."""
         fmt = self._rows(codes, bitorder, "codes")
         if ids is not None:
@@ -307,7 +314,7 @@ class Index:
     # ---- export, files ----
     def export(self, format="packed", start=0, n=None):
         """Live codes start..start+n-1 in insertion order -> (codes, ids). format:
-        'packed', 'packed_msb' (uint8 [n, K/8]), 'float32', 'float64', 'int8' (±1 [n, K])."""
+        'packed', 'packed_msb' (uint8 [n, ceil(K/8)]), 'float32', 'float64', 'int8' (±1 [n, K])."""
         if format not in _FORMATS:
             raise ValueError(f"format must be one of {sorted(_FORMATS)}, got {format!r}")
         fmt = _FORMATS[format]
