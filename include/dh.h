@@ -1196,6 +1196,24 @@ enum {
 DH_API dh_status dh_model_load_backbone(dh_model *model, const char *path, uint32_t flags,
                                         uint32_t *out_loaded, uint32_t *out_ignored);
 
+/** Load a whole trained hashing model's weights by name from a safetensors file:
+ *  the encoder (torchvision names), the head ("head.weight", "head.bias", and
+ *  "head.bn.{weight,bias,running_mean,running_var,num_batches_tracked}" for a
+ *  DH_HEAD_BN head), and a feature-map pool ("fmap.*") or meta-embedding ("meta.*")
+ *  when the model has one. The model's architecture comes from its options (create it
+ *  to match the trained network first); scripts/torch2safetensors.py --model converts a
+ *  PyTorch state_dict (DeepHash-pytorch hash_layer, OrthoHash hash_fc + BN, or any key
+ *  map) into these names. Same rules as dh_model_load_backbone(): flags are
+ *  DH_BACKBONE_* bits (STRICT: a file tensor the model lacks is an error;
+ *  ALLOW_MISSING: model tensors absent from the file keep their values), "module."
+ *  prefixes are stripped, dtypes converted, the first mismatching tensor is named (with
+ *  both shapes), and nothing changes unless the whole file fits.
+ *  @param out_loaded  model tensors set, or NULL.  @param out_ignored file tensors not
+ *  used, or NULL. Returns as dh_model_load_backbone(). Thread-safety: exclusive.
+ *  Since: 1.2 */
+DH_API dh_status dh_model_load_weights(dh_model *model, const char *path, uint32_t flags,
+                                       uint32_t *out_loaded, uint32_t *out_ignored);
+
 /* ---- Accessors, extra tensors and metadata ------------------------------ */
 
 /** K (0 for NULL). Thread-safety: shared. Since: 1.0 */

@@ -53,4 +53,5 @@ int dh_cmd_train(int argc, char **argv);
 int dh_cmd_encode(int argc, char **argv);
 int dh_cmd_search(int argc, char **argv);
 int dh_cmd_extend(int argc, char **argv);
+int dh_cmd_import(int argc, char **argv);
 #endif

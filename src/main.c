@@ -21,6 +21,9 @@ static const struct {
 #ifndef DH_NO_TRAINING
     {"extend", dh_cmd_extend, "add new classes to a model + index (class-incremental session)"},
 #endif
+#ifndef DH_NO_TRAINING
+    {"import", dh_cmd_import, "make a libdh model from a trained network's weights (PyTorch)"},
+#endif
     {"index", dh_cmd_index, "build, extend, inspect and search bit-packed code indexes"},
     {"info", dh_cmd_info, "describe a libdh file (index, model, .npy)"},
 #ifndef DH_NO_TRAINING

@@ -67,6 +67,8 @@ _m_save = fn("dh_model_save", [_vp, ctypes.c_char_p])
 _m_load = fn("dh_model_load", [ctypes.c_char_p, _pp])
 _m_backbone = fn("dh_model_load_backbone", [_vp, ctypes.c_char_p, _u32,
                                             ctypes.POINTER(_u32), ctypes.POINTER(_u32)])
+_m_weights = fn("dh_model_load_weights", [_vp, ctypes.c_char_p, _u32,
+                                          ctypes.POINTER(_u32), ctypes.POINTER(_u32)])
 _m_nbits = fn("dh_model_n_bits", [_vp], _u32)
 _m_shape = fn("dh_model_input_shape", [_vp, c_i64_p], _i32)
 _m_opts = fn("dh_model_get_options", [_vp], ctypes.POINTER(_ModelOptions))
@@ -189,6 +191,18 @@ class Model:
         loaded, ignored = _u32(), _u32()
         _m_backbone(self._h, c_path(path), flags, ctypes.byref(loaded),
                     ctypes.byref(ignored))
+        return int(loaded.value), int(ignored.value)
+
+    def load_weights(self, path, strict=False, allow_missing=False):
+        """Load a whole trained model's weights (encoder, head, head BN, pools) by name
+        from a safetensors file, e.g. one written by scripts/torch2safetensors.py --model.
+        strict: file tensors the model lacks are an error; allow_missing: model tensors
+        absent from the file keep their values. Returns (loaded, ignored) counts."""
+        flags = (BACKBONE_STRICT if strict else 0) | (BACKBONE_ALLOW_MISSING if allow_missing
+                                                       else 0)
+        loaded, ignored = _u32(), _u32()
+        _m_weights(self._h, c_path(path), flags, ctypes.byref(loaded),
+                   ctypes.byref(ignored))
         return int(loaded.value), int(ignored.value)
 
     def set_tensor(self, name, array):
