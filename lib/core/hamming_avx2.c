@@ -78,7 +78,7 @@ DH__K_INL __m256i min4(__m256i a, __m256i b, __m256i c, __m256i d)
     return _mm256_min_epi32(_mm256_min_epi32(a, b), _mm256_min_epi32(c, d));
 }
 
-/* Fixed-width scan, STEP = 32 rows (K = 64) or 16 rows per iteration: the distance
+/* Fixed-width scan, 40 or 32 rows (K = 64) or 16 rows per iteration: the distance
  * vectors are reduced with a minimum, so one compare, off the dependency chain of the
  * next rows, tells whether any row passes (rare once the bound is low); only then are
  * the 8-row groups compared and emitted. */
@@ -90,6 +90,32 @@ DH__K_INL size_t scan_fixed(const uint64_t *q, const uint64_t *codes, uint32_t w
     const __m256i bv = _mm256_set1_epi64x((long long)bound);
     size_t c = 0;
     if (w == 1) {
+        /* 40 rows per step: 32 by the vector LUT, the last 8 by scalar POPCNT, which
+         * runs on the integer ports beside the vector ones (Zen 4: 0.21 instead of
+         * 0.23 ns per row); rows still leave in row order. */
+        while (r + 40 <= r_end && c + 40 <= space) {
+            __m256i d[8];
+            for (int g = 0; g < 8; g++) d[g] = dist4(codes, r + 4 * (size_t)g, qv, 1);
+            uint32_t ds[8];
+            for (int t = 0; t < 8; t++)
+                ds[t] = dh__popcount64(codes[r + 32 + (size_t)t] ^ q[0]);
+            uint32_t smin = ds[0];
+            for (int t = 1; t < 8; t++) smin = ds[t] < smin ? ds[t] : smin;
+            __m256i mn = _mm256_min_epi32(min4(d[0], d[1], d[2], d[3]),
+                                          min4(d[4], d[5], d[6], d[7]));
+            if (DH__UNLIKELY(any_below(mn, bv) | (smin < bound))) {
+                for (int g = 0; g < 4; g++)
+                    c = emit8(d[2 * g], d[2 * g + 1], bv, r + 8 * (size_t)g, tomb, out_pos,
+                              out_d, c);
+                for (int t = 0; t < 8; t++)
+                    if (ds[t] < bound && !dh__tomb_get(tomb, r + 32 + (size_t)t)) {
+                        out_pos[c] = r + 32 + (size_t)t;
+                        out_d[c] = (uint16_t)ds[t];
+                        c++;
+                    }
+            }
+            r += 40;
+        }
         while (r + 32 <= r_end && c + 32 <= space) {
             __m256i d[8];
             for (int g = 0; g < 8; g++) d[g] = dist4(codes, r + 4 * (size_t)g, qv, 1);

@@ -44,8 +44,9 @@ N_INL size_t scan_w1(const uint64_t *q, const uint64_t *codes, size_t r, size_t 
         const uint64_t *p = codes + r;
         uint64x2_t d[4];
         for (int g = 0; g < 4; g++) d[g] = dh__pc64_neon(veorq_u64(vld1q_u64(p + 2 * g), qv));
-        uint32x4_t mn = vminq_u32(vminq_u32(vreinterpretq_u32_u64(d[0]), vreinterpretq_u32_u64(d[1])),
-                                  vminq_u32(vreinterpretq_u32_u64(d[2]), vreinterpretq_u32_u64(d[3])));
+        uint32x4_t m01 = vminq_u32(vreinterpretq_u32_u64(d[0]), vreinterpretq_u32_u64(d[1]));
+        uint32x4_t m23 = vminq_u32(vreinterpretq_u32_u64(d[2]), vreinterpretq_u32_u64(d[3]));
+        uint32x4_t mn = vminq_u32(m01, m23);
         if (DH__UNLIKELY(vmaxvq_u32(vcltq_u32(mn, bv)) != 0)) {
             uint64_t tmp[8];
             uint32_t m = 0;

@@ -143,7 +143,8 @@ INL uint64_t scan_body(const dh__eval_data *d, size_t q, uint32_t *cnt, uint64_t
     size_t i = 0;
     for (; i + CHUNK <= n; i += CHUNK) {
         const uint64_t *p = db + i * nw;
-        __m256i hv[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()}, hw[4] = {hv[0], hv[0], hv[0], hv[0]};
+        const __m256i z = _mm256_setzero_si256();
+        __m256i hv[2] = {z, z}, hw[4] = {z, z, z, z};
         if (narrow) { /* w = 1 or 2 */
             for (int h = 0; h < 2; h++) {
                 __m256i v[8];
@@ -155,14 +156,16 @@ INL uint64_t scan_body(const dh__eval_data *d, size_t q, uint32_t *cnt, uint64_t
             if (nw == 4) {
                 for (int h = 0; h < 4; h++) {
                     __m256i v[4];
-                    for (int k = 0; k < 4; k++) v[k] = dist4(p + (size_t)(16 * h + 4 * k) * 4, qv, 4);
+                    for (int k = 0; k < 4; k++)
+                        v[k] = dist4(p + (size_t)(16 * h + 4 * k) * 4, qv, 4);
                     hw[h] = pack16(v);
                     _mm256_store_si256((__m256i *)(void *)(hb16 + 16 * h), hw[h]);
                 }
             } else {
                 for (int j = 0; j < CHUNK; j++) {
                     uint32_t s = 0;
-                    for (uint32_t t = 0; t < nw; t++) s += dh__popcount64(qw[t] ^ ld64(p + (size_t)j * nw + t));
+                    for (uint32_t t = 0; t < nw; t++)
+                        s += dh__popcount64(qw[t] ^ ld64(p + (size_t)j * nw + t));
                     hb16[j] = (uint16_t)s;
                 }
                 for (int h = 0; h < 4; h++) hw[h] = ld(hb16 + 16 * h);
