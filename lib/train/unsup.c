@@ -85,6 +85,10 @@ static dh_status fill_bank(dh_trainer *t)
 dh_status dh__trainer_unsup_setup(dh_trainer *t)
 {
     uint32_t fl = dh__loss_unsup_flags(t->loss);
+    if ((fl & DH__UNSUP_VIEWS) && t->o.batch_size < 2)
+        return dh__set_error(DH_E_INVALID_ARG, "dh_trainer_create(%s): batch size %u; a "
+                             "contrastive method needs at least 2 images per batch (the other "
+                             "images are the negatives)", t->loss->m->name, t->o.batch_size);
     if (!(fl & DH__UNSUP_FEATS)) return DH_OK;
     const dh__featbank *fb = dh__unsup_bank(t->loss);
     if (fb->user) return DH_OK;
