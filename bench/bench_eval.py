@@ -16,7 +16,8 @@ its runs. Prints, per ISA, the per-query agreement, the CPU-time ratio (less sen
 to a shared machine), `ratio_vs_numpy <x>` (wall time) and `share_of_limit`: the time
 the popcount limit of that ISA measured on this machine (bench/popcount_limit.c: XOR +
 popcount + minimum over L2-resident codes, per thread, times the thread count) needs
-for the queries x database distances, over libdh's time.
+for the queries x database distances, over libdh's time (cpu_share_of_limit: the same
+from libdh's CPU time of all threads, less distorted on a shared machine).
 
 usage: bench_eval.py [--queries 10000] [--db 60000] [--bits 64] [--numpy-queries N]
        (--numpy-queries < --queries times numpy on the first N queries and scales the
@@ -129,7 +130,8 @@ def main():
         share = ""
         if lim:
             t_lim = args.queries * args.db / (lim * dh.get_num_threads())
-            share = f" limit_s={t_lim:.3f} share_of_limit {t_lim / t_dh:.2f}"
+            share = (f" limit_s={t_lim:.3f} share_of_limit {t_lim / t_dh:.2f}"
+                     f" cpu_share_of_limit {args.queries * args.db / lim / c_dh:.2f}")
         print(f"isa={isa} mAP@all libdh {m_dh:.6f} (ties: database order) per-query AP "
               f"bit-identical {same}/{nqn} max|diff| {maxdiff:.3g} values_identical "
               f"{'yes' if ok else 'NO'} time libdh {t_dh:.3f} s cpu {c_dh:.3f} s "

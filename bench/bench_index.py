@@ -15,7 +15,8 @@ ratio_vs_faiss = FAISS time / libdh time (> 1: libdh is faster). ns_pair is wall
 time per (query, code) pair. limit_qps = threads x the popcount limit of that ISA and K
 measured on this machine (bench/popcount_limit.c: XOR + popcount + minimum over an
 L2-resident block, one thread; a "limit isa=..." line is printed first) / n;
-share_of_limit = dh_qps / limit_qps. Run with Debian's /usr/bin/python3 (numpy + faiss);
+share_of_limit = dh_qps / limit_qps; cpu_share_of_limit = the same from libdh's CPU time
+(all threads) instead of wall time, which a shared, overloaded machine distorts less. Run with Debian's /usr/bin/python3 (numpy + faiss);
 libdh is found through DH_LIBRARY or a build folder (see dh._lib). Note: Debian's
 faiss is a generic build without -mpopcnt.
 
@@ -83,6 +84,7 @@ def run_case(ixs, q, n, K, k, threads, reps, use_faiss, isas):
     if use_faiss:
         faiss.omp_set_num_threads(threads)
     t_dh = {i: float("inf") for i in isas}
+    c_dh = {i: float("inf") for i in isas}
     D_dh = {}
     t_fa, D_fa = float("inf"), None
     for r in range(reps):  # rotate which side goes first
@@ -94,7 +96,9 @@ def run_case(ixs, q, n, K, k, threads, reps, use_faiss, isas):
                 t_fa = min(t_fa, t)
             else:
                 dh.set_isa(side)
+                c = time.process_time()
                 t, (D_dh[side], _) = best_time(lambda: dh_ix.search(q, k), 1)
+                c_dh[side] = min(c_dh[side], time.process_time() - c)
                 t_dh[side] = min(t_dh[side], t)
     dh.set_isa(dh.ISA_AUTO)
     nq = q.shape[0]
@@ -113,7 +117,8 @@ def run_case(ixs, q, n, K, k, threads, reps, use_faiss, isas):
         lim = popcount_limit.limit(isa, K)
         if lim:
             limit_qps = threads * lim / n
-            line += f" limit_qps={limit_qps:.0f} share_of_limit {nq / t_dh[isa] / limit_qps:.2f}"
+            line += (f" limit_qps={limit_qps:.0f} share_of_limit {nq / t_dh[isa] / limit_qps:.2f}"
+                     f" cpu_share_of_limit {pairs / c_dh[isa] / lim:.2f}")
         print(line, flush=True)
     return bad
 
