@@ -1853,6 +1853,31 @@ DH_API dh_status dh_index_add_npy(dh_index *index, const char *path, uint32_t fl
 DH_API dh_status dh_index_export_npy(const dh_index *index, const char *path, int32_t format,
                                      const char *out_ids_path);
 
+/* ---- FAISS binary index files (faiss.write_index_binary / read_index_binary) ---- */
+
+/** Flags of dh_index_export_faiss(). */
+enum {
+    DH_FAISS_IDMAP2 = 1 /* always write an IndexBinaryIDMap2 (else only when the ids are
+                           not 0..n-1 in insertion order) */
+};
+
+/** Read a FAISS binary index file: IndexBinaryFlat, or IndexBinaryIDMap / IDMap2 wrapping
+ *  one (as faiss.write_index_binary writes them; FAISS 1.7 layout, docs/file-formats.md).
+ *  FAISS codes are LSB-first like libdh's, so rows are copied unchanged; a flat index
+ *  gets ids 0..n-1, an ID map its ids. Every length is checked against the file; other
+ *  FAISS index types are refused naming their type.
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_FORMAT (with the byte offset), DH_E_IO,
+ *  DH_E_NOT_FOUND, DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.2 */
+DH_API dh_status dh_index_import_faiss(const char *path, dh_index **out);
+
+/** Write the live rows as a FAISS binary index file, atomically: an IndexBinaryFlat when
+ *  the ids are 0..n-1 in insertion order, else (or with DH_FAISS_IDMAP2) an
+ *  IndexBinaryIDMap2 wrapping one, so faiss.read_index_binary gives the same search
+ *  results and ids. FAISS needs K % 8 == 0 (else DH_E_INVALID_ARG).
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_IO, DH_E_NO_MEMORY. Thread-safety: shared.
+ *  Since: 1.2 */
+DH_API dh_status dh_index_export_faiss(const dh_index *index, const char *path, uint32_t flags);
+
 /* ---- Multi-index hashing (Norouzi, Punjani, Fleet 2012) ------------------ */
 
 /** dh_index_options.multi_index / dh_index_build_mih(): pick m = K / log2(n). */

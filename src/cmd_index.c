@@ -17,13 +17,13 @@ typedef struct ix_args {
     int n_files;
     uint32_t bits, k, threads, flags, shards;
     int64_t radius; /* -1: k-NN */
-    int json, mmap, compact;
+    int json, mmap, compact, faiss;
 } ix_args;
 
 /* ---- usage ---- */
 
 static const char *const SUBS[] = {"build", "add", "remove", "search", "info", "export",
-                                    "split"};
+                                    "split", "import"};
 
 static void usage_sub(FILE *fp, const char *sub)
 {
@@ -61,7 +61,15 @@ static void usage_sub(FILE *fp, const char *sub)
     else if (!strcmp(sub, "export"))
         fprintf(fp, "usage: dh index export INDEX.dhi -o OUT.npy [--format F] [--ids-out IDS.npy]\n"
                     "  Write the live codes as a .npy file. F: float32 (default), float64,\n"
-                    "  int8 (±1 rows), packed (uint8, LSB-first), packbits (numpy.packbits).\n");
+                    "  int8 (±1 rows), packed (uint8, LSB-first), packbits (numpy.packbits).\n"
+                    "       dh index export INDEX.dhi --faiss -o OUT.bin [--idmap2]\n"
+                    "  Write a FAISS binary index file (faiss.read_index_binary reads it):\n"
+                    "  IndexBinaryFlat, or IndexBinaryIDMap2 when the ids are not 0..n-1.\n");
+    else if (!strcmp(sub, "import"))
+        fprintf(fp, "usage: dh index import --faiss FAISS.bin -o OUT.dhi\n"
+                    "  Read a FAISS binary index file (IndexBinaryFlat or IndexBinaryIDMap/\n"
+                    "  IDMap2 around one, as faiss.write_index_binary writes them) into a\n"
+                    "  libdh index: same codes (both LSB-first), same ids.\n");
     fprintf(fp, "common options:\n"
                 "  --bitorder big|little  bit order of uint8 .npy / raw files (default little:\n"
                 "                  bit j = bit j%%8 of byte j/8; big = numpy.packbits)\n"
@@ -74,7 +82,7 @@ static void usage_sub(FILE *fp, const char *sub)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: dh index <build|add|remove|search|info|export> [options]\n"
+    fprintf(fp, "usage: dh index <build|add|remove|search|info|export|import|split> [options]\n"
                 "'dh index <subcommand> --help' describes each.\n");
 }
 
@@ -129,6 +137,8 @@ static int parse_args(int argc, char **argv, ix_args *a)
         } else if (!strcmp(f, "--json")) a->json = 1;
         else if (!strcmp(f, "--mmap")) a->mmap = 1;
         else if (!strcmp(f, "--compact")) a->compact = 1;
+        else if (!strcmp(f, "--faiss")) a->faiss = 1;
+        else if (!strcmp(f, "--idmap2")) a->faiss |= 2;
         else if (i + 1 >= argc) {
             if (!strcmp(f, "-o") || !strncmp(f, "--", 2) || !strcmp(f, "-k"))
                 return dh_cli_usage_error(CMD, "option '%s' needs a value", f);
@@ -458,8 +468,31 @@ static int cmd_info(const ix_args *a)
     return 0;
 }
 
+static int cmd_import(const ix_args *a)
+{
+    if (!(a->faiss & 1) || a->n_files != 1 || !a->out)
+        return dh_cli_usage_error(CMD, "import needs --faiss FAISS.bin and -o OUT.dhi");
+    dh_index *ix = NULL;
+    dh_status st = dh_index_import_faiss(a->files[0], &ix);
+    if (st == DH_OK) st = dh_index_save(ix, a->out);
+    if (st == DH_OK)
+        fprintf(stderr, "dh index import: %zu codes of %u bits from %s\n", dh_index_count(ix),
+                dh_index_n_bits(ix), a->files[0]);
+    dh_index_free(ix);
+    return st == DH_OK ? 0 : dh_cli_fail(CMD, st);
+}
+
 static int cmd_export(const ix_args *a)
 {
+    if (a->faiss) {
+        if (a->n_files != 1 || !a->out)
+            return dh_cli_usage_error(CMD, "export --faiss needs INDEX.dhi and -o OUT.bin");
+        dh_index *ix = NULL;
+        dh_status st = dh_index_load(a->files[0], &ix);
+        if (st == DH_OK) st = dh_index_export_faiss(ix, a->out, (a->faiss & 2) ? DH_FAISS_IDMAP2 : 0);
+        dh_index_free(ix);
+        return st == DH_OK ? 0 : dh_cli_fail(CMD, st);
+    }
     static const char *const names[] = {"packed", "packbits", "float32", "float64", "int8"};
     if (a->n_files != 1 || !a->out)
         return dh_cli_usage_error(CMD, "export needs INDEX.dhi and -o OUT.npy");
@@ -500,6 +533,7 @@ int dh_cmd_index(int argc, char **argv)
     if (!strcmp(sub, "remove")) return cmd_remove(&a);
     if (!strcmp(sub, "search")) return cmd_search(&a);
     if (!strcmp(sub, "info")) return cmd_info(&a);
+    if (!strcmp(sub, "import")) return cmd_import(&a);
     if (!strcmp(sub, "split")) return dh_cli_index_split(CMD, a.files[0], a.n_files, a.shards,
                                                          a.out);
     return cmd_export(&a);

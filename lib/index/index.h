@@ -70,4 +70,10 @@ size_t dh__code_row_bytes(int32_t format, uint32_t n_bits);
 dh_status dh__index_load_buffer(const uint8_t *buf, size_t len, int borrow, const char *what,
                                 dh_index **out);
 
+/* ---- FAISS binary index files (faiss_io.c) ---- */
+/** Parse a FAISS IndexBinaryFlat / IDMap / IDMap2 file image (`path` names it in
+ *  messages) into a new index. */
+dh_status dh__index_import_faiss_buffer(const uint8_t *buf, size_t len, const char *path,
+                                        dh_index **out);
+
 #endif

@@ -70,6 +70,8 @@ _import_npy = fn("dh_index_import_npy", [ctypes.c_char_p, _u32, _idx_pp])
 _import_npy_bits = fn("dh_index_import_npy_bits", [ctypes.c_char_p, _u32, _u32, _idx_pp])
 _add_npy = fn("dh_index_add_npy", [_vp, ctypes.c_char_p, _u32, c_size_p])
 _export_npy = fn("dh_index_export_npy", [_vp, ctypes.c_char_p, ctypes.c_int32, ctypes.c_char_p])
+_import_faiss = fn("dh_index_import_faiss", [ctypes.c_char_p, _idx_pp])
+_export_faiss = fn("dh_index_export_faiss", [_vp, ctypes.c_char_p, _u32])
 
 
 def _flags(bitorder):
@@ -182,6 +184,20 @@ class Index:
             _import_npy_bits(_path(path), _flags(bitorder), int(n_bits), ctypes.byref(h))
         return cls(_handle=h)
 
+    @classmethod
+    def from_faiss(cls, path):
+        """Read a FAISS binary index file (IndexBinaryFlat, or IndexBinaryIDMap/IDMap2 around
+        one, as faiss.write_index_binary writes them). Same codes (FAISS is LSB-first too),
+        same ids, same search results."""
+        h = _vp()
+        _import_faiss(_path(path), ctypes.byref(h))
+        return cls(_handle=h)
+
+    def to_faiss(self, path, idmap2=False):
+        """Write a file faiss.read_index_binary reads: IndexBinaryFlat when the ids are
+        0..n-1 in order, else (or with idmap2=True) IndexBinaryIDMap2. K % 8 == 0."""
+        _export_faiss(self._handle(), _path(path), 1 if idmap2 else 0)
+
     # ---- lifetime ----
     def close(self):
         if self._h:
@@ -213,6 +229,36 @@ class Index:
     @property
     def code_size(self):
         return code_bytes_of(self.n_bits)
+
+    # FAISS's names for the same facts
+    @property
+    def ntotal(self):
+        """Live codes (FAISS's name for len(index))."""
+        return len(self)
+
+    @property
+    def d(self):
+        """Code length in bits (FAISS's IndexBinary.d)."""
+        return self.n_bits
+
+    def reset(self):
+        """Remove every code (FAISS's reset); the index keeps its options."""
+        _, ids = self.export(n=len(self))
+        if ids.size:
+            self.remove_ids(ids)
+        self.compact()
+
+    def reconstruct(self, key):
+        """The packed code stored under id `key` (FAISS's reconstruct); KeyError if absent."""
+        _, ids = self.export(n=len(self))
+        pos = np.nonzero(ids == int(key))[0]
+        if pos.size == 0:
+            raise KeyError(f"no code with id {key}")
+        return self.export(start=int(pos[0]), n=1)[0][0]
+
+    def reconstruct_n(self, i0, ni):
+        """Packed codes of live rows i0 .. i0+ni-1 in insertion order (FAISS's reconstruct_n)."""
+        return self.export(start=int(i0), n=int(ni))[0]
 
     @property
     def n_removed(self):
