@@ -94,7 +94,9 @@ static dh_status check_args(const struct dh_dist_shard *s, const uint8_t *querie
         return dh__dist_error(DH_E_INVALID_ARG, "%s: root %d is not a rank of the %d "
                               "processes or DH_DIST_ALL", fn, root, s->size);
     if (root != DH_DIST_ALL && root != s->rank) return DH_OK;
-    if (k == 0) return dh__dist_error(DH_E_INVALID_ARG, "%s: k must be at least 1", fn);
+    if (k == 0 || k > INT_MAX / sizeof(dh__dist_hit))
+        return dh__dist_error(DH_E_INVALID_ARG, "%s: k = %u is not in 1..%zu", fn, k,
+                              INT_MAX / sizeof(dh__dist_hit));
     if (nq > 0 && (!queries || !out_ids))
         return dh__dist_error(DH_E_INVALID_ARG, "%s: %s is NULL", fn,
                               queries ? "out_ids" : "queries");

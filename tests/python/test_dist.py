@@ -69,3 +69,19 @@ def test_evaluate_equals_single_node():
     assert got["precision_at_n"] == ref["precision_at_n"]
     assert np.array_equal(got["pr_precision"], ref["pr_precision"])
     assert got["ball_precision"] == ref["ball_precision"]
+
+
+@pytest.mark.skipif(not dh.has_training(), reason="training build only")
+def test_data_parallel_trainer_runs_in_step():
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((128, 16)).astype(np.float32)
+    y = rng.integers(0, 3, 128).astype(np.int32)
+    ds = dh.Dataset.from_features(X, class_ids=y, n_classes=3)
+    model = dh.Model.create(encoder="mlp:16-32", n_bits=16)
+    loss = dh.Loss("csq", 16, 3)
+    t = dh.Trainer(model, loss, ds, epochs=1, batch_size=32)
+    dist.data_parallel(t, comm)
+    losses = []
+    t.run(callback=lambda p: losses.append(p["loss"]) if p["event"] == 0 else None)
+    every = comm.allgather(losses)
+    assert len(losses) == 4 and all(v == losses for v in every)

@@ -11,6 +11,7 @@ this package, or the system loader (libdh_mpi.so.1). Run the script under mpirun
     shard = dh.dist.Shard(MPI.COMM_WORLD, path="shards/db-%d.dhi")  # rank r: shard r
     D, I = shard.search(queries, k=100)          # results on rank 0, None elsewhere
     res = dh.dist.evaluate(MPI.COMM_WORLD, q_codes, my_db_codes, q_labels, my_db_labels)
+    dh.dist.data_parallel(trainer, MPI.COMM_WORLD)   # then trainer.run() on every rank
 
 Every call is collective: all ranks of the communicator make it, in the same order.
 A failure on any rank raises DhError on every rank ("rank R: ..."), never a hang.
@@ -241,4 +242,14 @@ def evaluate(comm, query_codes, db_codes, query_labels, db_labels, topk=None, ns
     return res
 
 
-__all__ = ["Shard", "evaluate", "ALL", "Index"]
+_set_comm = _fn("dh_trainer_set_comm", [_vp, _comm_t])
+
+
+def data_parallel(trainer, comm):
+    """Make a dh.Trainer one process of a data-parallel run over `comm` (collective;
+    every rank builds the same trainer; docs/scale.md): U gathered, the loss on the
+    whole batch, encoder/head gradients summed, rank 0 writes checkpoints."""
+    _set_comm(trainer._h, _comm(comm))
+
+
+__all__ = ["Shard", "evaluate", "data_parallel", "ALL", "Index"]
