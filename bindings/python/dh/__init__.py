@@ -26,7 +26,7 @@ from .index import Index, hamming_distances, reverse_bit_order  # noqa: E402
 from .index import pack as pack_codes, unpack as unpack_codes  # noqa: E402
 if has_training():  # the loss section exists only in training builds
     from .loss import (Loss, centers_generate, centers_gv_distance,  # noqa: E402
-                       loss_methods, twostage_solve_codes)
+                       loss_methods, method_flags, twostage_solve_codes)
 from . import eval  # noqa: E402  dh.eval.mean_average_precision, evaluate, ...
 if has_training():
     from .train import Trainer, encode_dataset  # noqa: E402
@@ -38,5 +38,5 @@ __all__ = ["DhError", "last_error", "version", "set_num_threads", "get_num_threa
            "reverse_bit_order", "pack_codes", "unpack_codes", "eval"]
 if has_training():
     __all__ += ["Model", "Optimizer", "schedule_lr", "Loss", "centers_generate",
-                "centers_gv_distance", "loss_methods", "twostage_solve_codes", "Trainer",
-                "encode_dataset"]
+                "centers_gv_distance", "loss_methods", "method_flags", "twostage_solve_codes",
+                "Trainer", "encode_dataset"]

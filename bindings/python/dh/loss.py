@@ -3,6 +3,11 @@
     loss = dh.Loss("csq", n_bits=16, n_classes=10)
     value, dU = loss.forward_backward(U, labels)        # U: (B, K) float32
 
+Unsupervised methods (cibhash, bihalf, ssdh, kmeans, sgh; shallow lsh, pcah, itq) need
+no labels: ``dh.Loss("cibhash", n_bits=64)``; n_classes is then k of kmeans (default
+10) and unused otherwise. Those reading per-sample features take them with
+``loss.set_features(F)`` (default in the trainer: the input rows).
+
 Hyper-parameters are keyword arguments named like the fields of dh_loss_options
 (quant_weight, scale, margin, gamma, tau, pos_weight, pair_weight, center_weight,
 variant, schedule, centers, n_epochs, update_every, sweeps, seed, n_train, cb_beta); those
@@ -18,6 +23,7 @@ HEAD_IDENTITY, HEAD_TANH, HEAD_SCALED_TANH, HEAD_SIGN_STE, HEAD_BN = range(5)
 CENTERS_AUTO, CENTERS_HADAMARD, CENTERS_BERNOULLI, CENTERS_BALANCED, CENTERS_GREEDY, \
     CENTERS_GV = range(6)
 _HEAD_NAMES = {0: "identity", 1: "tanh", 2: "scaled_tanh", 3: "sign_ste", 4: "bn"}
+FLAG_UNSUPERVISED, FLAG_TWO_VIEWS, FLAG_FEATURES, FLAG_SHALLOW = 1, 2, 4, 8
 
 
 class LossOptions(ctypes.Structure):
@@ -68,6 +74,8 @@ _centers = fn("dh_centers_generate", [ctypes.c_uint32, ctypes.c_uint32, ctypes.c
 _gv = fn("dh_centers_gv_distance", [ctypes.c_uint32, ctypes.c_uint32,
                                     ctypes.POINTER(ctypes.c_uint32),
                                     ctypes.POINTER(ctypes.c_uint32)])
+_setf = fn("dh_loss_set_features", [_p, c_f32_p, ctypes.c_size_t, ctypes.c_size_t])
+_flags = fn("dh_loss_method_flags", [ctypes.c_char_p], ctypes.c_uint32)
 _solve = fn("dh_twostage_solve_codes", [c_f32_p, ctypes.c_size_t, ctypes.c_uint32,
                                         ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint64,
                                         c_f32_p])
@@ -78,10 +86,15 @@ def loss_methods():
     return [_mname(i).decode() for i in range(_count())]
 
 
+def method_flags(method):
+    """FLAG_* bits of a method (0: supervised or unknown)."""
+    return int(_flags(method.encode()))
+
+
 class Loss:
     """A hashing loss (dh_loss). Not thread-safe: one object per thread."""
 
-    def __init__(self, method, n_bits, n_classes, **options):
+    def __init__(self, method, n_bits, n_classes=0, **options):
         o = LossOptions()
         _opts_init(ctypes.byref(o))
         o.n_bits, o.n_classes = n_bits, n_classes
@@ -93,7 +106,9 @@ class Loss:
         h = _p()
         _create(method.encode(), ctypes.byref(o), ctypes.byref(h))
         self._h = h
-        self.method, self.n_bits, self.n_classes = method, n_bits, n_classes
+        self.method, self.n_bits = method, n_bits
+        self.n_classes = self.options()["n_classes"]  # resolved (unsupervised defaults)
+        self.flags = method_flags(method)
 
     def close(self):
         if getattr(self, "_h", None):
@@ -144,6 +159,12 @@ class Loss:
             ptr(class_ids, ctypes.c_int32), ptr(indices, ctypes.c_int64),
             ptr(dU, ctypes.c_float), ctypes.byref(v))
         return v.value, dU
+
+    def set_features(self, features):
+        """Per-sample features (n_train, d) for ssdh, kmeans, bihalf, sgh (float32,
+        finite); the trainer keeps them instead of the input rows."""
+        F = as_array(features, np.float32, "features", 2)
+        _setf(self._h, ptr(F, ctypes.c_float), F.shape[0], F.shape[1])
 
     def update_codes(self, U=None, indices=None):
         """ADSH: update the database codes from U (m, K) at indices, or from the cache."""
