@@ -2,6 +2,10 @@
 validates, indexes, saves/loads and evaluates; packed codes are ceil(K/8) bytes with
 zero padding bits (ignored on in-memory input, refused in .npy files); K = 0 and
 K = 4097 are clear errors."""
+import json
+import os
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -137,3 +141,52 @@ def test_bad_k_is_a_clear_error(tmp_path):
         dh.Index.from_npy(tmp_path / "pad.npy", n_bits=12)
     assert "row 1" in str(e.value) and "padding" in str(e.value)
     assert dh.Index.from_npy(tmp_path / "pad.npy").n_bits == 16
+
+
+BUILD = os.environ.get("DH_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+DH = os.path.join(BUILD, "src", "dh")
+
+
+def run_dh(*args, check=True):
+    r = subprocess.run([DH, *map(str, args)], capture_output=True, text=True, timeout=600)
+    if check and r.returncode != 0:
+        raise AssertionError(f"dh {' '.join(map(str, args))} -> {r.returncode}\n{r.stderr}")
+    return r
+
+
+@training
+@pytest.mark.skipif(not os.path.exists(DH), reason="dh tool not built")
+def test_cli_12_bits(tmp_path):
+    """dh train --bits 12 -> encode -> index build/search -> eval, packed and sign rows."""
+    rng = np.random.default_rng(1)
+    n, C = 400, 4
+    y = np.arange(n, dtype=np.int32) % C
+    x = rng.uniform(-1.5, 1.5, size=(n, 16)).astype(np.float32)
+    x[np.arange(n), y] += 2.5
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    spec, m = f"npy:{tmp_path}/x.npy:{tmp_path}/y.npy", tmp_path / "m.safetensors"
+    run_dh("train", "--data", spec, "--encoder", "mlp:16-32", "--bits", 12, "--method", "dch",
+           "--epochs", 3, "--optimizer", "adam", "--lr", "0.003", "--quiet", "-o", m)
+    run_dh("encode", "--model", m, "--data", spec, "-o", tmp_path / "s.npy")
+    run_dh("encode", "--model", m, "--data", spec, "-o", tmp_path / "p.npy", "--format", "packed")
+    signs, packed = np.load(tmp_path / "s.npy"), np.load(tmp_path / "p.npy")
+    assert signs.shape == (n, 12) and packed.shape == (n, 2)
+    assert not (packed[:, 1] >> 4).any()
+    run_dh("index", "build", "-o", tmp_path / "i.dhi", "--bits", 12, tmp_path / "p.npy")
+    info = json.loads(run_dh("index", "info", tmp_path / "i.dhi", "--json").stdout)
+    assert info["n_bits"] == 12 and info["code_bytes"] == 2 and info["count"] == n
+    res = json.loads(run_dh("index", "search", tmp_path / "i.dhi", "--queries", tmp_path / "s.npy",
+                            "-k", 3, "--json").stdout)
+    assert all(q["distances"][0] == 0 for q in res["results"])
+    common = ["--query-labels", tmp_path / "y.npy", "--db-labels", tmp_path / "y.npy", "--json"]
+    ev_s = json.loads(run_dh("eval", "--query-codes", tmp_path / "s.npy", "--db-codes",
+                             tmp_path / "s.npy", *common).stdout)
+    ev_p = json.loads(run_dh("eval", "--query-codes", tmp_path / "p.npy", "--db-codes",
+                             tmp_path / "p.npy", "--bits", 12, *common).stdout)
+    assert ev_s["n_bits"] == ev_p["n_bits"] == 12 and ev_s["map"] == ev_p["map"] > 0.5
+    r = run_dh("train", "--data", spec, "-o", tmp_path / "x", "--bits", 4097, check=False)
+    assert r.returncode == 2 and "--bits" in r.stderr
+    r = run_dh("eval", "--query-codes", tmp_path / "p.npy", "--db-codes", tmp_path / "p.npy",
+               "--bits", 20, *common, check=False)
+    assert r.returncode != 0 and "--bits" in r.stderr
