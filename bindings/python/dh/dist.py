@@ -164,8 +164,9 @@ class Shard:
         if root not in (ALL, self.comm.Get_rank()):
             return None, 0
         q = np.ascontiguousarray(queries, dtype=np.uint8)
-        if q.ndim != 2 or q.shape[1] != self.n_bits // 8:
-            raise ValueError(f"queries: expected packed uint8 rows of {self.n_bits // 8} "
+        cb = (self.n_bits + 7) // 8  # ceil(K/8): any K in 1..4096
+        if q.ndim != 2 or q.shape[1] != cb:
+            raise ValueError(f"queries: expected packed uint8 rows of {cb} "
                              f"bytes, got shape {q.shape}")
         return q, q.shape[0]
 
