@@ -1897,7 +1897,7 @@ enum {
  *  dh_index_range_search() then return exactly the scan's results (ids, distances,
  *  tie order), usually much faster for small radii and small k (docs/index.md).
  *  The code is split into m substrings of K/m bits (lengths differ by at most one);
- *  each table is keyed by up to min(K/m, ceil(log2 n) - 2, 26) bits of its substring.
+ *  each table is keyed by up to min(K/m, floor(log2 n) - 2, 26) bits of its substring.
  *  Works on read-only (mapped) indexes too; the tables then live in memory.
  *  m  DH_MIH_AUTO (-1): round(K / log2(live rows)), at least 1; or 1..min(K, 256).
  *     m = 1 is a single table over the first bits of the code (valid, rarely fast).

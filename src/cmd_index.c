@@ -17,19 +17,25 @@ typedef struct ix_args {
     int n_files;
     uint32_t bits, k, threads, flags, shards;
     int64_t radius; /* -1: k-NN */
-    int json, mmap, compact, faiss;
+    int json, mmap, compact;
+    int32_t mih;         /* --mih[=M]: 0 none, -1 auto, else M tables */
+    int32_t search_mode; /* --search-mode: DH_SEARCH_* */
 } ix_args;
 
 /* ---- usage ---- */
 
 static const char *const SUBS[] = {"build", "add", "remove", "search", "info", "export",
-                                    "split", "import"};
+                                    "split"};
 
 static void usage_sub(FILE *fp, const char *sub)
 {
     if (!strcmp(sub, "build"))
-        fprintf(fp, "usage: dh index build -o OUT.dhi [--bits K] [--ids IDS.npy] CODES...\n"
+        fprintf(fp, "usage: dh index build -o OUT.dhi [--bits K] [--ids IDS.npy] [--mih[=M]] "
+                    "CODES...\n"
                     "  Create an index from code files (ids 0, 1, ... unless --ids).\n"
+                    "  --mih[=M]       also build multi-index hashing tables (M tables, or\n"
+                    "                  'auto' = K / log2 n, the default), saved in the file;\n"
+                    "                  searches stay exact, faster for small k and radius\n"
                     "  --bits K        code length; needed for raw files, else taken from the\n"
                     "                  first .npy\n");
     else if (!strcmp(sub, "add"))
@@ -48,6 +54,8 @@ static void usage_sub(FILE *fp, const char *sub)
                     "  (inclusive) of every query; ties go to the code added first.\n"
                     "  Text output: one line 'query rank id distance' per result.\n"
                     "  --mmap          map the index read-only instead of reading it\n"
+                    "  --search-mode M auto (default), scan or mih: how to use multi-index\n"
+                    "                  tables (results are identical)\n"
                     "  Under mpirun, INDEX may name one shard per rank with %%d ('db-%%d.dhi')\n"
                     "  or be one file whose rows r::P rank r keeps; rank 0 prints exactly\n"
                     "  what the search of the whole index prints (docs/scale.md).\n");
@@ -61,15 +69,7 @@ static void usage_sub(FILE *fp, const char *sub)
     else if (!strcmp(sub, "export"))
         fprintf(fp, "usage: dh index export INDEX.dhi -o OUT.npy [--format F] [--ids-out IDS.npy]\n"
                     "  Write the live codes as a .npy file. F: float32 (default), float64,\n"
-                    "  int8 (±1 rows), packed (uint8, LSB-first), packbits (numpy.packbits).\n"
-                    "       dh index export INDEX.dhi --faiss -o OUT.bin [--idmap2]\n"
-                    "  Write a FAISS binary index file (faiss.read_index_binary reads it):\n"
-                    "  IndexBinaryFlat, or IndexBinaryIDMap2 when the ids are not 0..n-1.\n");
-    else if (!strcmp(sub, "import"))
-        fprintf(fp, "usage: dh index import --faiss FAISS.bin -o OUT.dhi\n"
-                    "  Read a FAISS binary index file (IndexBinaryFlat or IndexBinaryIDMap/\n"
-                    "  IDMap2 around one, as faiss.write_index_binary writes them) into a\n"
-                    "  libdh index: same codes (both LSB-first), same ids.\n");
+                    "  int8 (±1 rows), packed (uint8, LSB-first), packbits (numpy.packbits).\n");
     fprintf(fp, "common options:\n"
                 "  --bitorder big|little  bit order of uint8 .npy / raw files (default little:\n"
                 "                  bit j = bit j%%8 of byte j/8; big = numpy.packbits)\n"
@@ -82,7 +82,7 @@ static void usage_sub(FILE *fp, const char *sub)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: dh index <build|add|remove|search|info|export|import|split> [options]\n"
+    fprintf(fp, "usage: dh index <build|add|remove|search|info|export> [options]\n"
                 "'dh index <subcommand> --help' describes each.\n");
 }
 
@@ -119,6 +119,14 @@ static int set_value(ix_args *a, const char *f, const char *v)
         if (strcmp(v, "big") && strcmp(v, "little"))
             return dh_cli_usage_error(CMD, "--bitorder: '%s' is not 'big' or 'little'", v);
         a->flags = !strcmp(v, "big") ? DH_CODES_MSB_FIRST : 0;
+    } else if (!strcmp(f, "--search-mode")) {
+        static const char *const modes[] = {"auto", "scan", "mih"};
+        for (int32_t i = 0; i < 3; i++)
+            if (!strcmp(v, modes[i])) {
+                a->search_mode = i;
+                return 0;
+            }
+        return dh_cli_usage_error(CMD, "--search-mode: '%s' is not auto, scan or mih", v);
     } else return dh_cli_usage_error(CMD, "unknown option '%s' for 'dh index %s'", f, a->sub);
     return 0;
 }
@@ -137,8 +145,12 @@ static int parse_args(int argc, char **argv, ix_args *a)
         } else if (!strcmp(f, "--json")) a->json = 1;
         else if (!strcmp(f, "--mmap")) a->mmap = 1;
         else if (!strcmp(f, "--compact")) a->compact = 1;
-        else if (!strcmp(f, "--faiss")) a->faiss = 1;
-        else if (!strcmp(f, "--idmap2")) a->faiss |= 2;
+        else if (!strncmp(f, "--mih", 5) && (f[5] == '\0' || f[5] == '=')) {
+            uint32_t m = 0;
+            if (f[5] == '\0' || !strcmp(f + 6, "auto")) a->mih = DH_MIH_AUTO;
+            else if (parse_u32("--mih", f + 6, 1, 256, &m)) return DH_EXIT_USAGE;
+            else a->mih = (int32_t)m;
+        }
         else if (i + 1 >= argc) {
             if (!strcmp(f, "-o") || !strncmp(f, "--", 2) || !strcmp(f, "-k"))
                 return dh_cli_usage_error(CMD, "option '%s' needs a value", f);
@@ -332,6 +344,10 @@ static int cmd_build_add(const ix_args *a, int build)
     size_t n_ids = 0;
     int rc = a->ids ? read_ids(a->ids, &ids, &n_ids) : 0;
     if (!rc) rc = add_files(ix, a, build ? 0 : 1, ids, n_ids);
+    if (!rc && a->mih) {
+        st = dh_index_build_mih(ix, a->mih);
+        if (st != DH_OK) rc = dh_cli_fail(CMD, st);
+    }
     const char *dst = build ? a->out : (a->out ? a->out : a->files[0]);
     if (!rc) rc = save_or_fail(ix, dst);
     if (!rc) printf("%s: %zu codes of %u bits\n", dst, dh_index_count(ix), dh_index_n_bits(ix));
@@ -422,6 +438,10 @@ static int cmd_search(ix_args *a)
                    : a->mmap ? dh_index_load_mmap(a->files[0], &ix)
                              : dh_index_load(a->files[0], &ix);
     if (st != DH_OK) return dist ? dh_cli_mpi_fail(CMD, st) : dh_cli_fail(CMD, st);
+    if (ix && a->search_mode && (st = dh_index_set_search_mode(ix, a->search_mode)) != DH_OK) {
+        dh_index_free(ix);
+        return dh_cli_fail(CMD, st);
+    }
     if (!dist) bits = dh_index_n_bits(ix);
     uint8_t *q = NULL;
     size_t nq = 0;
@@ -454,45 +474,29 @@ static int cmd_info(const ix_args *a)
     dh_index *ix = NULL;
     dh_status st = dh_index_load_mmap(a->files[0], &ix);
     if (st != DH_OK) return dh_cli_fail(CMD, st);
-    uint32_t b = dh_index_n_bits(ix);
+    uint32_t b = dh_index_n_bits(ix), mih_m = 0;
+    size_t mih_rows = 0, mih_bytes = 0;
+    dh_index_mih_info(ix, &mih_m, &mih_rows, &mih_bytes);
     if (a->json) {
         printf("{\"path\": ");
         json_str(a->files[0]);
-        printf(", \"n_bits\": %u, \"code_bytes\": %u, \"count\": %zu, \"removed\": %zu}\n", b,
-               b / 8, dh_index_count(ix), dh_index_n_removed(ix));
-    } else
+        printf(", \"n_bits\": %u, \"code_bytes\": %u, \"count\": %zu, \"removed\": %zu, "
+               "\"mih_tables\": %u, \"mih_rows\": %zu, \"mih_bytes\": %zu}\n", b, b / 8,
+               dh_index_count(ix), dh_index_n_removed(ix), mih_m, mih_rows, mih_bytes);
+    } else {
         printf("%s: libdh index, %u-bit codes (%u bytes), %zu live rows, %zu removed rows "
                "awaiting compaction\n", a->files[0], b, b / 8, dh_index_count(ix),
                dh_index_n_removed(ix));
+        if (mih_m)
+            printf("multi-index hashing: %u tables over %zu rows, %zu bytes\n", mih_m,
+                   mih_rows, mih_bytes);
+    }
     dh_index_free(ix);
     return 0;
 }
 
-static int cmd_import(const ix_args *a)
-{
-    if (!(a->faiss & 1) || a->n_files != 1 || !a->out)
-        return dh_cli_usage_error(CMD, "import needs --faiss FAISS.bin and -o OUT.dhi");
-    dh_index *ix = NULL;
-    dh_status st = dh_index_import_faiss(a->files[0], &ix);
-    if (st == DH_OK) st = dh_index_save(ix, a->out);
-    if (st == DH_OK)
-        fprintf(stderr, "dh index import: %zu codes of %u bits from %s\n", dh_index_count(ix),
-                dh_index_n_bits(ix), a->files[0]);
-    dh_index_free(ix);
-    return st == DH_OK ? 0 : dh_cli_fail(CMD, st);
-}
-
 static int cmd_export(const ix_args *a)
 {
-    if (a->faiss) {
-        if (a->n_files != 1 || !a->out)
-            return dh_cli_usage_error(CMD, "export --faiss needs INDEX.dhi and -o OUT.bin");
-        dh_index *ix = NULL;
-        dh_status st = dh_index_load(a->files[0], &ix);
-        if (st == DH_OK) st = dh_index_export_faiss(ix, a->out, (a->faiss & 2) ? DH_FAISS_IDMAP2 : 0);
-        dh_index_free(ix);
-        return st == DH_OK ? 0 : dh_cli_fail(CMD, st);
-    }
     static const char *const names[] = {"packed", "packbits", "float32", "float64", "int8"};
     if (a->n_files != 1 || !a->out)
         return dh_cli_usage_error(CMD, "export needs INDEX.dhi and -o OUT.npy");
@@ -533,7 +537,6 @@ int dh_cmd_index(int argc, char **argv)
     if (!strcmp(sub, "remove")) return cmd_remove(&a);
     if (!strcmp(sub, "search")) return cmd_search(&a);
     if (!strcmp(sub, "info")) return cmd_info(&a);
-    if (!strcmp(sub, "import")) return cmd_import(&a);
     if (!strcmp(sub, "split")) return dh_cli_index_split(CMD, a.files[0], a.n_files, a.shards,
                                                          a.out);
     return cmd_export(&a);

@@ -22,7 +22,9 @@ static uint32_t ceil_log2(size_t n)
 
 uint32_t dh__mih_hmax(size_t n)
 {
-    uint32_t b = ceil_log2(n);
+    /* floor(log2 n) - 2 key bits: at most n / 4 buckets, so the offsets cost <= 1 byte
+     * per row and table (the row lists cost 3). */
+    uint32_t b = n < 2 ? 0 : ceil_log2(n + 1) - 1;
     uint32_t h = b > 6 ? b - 2 : 4;
     return h > DH__MIH_MAX_KEY_BITS ? DH__MIH_MAX_KEY_BITS : h;
 }

@@ -4,7 +4,7 @@
  *
  * A K-bit code is split into m disjoint substrings of contiguous bits (lengths differ
  * by at most one). Table t is keyed by the first h_t <= 26 bits of substring t (h_t =
- * min(len_t, ceil(log2 n) - 2) so the direct table stays below ~2 offsets per row): a
+ * min(len_t, floor(log2 n) - 2) so the direct table has at most n/4 + 1 offsets): a
  * CSR pair offs[2^h_t + 1] (uint32 bucket starts) and rows[] (row numbers of the
  * bucket, ascending, 3 bytes each while n < 2^24, else 4). Rows [0, n_built) are in
  * every table; rows [n_built, n) (appended since the build) form an unsorted tail that
@@ -79,7 +79,7 @@ static inline size_t dh__mih_rows_bytes(size_t n, uint32_t row_bytes)
 void dh__mih_layout(dh__mih *mh, uint32_t n_bits, uint32_t m, uint32_t hmax);
 /** The number of tables `requested` (-1 auto) gives for K bits and n rows. */
 uint32_t dh__mih_auto_m(uint32_t n_bits, size_t n, int32_t requested);
-/** Key bits cap for n rows: clamp(ceil(log2 n) - 2, 4, DH__MIH_MAX_KEY_BITS). */
+/** Key bits cap for n rows: clamp(floor(log2 n) - 2, 4, DH__MIH_MAX_KEY_BITS). */
 uint32_t dh__mih_hmax(size_t n);
 /** Allocate a table set shell of m tables (offs/rows NULL). */
 dh__mih *dh__mih_alloc(uint32_t m);

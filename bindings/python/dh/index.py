@@ -27,7 +27,34 @@ _SIGN_FORMATS = {np.dtype(np.float32): CODE_FLOAT32, np.dtype(np.float64): CODE_
 
 class _IndexOptions(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("n_bits", ctypes.c_uint32),
-                ("n_threads", ctypes.c_uint32), ("reserve", ctypes.c_uint64)]
+                ("n_threads", ctypes.c_uint32), ("reserve", ctypes.c_uint64),
+                ("multi_index", ctypes.c_int32), ("search_mode", ctypes.c_int32)]
+
+
+MIH_AUTO = -1
+SEARCH_AUTO, SEARCH_SCAN, SEARCH_MIH = range(3)
+_SEARCH_MODES = {"auto": SEARCH_AUTO, "scan": SEARCH_SCAN, "mih": SEARCH_MIH}
+
+
+def _mih_m(m, allow_off):
+    """multi_index argument -> int: "auto" -> -1, None/0/False -> 0 (when allowed), m."""
+    if isinstance(m, str):
+        if m != "auto":
+            raise ValueError(f"multi_index must be 'auto' or a table count, got {m!r}")
+        return MIH_AUTO
+    if m is None or m is False:
+        m = 0
+    if m is True:
+        return MIH_AUTO
+    if allow_off or int(m) != 0:
+        return int(m)
+    raise ValueError("build_mih: m must be 'auto' or >= 1")
+
+
+def _mode(mode):
+    if mode not in _SEARCH_MODES:
+        raise ValueError(f"search_mode must be one of {sorted(_SEARCH_MODES)}, got {mode!r}")
+    return _SEARCH_MODES[mode]
 
 
 _vp = ctypes.c_void_p
@@ -70,8 +97,10 @@ _import_npy = fn("dh_index_import_npy", [ctypes.c_char_p, _u32, _idx_pp])
 _import_npy_bits = fn("dh_index_import_npy_bits", [ctypes.c_char_p, _u32, _u32, _idx_pp])
 _add_npy = fn("dh_index_add_npy", [_vp, ctypes.c_char_p, _u32, c_size_p])
 _export_npy = fn("dh_index_export_npy", [_vp, ctypes.c_char_p, ctypes.c_int32, ctypes.c_char_p])
-_import_faiss = fn("dh_index_import_faiss", [ctypes.c_char_p, _idx_pp])
-_export_faiss = fn("dh_index_export_faiss", [_vp, ctypes.c_char_p, _u32])
+_build_mih = fn("dh_index_build_mih", [_vp, ctypes.c_int32])
+_drop_mih = fn("dh_index_drop_mih", [_vp])
+_mih_info = fn("dh_index_mih_info", [_vp, ctypes.POINTER(_u32), c_size_p, c_size_p])
+_set_mode = fn("dh_index_set_search_mode", [_vp, ctypes.c_int32])
 
 
 def _flags(bitorder):
@@ -149,7 +178,11 @@ class Index:
     Searches may run concurrently from several threads (ctypes releases the GIL);
     add/remove take the index's internal write lock."""
 
-    def __init__(self, n_bits=64, n_threads=0, reserve=0, _handle=None):
+    def __init__(self, n_bits=64, n_threads=0, reserve=0, multi_index=0, search_mode="auto",
+                 _handle=None):
+        """multi_index: 0 (no multi-index tables), "auto" (m = K / log2 n) or m tables,
+        kept up to date as codes are added; search_mode: "auto" (MIH where the cost
+        model says it pays), "scan" or "mih". Results are identical either way."""
         self._h = None
         if _handle is not None:
             self._h = _handle
@@ -159,6 +192,7 @@ class Index:
         opts.n_bits = c_int(n_bits, 1, U32_MAX, "n_bits")  # the C side checks 1..DH_MAX_BITS
         opts.n_threads = c_int(n_threads, 0, U32_MAX, "n_threads")
         opts.reserve = c_int(reserve, 0, U64_MAX, "reserve")
+        opts.multi_index, opts.search_mode = _mih_m(multi_index, True), _mode(search_mode)
         h = _vp()
         _create(ctypes.byref(opts), ctypes.byref(h))
         self._h = h
@@ -183,20 +217,6 @@ class Index:
         else:
             _import_npy_bits(_path(path), _flags(bitorder), int(n_bits), ctypes.byref(h))
         return cls(_handle=h)
-
-    @classmethod
-    def from_faiss(cls, path):
-        """Read a FAISS binary index file (IndexBinaryFlat, or IndexBinaryIDMap/IDMap2 around
-        one, as faiss.write_index_binary writes them). Same codes (FAISS is LSB-first too),
-        same ids, same search results."""
-        h = _vp()
-        _import_faiss(_path(path), ctypes.byref(h))
-        return cls(_handle=h)
-
-    def to_faiss(self, path, idmap2=False):
-        """Write a file faiss.read_index_binary reads: IndexBinaryFlat when the ids are
-        0..n-1 in order, else (or with idmap2=True) IndexBinaryIDMap2. K % 8 == 0."""
-        _export_faiss(self._handle(), _path(path), 1 if idmap2 else 0)
 
     # ---- lifetime ----
     def close(self):
@@ -229,36 +249,6 @@ class Index:
     @property
     def code_size(self):
         return code_bytes_of(self.n_bits)
-
-    # FAISS's names for the same facts
-    @property
-    def ntotal(self):
-        """Live codes (FAISS's name for len(index))."""
-        return len(self)
-
-    @property
-    def d(self):
-        """Code length in bits (FAISS's IndexBinary.d)."""
-        return self.n_bits
-
-    def reset(self):
-        """Remove every code (FAISS's reset); the index keeps its options."""
-        _, ids = self.export(n=len(self))
-        if ids.size:
-            self.remove_ids(ids)
-        self.compact()
-
-    def reconstruct(self, key):
-        """The packed code stored under id `key` (FAISS's reconstruct); KeyError if absent."""
-        _, ids = self.export(n=len(self))
-        pos = np.nonzero(ids == int(key))[0]
-        if pos.size == 0:
-            raise KeyError(f"no code with id {key}")
-        return self.export(start=int(pos[0]), n=1)[0][0]
-
-    def reconstruct_n(self, i0, ni):
-        """Packed codes of live rows i0 .. i0+ni-1 in insertion order (FAISS's reconstruct_n)."""
-        return self.export(start=int(i0), n=int(ni))[0]
 
     @property
     def n_removed(self):
@@ -344,6 +334,26 @@ class Index:
         finally:
             _rr_free(res)
         return lims, D, I
+
+    # ---- multi-index hashing ----
+    def build_mih(self, m="auto"):
+        """Build multi-index hashing tables now (m tables or "auto") and keep them up
+        to date; searches stay exact."""
+        _build_mih(self._handle(), _mih_m(m, False))
+
+    def drop_mih(self):
+        _drop_mih(self._handle())
+
+    @property
+    def mih_info(self):
+        """(m, rows covered, bytes) of the multi-index tables; m = 0 without tables."""
+        m, rows, nbytes = _u32(), ctypes.c_size_t(), ctypes.c_size_t()
+        _mih_info(self._handle(), ctypes.byref(m), ctypes.byref(rows), ctypes.byref(nbytes))
+        return int(m.value), int(rows.value), int(nbytes.value)
+
+    def set_search_mode(self, mode):
+        """"auto", "scan" or "mih" (MIH whenever tables exist)."""
+        _set_mode(self._handle(), _mode(mode))
 
     # ---- removing ----
     def remove_ids(self, ids):
