@@ -220,7 +220,7 @@ static int prepare_codes(const char *flag, const char *path, side *s)
     int32_t t = dh_array_dtype(c);
     const int64_t min_n = dh_cli_mpi_active() && !strcmp(flag, "--db-codes") ? 0 : 1; /* parts may be empty */
     if (dh_array_ndim(c) != 2 || dh_array_dim(c, 0) < min_n || dh_array_dim(c, 1) < 1)
-        return bad_file(flag, path, "expected a 2-D array [n, K/8] or [n, K] with n, K >= 1");
+        return bad_file(flag, path, "expected a 2-D array [n, ceil(K/8)] or [n, K] with n, K >= 1");
     s->n = (size_t)dh_array_dim(c, 0);
     int64_t cols = dh_array_dim(c, 1);
     if (t == DH_DTYPE_UINT8) {

@@ -66,7 +66,8 @@ def _codes(a, name, n_bits=None):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name}: expected a numpy array, got {type(a).__name__}")
     if a.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D array [n, K/8] or [n, K], got shape {a.shape}")
+        raise ValueError(f"{name}: expected a 2-D array [n, ceil(K/8)] or [n, K], "
+                         f"got shape {a.shape}")
     if a.dtype == np.uint8:
         if n_bits is not None and a.shape[1] != (int(n_bits) + 7) // 8:
             raise ValueError(f"{name}: packed rows of {a.shape[1]} bytes, but {n_bits}-bit "

@@ -132,7 +132,7 @@ class Trainer:
 
 
 def encode_dataset(model, dataset, continuous=False):
-    """Codes of every sample (packed uint8 [n, K/8]); with continuous=True also the
+    """Codes of every sample (packed uint8 [n, ceil(K/8)]); with continuous=True also the
     head outputs [n, K] float32."""
     K = _n_bits(model._h)
     n = len(dataset)
