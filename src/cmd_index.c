@@ -17,7 +17,7 @@ typedef struct ix_args {
     int n_files;
     uint32_t bits, k, threads, flags, shards;
     int64_t radius; /* -1: k-NN */
-    int json, mmap, compact;
+    int json, mmap, compact, faiss;
     int32_t mih;         /* --mih[=M]: 0 none, -1 auto, else M tables */
     int32_t search_mode; /* --search-mode: DH_SEARCH_* */
 } ix_args;
@@ -25,7 +25,7 @@ typedef struct ix_args {
 /* ---- usage ---- */
 
 static const char *const SUBS[] = {"build", "add", "remove", "search", "info", "export",
-                                    "split"};
+                                    "split", "import"};
 
 static void usage_sub(FILE *fp, const char *sub)
 {
@@ -36,8 +36,9 @@ static void usage_sub(FILE *fp, const char *sub)
                     "  --mih[=M]       also build multi-index hashing tables (M tables, or\n"
                     "                  'auto' = K / log2 n, the default), saved in the file;\n"
                     "                  searches stay exact, faster for small k and radius\n"
-                    "  --bits K        code length; needed for raw files, else taken from the\n"
-                    "                  first .npy\n");
+                    "  --bits K        code length, 1..4096; needed for raw files and for packed\n"
+                    "                  .npy codes whose K is not 8 x columns, else taken from\n"
+                    "                  the first .npy\n");
     else if (!strcmp(sub, "add"))
         fprintf(fp, "usage: dh index add INDEX.dhi [-o OUT.dhi] [--ids IDS.npy] CODES...\n"
                     "  Append codes (ids continue after the largest id unless --ids) and save\n"
@@ -69,7 +70,15 @@ static void usage_sub(FILE *fp, const char *sub)
     else if (!strcmp(sub, "export"))
         fprintf(fp, "usage: dh index export INDEX.dhi -o OUT.npy [--format F] [--ids-out IDS.npy]\n"
                     "  Write the live codes as a .npy file. F: float32 (default), float64,\n"
-                    "  int8 (±1 rows), packed (uint8, LSB-first), packbits (numpy.packbits).\n");
+                    "  int8 (±1 rows), packed (uint8, LSB-first), packbits (numpy.packbits).\n"
+                    "       dh index export INDEX.dhi --faiss -o OUT.bin [--idmap2]\n"
+                    "  Write a FAISS binary index file (faiss.read_index_binary reads it):\n"
+                    "  IndexBinaryFlat, or IndexBinaryIDMap2 when the ids are not 0..n-1.\n");
+    else if (!strcmp(sub, "import"))
+        fprintf(fp, "usage: dh index import --faiss FAISS.bin -o OUT.dhi\n"
+                    "  Read a FAISS binary index file (IndexBinaryFlat or IndexBinaryIDMap/\n"
+                    "  IDMap2 around one, as faiss.write_index_binary writes them) into a\n"
+                    "  libdh index: same codes (both LSB-first), same ids.\n");
     fprintf(fp, "common options:\n"
                 "  --bitorder big|little  bit order of uint8 .npy / raw files (default little:\n"
                 "                  bit j = bit j%%8 of byte j/8; big = numpy.packbits)\n"
@@ -82,7 +91,7 @@ static void usage_sub(FILE *fp, const char *sub)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: dh index <build|add|remove|search|info|export> [options]\n"
+    fprintf(fp, "usage: dh index <build|add|remove|search|info|export|import|split> [options]\n"
                 "'dh index <subcommand> --help' describes each.\n");
 }
 
@@ -145,6 +154,8 @@ static int parse_args(int argc, char **argv, ix_args *a)
         } else if (!strcmp(f, "--json")) a->json = 1;
         else if (!strcmp(f, "--mmap")) a->mmap = 1;
         else if (!strcmp(f, "--compact")) a->compact = 1;
+        else if (!strcmp(f, "--faiss")) a->faiss = 1;
+        else if (!strcmp(f, "--idmap2")) a->faiss |= 2;
         else if (!strncmp(f, "--mih", 5) && (f[5] == '\0' || f[5] == '=')) {
             uint32_t m = 0;
             if (f[5] == '\0' || !strcmp(f + 6, "auto")) a->mih = DH_MIH_AUTO;
@@ -481,12 +492,13 @@ static int cmd_info(const ix_args *a)
         printf("{\"path\": ");
         json_str(a->files[0]);
         printf(", \"n_bits\": %u, \"code_bytes\": %u, \"count\": %zu, \"removed\": %zu, "
-               "\"mih_tables\": %u, \"mih_rows\": %zu, \"mih_bytes\": %zu}\n", b, b / 8,
-               dh_index_count(ix), dh_index_n_removed(ix), mih_m, mih_rows, mih_bytes);
+               "\"mih_tables\": %u, \"mih_rows\": %zu, \"mih_bytes\": %zu}\n", b,
+               (unsigned)dh_code_bytes(b), dh_index_count(ix), dh_index_n_removed(ix), mih_m,
+               mih_rows, mih_bytes);
     } else {
         printf("%s: libdh index, %u-bit codes (%u bytes), %zu live rows, %zu removed rows "
-               "awaiting compaction\n", a->files[0], b, b / 8, dh_index_count(ix),
-               dh_index_n_removed(ix));
+               "awaiting compaction\n", a->files[0], b, (unsigned)dh_code_bytes(b),
+               dh_index_count(ix), dh_index_n_removed(ix));
         if (mih_m)
             printf("multi-index hashing: %u tables over %zu rows, %zu bytes\n", mih_m,
                    mih_rows, mih_bytes);
@@ -495,8 +507,31 @@ static int cmd_info(const ix_args *a)
     return 0;
 }
 
+static int cmd_import(const ix_args *a)
+{
+    if (!(a->faiss & 1) || a->n_files != 1 || !a->out)
+        return dh_cli_usage_error(CMD, "import needs --faiss FAISS.bin and -o OUT.dhi");
+    dh_index *ix = NULL;
+    dh_status st = dh_index_import_faiss(a->files[0], &ix);
+    if (st == DH_OK) st = dh_index_save(ix, a->out);
+    if (st == DH_OK)
+        fprintf(stderr, "dh index import: %zu codes of %u bits from %s\n", dh_index_count(ix),
+                dh_index_n_bits(ix), a->files[0]);
+    dh_index_free(ix);
+    return st == DH_OK ? 0 : dh_cli_fail(CMD, st);
+}
+
 static int cmd_export(const ix_args *a)
 {
+    if (a->faiss) {
+        if (a->n_files != 1 || !a->out)
+            return dh_cli_usage_error(CMD, "export --faiss needs INDEX.dhi and -o OUT.bin");
+        dh_index *ix = NULL;
+        dh_status st = dh_index_load(a->files[0], &ix);
+        if (st == DH_OK) st = dh_index_export_faiss(ix, a->out, (a->faiss & 2) ? DH_FAISS_IDMAP2 : 0);
+        dh_index_free(ix);
+        return st == DH_OK ? 0 : dh_cli_fail(CMD, st);
+    }
     static const char *const names[] = {"packed", "packbits", "float32", "float64", "int8"};
     if (a->n_files != 1 || !a->out)
         return dh_cli_usage_error(CMD, "export needs INDEX.dhi and -o OUT.npy");
@@ -537,6 +572,7 @@ int dh_cmd_index(int argc, char **argv)
     if (!strcmp(sub, "remove")) return cmd_remove(&a);
     if (!strcmp(sub, "search")) return cmd_search(&a);
     if (!strcmp(sub, "info")) return cmd_info(&a);
+    if (!strcmp(sub, "import")) return cmd_import(&a);
     if (!strcmp(sub, "split")) return dh_cli_index_split(CMD, a.files[0], a.n_files, a.shards,
                                                          a.out);
     return cmd_export(&a);

@@ -101,6 +101,8 @@ _build_mih = fn("dh_index_build_mih", [_vp, ctypes.c_int32])
 _drop_mih = fn("dh_index_drop_mih", [_vp])
 _mih_info = fn("dh_index_mih_info", [_vp, ctypes.POINTER(_u32), c_size_p, c_size_p])
 _set_mode = fn("dh_index_set_search_mode", [_vp, ctypes.c_int32])
+_import_faiss = fn("dh_index_import_faiss", [ctypes.c_char_p, _idx_pp])
+_export_faiss = fn("dh_index_export_faiss", [_vp, ctypes.c_char_p, _u32])
 
 
 def _flags(bitorder):
@@ -218,6 +220,20 @@ class Index:
             _import_npy_bits(_path(path), _flags(bitorder), int(n_bits), ctypes.byref(h))
         return cls(_handle=h)
 
+    @classmethod
+    def from_faiss(cls, path):
+        """Read a FAISS binary index file (IndexBinaryFlat, or IndexBinaryIDMap/IDMap2 around
+        one, as faiss.write_index_binary writes them). Same codes (FAISS is LSB-first too),
+        same ids, same search results."""
+        h = _vp()
+        _import_faiss(_path(path), ctypes.byref(h))
+        return cls(_handle=h)
+
+    def to_faiss(self, path, idmap2=False):
+        """Write a file faiss.read_index_binary reads: IndexBinaryFlat when the ids are
+        0..n-1 in order, else (or with idmap2=True) IndexBinaryIDMap2. K % 8 == 0."""
+        _export_faiss(self._handle(), _path(path), 1 if idmap2 else 0)
+
     # ---- lifetime ----
     def close(self):
         if self._h:
@@ -249,6 +265,36 @@ class Index:
     @property
     def code_size(self):
         return code_bytes_of(self.n_bits)
+
+    # FAISS's names for the same facts
+    @property
+    def ntotal(self):
+        """Live codes (FAISS's name for len(index))."""
+        return len(self)
+
+    @property
+    def d(self):
+        """Code length in bits (FAISS's IndexBinary.d)."""
+        return self.n_bits
+
+    def reset(self):
+        """Remove every code (FAISS's reset); the index keeps its options."""
+        _, ids = self.export(n=len(self))
+        if ids.size:
+            self.remove_ids(ids)
+        self.compact()
+
+    def reconstruct(self, key):
+        """The packed code stored under id `key` (FAISS's reconstruct); KeyError if absent."""
+        _, ids = self.export(n=len(self))
+        pos = np.nonzero(ids == int(key))[0]
+        if pos.size == 0:
+            raise KeyError(f"no code with id {key}")
+        return self.export(start=int(pos[0]), n=1)[0][0]
+
+    def reconstruct_n(self, i0, ni):
+        """Packed codes of live rows i0 .. i0+ni-1 in insertion order (FAISS's reconstruct_n)."""
+        return self.export(start=int(i0), n=int(ni))[0]
 
     @property
     def n_removed(self):
