@@ -7,7 +7,8 @@
  * (z raw, u = tanh z: mean BCE((u+1)/2, (t+1)/2) + lambda mean (|u| - 1)^2). With
  * variant 1 (model features) the bank is refreshed and re-clustered every
  * update_every epochs; new clusters are matched to the old ones greedily by overlap,
- * so centres keep following the same groups. Deterministic for a seed (k-means++
+ * so centres keep following the same groups. The labels are the state tensor
+ * "pseudo_labels" [N] (cluster ids as floats; saved with the model, settable). Deterministic for a seed (k-means++
  * draws from the loss seed; ties go to the lower index). */
 #include <string.h>
 
@@ -17,7 +18,7 @@
 
 typedef struct kmeans_priv {
     dh__featbank fb; /* first */
-    int32_t *assign; /* N pseudo labels */
+    int32_t *assign; /* N pseudo labels of the last clustering */
 } kmeans_priv;
 
 /* d2[i] = min(d2[i], |x_i - c|^2) */
@@ -179,7 +180,11 @@ static dh_status kmeans_refit(dh_loss *L)
         st = dh__kmeans(p->fb.F, N, D, k, L->o.seed + (uint64_t)p->fb.fits, KMEANS_ITERS, C, a,
                         NULL);
     if (st == DH_OK && p->fb.fits > 0) st = match_clusters(p->assign, a, N, k);
-    if (st == DH_OK) memcpy(p->assign, a, N * sizeof(int32_t));
+    if (st == DH_OK) {
+        memcpy(p->assign, a, N * sizeof(int32_t));
+        float *pl = dh__loss_find(L, "pseudo_labels")->data; /* state: saved, settable */
+        for (size_t i = 0; i < N; i++) pl[i] = (float)a[i];
+    }
     dh__free(C), dh__free(a);
     return st;
 }
@@ -212,7 +217,8 @@ static dh_status kmeans_create(dh_loss *L)
     L->priv = p;
     p->fb.refit = kmeans_refit;
     if (!(p->assign = dh__calloc(L->N, sizeof(int32_t)))) return DH_E_NO_MEMORY;
-    return dh__loss_make_centers(L, L->o.centers);
+    DH_TRY(dh__loss_make_centers(L, L->o.centers));
+    return dh__loss_add_tensor(L, "pseudo_labels", 1, 1, (int64_t)L->N, 0, NULL);
 }
 
 static void kmeans_destroy(dh_loss *L)
@@ -224,13 +230,19 @@ static void kmeans_destroy(dh_loss *L)
 
 static dh_status kmeans_fb(dh_loss *L, const dh__loss_batch *b, double *value)
 {
-    const kmeans_priv *p = L->priv;
     const size_t B = b->B, K = L->K;
     const float *T = dh__loss_find(L, "centers")->data;
+    const float *pl = dh__loss_find(L, "pseudo_labels")->data;
+    for (size_t i = 0; i < B; i++) { /* the state may have been set by the caller */
+        float c = pl[b->idx[i]];
+        if (!(c >= 0 && c < (float)L->C && c == floorf(c)))
+            return dh__set_error(DH_E_INVALID_ARG, "kmeans: pseudo_labels[%lld] = %g is not a "
+                                 "cluster in 0..%u", (long long)b->idx[i], (double)c, L->C - 1);
+    }
     const double nk = (double)B * (double)K, lam = L->o.quant_weight;
     double vc = 0, vq = 0;
     for (size_t i = 0; i < B; i++) {
-        const float *t = T + (size_t)p->assign[b->idx[i]] * K;
+        const float *t = T + (size_t)pl[b->idx[i]] * K;
         for (size_t k = 0; k < K; k++) {
             size_t r = i * K + k;
             double z = b->U[r], u = tanh(z), a = fabs(u) - 1;
