@@ -5,6 +5,7 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer, the search-only build's suite, and the
 # aarch64 NEON kernel check under qemu-user (scripts/cross-aarch64.sh, when installed).
 #   DH_TEST_NO_ASAN=1   skip the sanitizer pass    DH_JOBS=N   parallel build jobs
+#   DH_TEST_NO_TSAN=1   skip the ThreadSanitizer pass (index concurrency tests)
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
@@ -33,5 +34,16 @@ if [ -z "${DH_TEST_NO_ASAN:-}" ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --test-dir build-asan --output-on-failure -j "$JOBS" \
         --label-exclude "long|python|abi|bench|install"
+fi
+if [ -z "${DH_TEST_NO_TSAN:-}" ]; then
+    # ThreadSanitizer on the index's concurrency tests (search/range/add/remove/compact/
+    # save from several pthreads, writer-starvation bound). Search-only build; the tests
+    # use n_threads = 1, so libgomp (not TSan-instrumented) never starts a team and no
+    # suppression file is needed.
+    cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDH_SANITIZE=thread \
+        -DDH_WITH_TRAINING=OFF -DDH_BUILD_TOOLS=OFF -DDH_BUILD_EXAMPLES=OFF -DDH_PYTHON=$PY
+    cmake --build build-tsan -j "$JOBS" --target check_index_concurrency
+    TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure \
+        -R '^check_index_concurrency$'
 fi
 echo "libdh: all tests passed"
