@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Unsupervised methods on the fashion-mnist protocol (docs/results.md, "Unsupervised"):
 train each method on the protocol's 10,000 training images with `dh train` (labels are
-never read by these methods), then `dh eval --model` with the true labels: 10,000 test
-queries against the 60,000 training images. Prints a markdown table of mAP@all (index
+never read by these methods), then `dh encode` the protocol's queries and database once and
+`dh eval` them with the true labels: 10,000 test queries against the 60,000 training images. Prints a markdown table of mAP@all (index
 order and tie-aware), mAP@1000, P@100, P@H<=2 and training images/s, and writes
 OUT/unsup.md and OUT/unsup.json. The shallow baselines (lsh, pcah, itq) fit on the raw
 pixels (encoder `pixels`); the deep methods train `smallcnn` from scratch.
@@ -32,10 +32,23 @@ def sh(cmd):
     return r
 
 
-def evaluate(args, model, topk, ties="index"):
-    r = sh([args.dh, "eval", "--model", model, "--data", args.data, "--protocol",
-            "fashion-mnist", "--topk", str(topk), "--ties", ties, "--at", "100",
-            "--threads", str(args.threads), "--json"])
+def encode(args, model):
+    """Query and database codes + labels once (dh encode), for several dh eval runs."""
+    files = {}
+    for part in ("query", "database"):
+        c, l = model + f".{part}.npy", model + f".{part}.labels.npy"
+        sh([args.dh, "encode", "--model", model, "--data", args.data, "--protocol",
+            "fashion-mnist", "--part", part, "--format", "packed", "--labels-out", l,
+            "--threads", str(args.threads), "-o", c])
+        files[part] = (c, l)
+    return files
+
+
+def evaluate(args, files, bits, topk, ties="index"):
+    (qc, ql), (dc, dl) = files["query"], files["database"]
+    r = sh([args.dh, "eval", "--query-codes", qc, "--db-codes", dc, "--query-labels", ql,
+            "--db-labels", dl, "--bits", str(bits), "--topk", str(topk), "--ties", ties,
+            "--at", "100", "--threads", str(args.threads), "--json"])
     return json.loads(r.stdout)
 
 
@@ -51,9 +64,10 @@ def run_one(args, method, bits, extra):
     r = sh(cmd)
     train_s = time.time() - t0
     ips = [float(x) for x in re.findall(r"([0-9.]+) img/s", r.stderr)]
-    all_ = evaluate(args, model, 0)
-    tie = evaluate(args, model, 0, "expected")
-    top = evaluate(args, model, 1000)
+    files = encode(args, model)
+    all_ = evaluate(args, files, bits, 0)
+    tie = evaluate(args, files, bits, 0, "expected")
+    top = evaluate(args, files, bits, 1000)
     return {
         "method": method, "bits": bits, "command": " ".join(cmd),
         "map_all": all_["map"], "map_all_tie": tie["map"], "map_1000": top["map"],

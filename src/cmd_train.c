@@ -35,8 +35,9 @@ static void usage(FILE *fp)
         "                     part, validate on its queries vs database\n"
         "  --size S           image lists: decode at S x S (default: the encoder's input)\n"
         "model and loss:\n"
-        "  --encoder SPEC     smallcnn (default), alexnet, resnet18, resnet18-cifar,\n"
-        "                     mlp:D-H1-... (feature rows)\n"
+        "  --encoder SPEC     smallcnn (default for images), alexnet, resnet18, resnet18-cifar,\n"
+        "                     mlp:D-H1-... (feature rows; default mlp:D-512), pixels (the\n"
+        "                     input itself; default of lsh/pcah/itq)\n"
         "  --bits K           code length, 1..4096 (default 64)\n"
         "  --method NAME      loss (default csq); --list-methods lists them\n"
         "  --backbone FILE    pretrained encoder weights (safetensors, torchvision names)\n"
@@ -258,6 +259,12 @@ static int build_model(train_args *a, train_objs *o)
         lo.n_classes = a->clusters;
         if (a->feature_source && !strcmp(a->feature_source, "model")) lo.variant = 1;
         if (a->refresh) lo.update_every = (int32_t)a->refresh;
+    }
+    if (!a->encoder && !(flags & DH_LOSS_FLAG_SHALLOW) && !dh_dataset_is_image(o->train)) {
+        /* feature rows (npy:...): a one-hidden-layer MLP unless told otherwise */
+        snprintf(a->encoder_buf, sizeof a->encoder_buf, "mlp:%zu-512",
+                 dh_dataset_sample_size(o->train));
+        a->encoder = a->encoder_buf;
     }
     if (!a->encoder) a->encoder = (flags & DH_LOSS_FLAG_SHALLOW) ? "pixels" : "smallcnn";
     if (!strcmp(a->encoder, "pixels") && !dh_dataset_is_image(o->train)) {

@@ -56,9 +56,11 @@ dh_status dh__arch_mlp(const int64_t *widths, int n, const dh_encoder_options *o
 dh_status dh__arch_pixels(int64_t dim, const dh_encoder_options *o, dh__net **out)
 {
     dh__net *net;
-    if (dim > 0) DH_TRY(dh__net_create(1, &dim, o->seed, &net));
+    /* rows of D as a [D, 1, 1] input: the flatten node gives the net its output tensor */
+    int64_t rows[3] = {dim, 1, 1};
+    if (dim > 0) DH_TRY(dh__net_create(3, rows, o->seed, &net));
     else DH_TRY(input_net(o, 1, 28, 1, &net));
-    int x = dim > 0 ? 0 : dh__net_flatten(net, 0);
+    int x = dh__net_flatten(net, 0);
     return finish(net, x, -1, out);
 }
 

@@ -72,3 +72,38 @@ def test_itq_codes_follow_the_classes():
     d = (bits[:, None, :] != bits[None, :, :]).sum(-1)
     same = y[:, None] == y[None, :]
     assert d[same].mean() + 2 < d[~same].mean()
+
+
+def test_cli_unsupervised_on_feature_rows(tmp_path):
+    """dh train --data npy:F.npy --method ssdh|itq (no labels), then encode + eval with them."""
+    import os
+    import subprocess
+    build = os.environ.get("DH_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..",
+                                                         "build"))
+    exe = os.path.join(build, "src", "dh")
+    if not os.path.exists(exe):
+        pytest.skip("dh tool not built")
+    rng = np.random.default_rng(4)
+    y = (np.arange(800) % 4).astype(np.int32)
+    x = rng.normal(size=(800, 16)).astype(np.float32)
+    x[np.arange(800), y] += 3
+    np.save(tmp_path / "f.npy", x)
+    np.save(tmp_path / "y.npy", y)
+
+    def run(*a):
+        r = subprocess.run([exe, *map(str, a)], capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        return r.stdout + r.stderr
+
+    for m, extra in (("itq", []), ("ssdh", ["--epochs", "3", "--margin", "1"])):
+        model = tmp_path / f"{m}.safetensors"
+        run("train", "--data", f"npy:{tmp_path / 'f.npy'}", "--method", m, "--bits", 16,
+            "--threads", 1, "--quiet", "-o", model, *extra)
+        codes = tmp_path / f"{m}.npy"
+        run("encode", "--model", model, "--data", f"npy:{tmp_path / 'f.npy'}:{tmp_path / 'y.npy'}",
+            "--split", "train", "--format", "packed", "--labels-out", tmp_path / "l.npy",
+            "-o", codes)
+        out = run("eval", "--query-codes", codes, "--db-codes", codes, "--query-labels",
+                  tmp_path / "l.npy", "--db-labels", tmp_path / "l.npy", "--bits", 16, "--json")
+        import json
+        assert json.loads(out[out.index("{"):])["map"] > 0.4, (m, out)
