@@ -1340,19 +1340,24 @@ enum {
 typedef struct dh_loss_options {
     size_t struct_size;    /* set by dh_loss_options_init() */
     uint32_t n_bits;       /* K, 1..DH_MAX_BITS (4096), required */
-    uint32_t n_classes;    /* C, 1..65536, required */
+    uint32_t n_classes;    /* C, 1..65536, required; unsupervised methods: 0 allowed
+                              (kmeans: k clusters, default 10; others: unused) */
     uint64_t n_train;      /* N, training-set size: required by dpsh, adsh, twostage,
                               optional for dpn (adaptive centers) and mdsh (pair term) */
     uint64_t seed;         /* initialisation of centers, classifiers, proxies (default 1) */
     int32_t variant;       /* hashnet: 0 in-batch |S|/|S1| weights, 1 official two
                               half-batches with pos_weight; orthohash: 0 cosine margin,
                               1 angular margin; sprch: 0 pair+proxy, 1 pair only,
-                              2 proxy only */
+                              2 proxy only; cibhash: 0 stochastic bits, 1 threshold;
+                              ssdh/kmeans/bihalf/sgh: feature source 0 input rows,
+                              1 the model's encoder features */
     int32_t schedule;      /* hashnet beta: 0 per epoch sqrt(floor(e/20)+1), 1 official
                               (1+0.005t)^0.5 every 200 calls, 2 constant 1 */
     int32_t centers;       /* DH_CENTERS_* for csq, dpn, orthohash, mdsh */
     int32_t n_epochs;      /* sprch: total epochs E of the self-paced schedule */
-    int32_t update_every;  /* dpn: adapt centers every this many epochs (0 never) */
+    int32_t update_every;  /* dpn: adapt centers every this many epochs (0 never);
+                              ssdh/kmeans/bihalf/sgh with variant 1: refresh the model
+                              features (and re-cluster) every this many epochs */
     int32_t sweeps;        /* twostage: CNNH coordinate-descent sweeps */
     double quant_weight;   /* quantisation weight (lambda / alpha of the papers) */
     double scale;          /* score scale: hashnet alpha, orthohash s */
@@ -1440,6 +1445,9 @@ DH_API dh_status dh_loss_epoch_begin(dh_loss *loss, int32_t epoch);
  *  dU: [B, K] float32, overwritten with dL/dU. value: receives L (may be NULL).
  *  The gradients of the loss's own parameters are overwritten (not accumulated).
  *  Single-label methods (greedyhash) reject rows with more or fewer than one class.
+ *  Unsupervised methods (dh_loss_method_flags) never read labels or class_ids (both
+ *  may be NULL); feature methods need indices, two-view methods an even B >= 4 whose
+ *  rows [0, B/2) and [B/2, B) are the two views of the same images (Since 1.2).
  *  Returns DH_OK, DH_E_INVALID_ARG (NULL, B == 0, non-finite U, labels not 0/1,
  *  class id or index out of range, multi-label rows for a single-label method),
  *  DH_E_STATE (dh_loss_init facts missing), DH_E_NO_MEMORY. Thread-safety: exclusive.
