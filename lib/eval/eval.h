@@ -1,8 +1,8 @@
 /* lib/eval/eval.h -- retrieval metrics from Hamming histograms (internal).
  *
  * Flow of one evaluation (engine.c):
- *   eval_api.c validates the arguments and builds a dh__eval_data (codes as uint64
- *   words, labels as class ids or bit masks) and a dh__eval_request (which metrics);
+ *   eval_api.c validates the options and builds a dh__eval_request (which metrics),
+ *   data.c a dh__eval_data (codes as uint64 words, labels as class ids or bit masks);
  *   engine.c splits the queries into a fixed number of blocks, and for every query
  *   scan.c makes one pass over the database (distance, relevance, per-distance count,
  *   position of each relevant item inside its distance bucket); ties.c turns that
@@ -13,7 +13,7 @@
 
 #include "core/core.h"
 
-/* ---- inputs --------------------------------------------------------------- */
+/* ---- inputs (data.c) ------------------------------------------------------- */
 
 enum { DH__REL_CLASS = 0, DH__REL_MASK = 1 };
 
