@@ -6,7 +6,7 @@
 # Runs apt-get as root (or through sudo). Idempotent: does nothing when all is installed.
 set -eu
 PKGS="build-essential cmake pkg-config libdnnl-dev libopenblas-openmp-dev libstb-dev check \
-zlib1g-dev libcjson-dev libcairo2-dev libpango1.0-dev fonts-dejavu-core python3 python3-numpy python3-pytest python3-matplotlib dataset-fashion-mnist"
+zlib1g-dev libcjson-dev libcairo2-dev libpango1.0-dev fonts-dejavu-core python3 python3-numpy python3-pytest python3-pip python3-setuptools python3-matplotlib dataset-fashion-mnist"
 # libdh_mpi (DH_WITH_MPI): Open MPI, and mpi4py for dh.dist and its tests
 PKGS="$PKGS libopenmpi-dev openmpi-bin python3-mpi4py"
 # the aarch64 cross check of scripts/test.sh (scripts/cross-aarch64.sh): ~15 s to install

@@ -45,4 +45,13 @@ done
 if [ -x "$TMP/prefix/bin/dh" ]; then
     env -u LD_LIBRARY_PATH "$TMP/prefix/bin/dh" --version >/dev/null
 fi
-echo "install: find_package(dh), pkg-config, static consumer, $n doc blocks, installed dh OK"
+# 6. the installed Python package finds the installed library (no DH_LIBRARY, no build tree)
+PYDIR="$TMP/prefix/lib/python3/dist-packages"
+if [ -f "$PYDIR/dh/__init__.py" ] && [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    (cd "$TMP" && env -u DH_LIBRARY PYTHONPATH="$PYDIR" /usr/bin/python3 -c "
+import dh, sys
+path = dh._lib.lib._name
+assert path.startswith('$TMP/prefix/'), path
+print('python: dh', dh.__version__, 'from', path)")
+fi
+echo "install: find_package(dh), pkg-config, static consumer, $n doc blocks, installed dh and Python package OK"

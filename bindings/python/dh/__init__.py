@@ -3,7 +3,11 @@
 The shared library is found through DH_LIBRARY, next to this package, a source
 checkout's build/ folder, or the system loader (see dh._lib).
 """
-from ._lib import DhError, last_error
+from ._lib import (DhError, DhFileNotFoundError, DhFormatError, DhInvalidArgument,  # noqa: F401
+                   DhIOError, DhMemoryError, DhNotFoundError, DhShapeError, DhStateError,
+                   DhUnsupportedError, DhVersionError, last_error, lib as _cdll)
+
+__version__ = _cdll.dh_version_string().decode()  # the loaded library's version
 from .core import (ISA_AUTO, ISA_AVX2, ISA_AVX512BW, ISA_AVX512VPOPCNT, ISA_NEON, ISA_SCALAR,
                    code_bytes, cpu_has_isa, get_isa, get_num_threads, has_training,
                    isa_name, set_isa, set_num_threads, version)
@@ -30,8 +34,12 @@ if has_training():  # the loss section exists only in training builds
 from . import eval  # noqa: E402  dh.eval.mean_average_precision, evaluate, ...
 if has_training():
     from .train import Trainer, encode_dataset  # noqa: E402
+if has_training():  # the scikit-learn-shaped estimator: fit / transform / index / save
+    from .estimator import DeepHash  # noqa: E402
 
-__all__ = ["DhError", "last_error", "version", "set_num_threads", "get_num_threads",
+__all__ = ["__version__", "DhError", "DhFileNotFoundError", "DhFormatError",
+           "DhInvalidArgument", "DhIOError", "DhMemoryError", "DhNotFoundError", "DhShapeError",
+           "DhStateError", "DhUnsupportedError", "DhVersionError", "last_error", "version", "set_num_threads", "get_num_threads",
            "cpu_has_isa", "set_isa", "get_isa", "isa_name", "code_bytes", "has_training",
            "ISA_AUTO", "ISA_SCALAR", "ISA_AVX2", "ISA_AVX512BW", "ISA_AVX512VPOPCNT", "ISA_NEON",
            "data", "Dataset", "Loader", "npy_load", "npy_save", "Index", "hamming_distances",
@@ -39,4 +47,4 @@ __all__ = ["DhError", "last_error", "version", "set_num_threads", "get_num_threa
 if has_training():
     __all__ += ["Model", "Optimizer", "schedule_lr", "Loss", "centers_generate",
                 "centers_gv_distance", "loss_methods", "method_flags", "twostage_solve_codes",
-                "Trainer", "encode_dataset"]
+                "Trainer", "encode_dataset", "DeepHash"]

@@ -151,10 +151,26 @@ class Dataset:
     def __init__(self, handle):
         self._h = handle
 
-    def __del__(self):
+    def close(self):
+        """Free the dataset now (also done when it is garbage-collected)."""
         h, self._h = getattr(self, "_h", None), None
         if h:
             _ds_free(h)
+
+    __del__ = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        if not getattr(self, "_h", None):
+            return "<dh.Dataset (closed)>"
+        kind = ("images %dx%dx%d" % self.image_shape) if self.is_image else \
+            f"rows of {self.sample_size}"
+        return f"<dh.Dataset n={len(self)} {kind} classes={self.n_classes}>"
 
     @staticmethod
     def _make(call, *args):
@@ -356,10 +372,24 @@ class Loader:
         self._h = _vp()
         _lo_create(dataset._h, ctypes.byref(o), ctypes.byref(self._h))
 
-    def __del__(self):
+    def close(self):
+        """Free the loader now (also done when it is garbage-collected)."""
         h, self._h = getattr(self, "_h", None), None
         if h:
             _lo_free(h)
+
+    __del__ = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        if not getattr(self, "_h", None):
+            return "<dh.Loader (closed)>"
+        return f"<dh.Loader batch_size={self.batch_size}>"
 
     batch_size = property(lambda self: int(_lo_bs(self._h)))
     n_classes = property(lambda self: int(_lo_nc(self._h)))

@@ -306,23 +306,37 @@ class Index:
 
     # ---- adding ----
     def _rows(self, codes, bitorder, name):
-        """The format code of an input array (no copies, no conversions here)."""
+        """(format code, C-contiguous array) of an input: lists and tuples are converted
+        (packed uint8 rows when they fit, else float sign rows), strided arrays copied,
+        bool rows [n, K] read as bits (True = 1)."""
+        if isinstance(codes, (list, tuple)):
+            raw = np.asarray(codes)
+            if raw.ndim == 2 and raw.dtype.kind in "iu" and raw.size and raw.min() >= 0 and \
+                    raw.max() <= 255 and raw.shape[1] == self.code_size:
+                codes = raw.astype(np.uint8)
+            elif raw.dtype.kind == "b":
+                codes = raw
+            else:
+                codes = raw.astype(np.float64) if raw.dtype.kind in "iuf" else raw
         if not isinstance(codes, np.ndarray) or codes.ndim != 2:
-            raise ValueError(f"{name}: expected a 2-D numpy array")
+            raise ValueError(f"{name}: expected a 2-D array or list of rows")
+        if codes.dtype == np.bool_:
+            codes = np.where(codes, 1, -1).astype(np.int8)
+        codes = np.ascontiguousarray(codes)
         if codes.dtype == np.uint8:
             as_array(codes, np.uint8, name, cols=self.code_size)
-            return CODE_PACKED_MSB if _flags(bitorder) else CODE_PACKED
+            return (CODE_PACKED_MSB if _flags(bitorder) else CODE_PACKED), codes
         fmt = _SIGN_FORMATS.get(codes.dtype)
         if fmt is None:
             raise TypeError(f"{name}: codes must be uint8 (packed), float32, float64 or int8 "
                             f"(sign rows), got {codes.dtype}")
         as_array(codes, codes.dtype, name, cols=self.n_bits)
-        return fmt
+        return fmt, codes
 
     def add(self, codes, ids=None, bitorder="little"):
         """Append codes: uint8 [n, ceil(K/8)] packed, or sign rows [n, K] (float32/float64/
         int8). ids: int64 [n] >= 0, or None for sequential ids."""
-        fmt = self._rows(codes, bitorder, "codes")
+        fmt, codes = self._rows(codes, bitorder, "codes")
         if ids is not None:
             ids = as_array(ids, np.int64, "ids", ndim=1)
             if ids.shape[0] != codes.shape[0]:
@@ -342,7 +356,7 @@ class Index:
         return int(n.value)
 
     def _queries(self, queries, bitorder):
-        fmt = self._rows(queries, bitorder, "queries")
+        fmt, queries = self._rows(queries, bitorder, "queries")
         if fmt == CODE_PACKED:
             return queries
         if fmt == CODE_PACKED_MSB:

@@ -123,6 +123,11 @@ class Loss:
     def __exit__(self, *exc):
         self.close()
 
+    def __repr__(self):
+        if not getattr(self, "_h", None):
+            return "<dh.Loss (closed)>"
+        return f"<dh.Loss {self.method} K={self.n_bits} classes={self.n_classes}>"
+
     def init(self, train_labels=None, class_counts=None):
         """Training-set facts: labels (n_train, C) float32 multi-hot, class counts (C,)."""
         n = 0

@@ -132,10 +132,26 @@ class Model:
         _m_load(c_path(path), ctypes.byref(h))
         return cls(h)
 
-    def __del__(self):
+    def close(self):
+        """Free the model now (also done when it is garbage-collected)."""
         if getattr(self, "_h", None):
             _m_free(self._h)
             self._h = None
+
+    __del__ = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        if not getattr(self, "_h", None):
+            return "<dh.Model (closed)>"
+        o = _m_opts(self._h).contents
+        head = {v: k for k, v in _HEADS.items()}.get(o.head, str(o.head))
+        return f"<dh.Model {self.encoder} K={self.n_bits} head={head} input={self.input_shape}>"
 
     @property
     def n_bits(self):
@@ -273,10 +289,22 @@ class Optimizer:
         _o_create(ctypes.byref(o), ctypes.byref(self._h))
         self._keep = []
 
-    def __del__(self):
+    def close(self):
+        """Free the optimizer now (also done when it is garbage-collected)."""
         if getattr(self, "_h", None):
             _o_free(self._h)
             self._h = None
+
+    __del__ = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return "<dh.Optimizer>" if getattr(self, "_h", None) else "<dh.Optimizer (closed)>"
 
     def add_param(self, name, data, grad, group=0, no_decay=False):
         data = as_array(data, np.float32, "data")

@@ -99,6 +99,17 @@ class Trainer:
 
     __del__ = close
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        if not getattr(self, "_h", None):
+            return "<dh.Trainer (closed)>"
+        return f"<dh.Trainer epochs={self._opts.epochs} batch_size={self._opts.batch_size}>"
+
     def set_validation(self, query, database):
         _set_val(self._h, query._h if query else None, database._h if database else None)
         self._keep[3:] = [query, database]
