@@ -476,6 +476,77 @@ DH_API dh_status dh_dataset_subset(const dh_dataset *ds, const int64_t *indices,
  *  Since: 1.0 */
 DH_API dh_status dh_dataset_concat(const dh_dataset *a, const dh_dataset *b, dh_dataset **out);
 
+/* ---- Tags (weak supervision; docs/data.md#tags) ----------------------------
+ * A dh_tags holds a 0/1 matrix [images, T] with the T tag names, read from a real
+ * layout or generated; dh_dataset_attach_tags puts the matrix beside a dataset's
+ * labels (the labels then serve evaluation only: tag methods and
+ * DH_SUPERVISION_TAGS never read them). Row i belongs to sample i of the dataset
+ * the file describes (attach before splitting). */
+typedef struct dh_tags dh_tags;
+
+/** Tag file layouts (dh_tags_options.format). Since: 1.2 */
+enum {
+    DH_TAGS_MATRIX = 1, /* NUS-WIDE AllTags1k.txt: one row of T 0/1 values per image;
+                           the names (one a line, e.g. TagList1k.txt) in `vocabulary` */
+    DH_TAGS_FILES = 2,  /* MIRFlickr-25k: path is a folder of tags1.txt ... tagsN.txt
+                           (image i: tags<i+1>.txt, one tag a line) */
+    DH_TAGS_LIST = 3    /* a text file of `path tag1 tag2 ...` lines (tags as words) */
+};
+/** What to do with a tag missing from a given vocabulary. Since: 1.2 */
+enum { DH_TAGS_UNKNOWN_ERROR = 0, DH_TAGS_UNKNOWN_SKIP = 1 };
+
+typedef struct dh_tags_options {
+    size_t struct_size;     /* set by dh_tags_options_init() */
+    int32_t format;         /* DH_TAGS_* (required) */
+    int32_t unknown;        /* DH_TAGS_UNKNOWN_* for FILES/LIST with a vocabulary */
+    const char *vocabulary; /* tag-name list, one a line: required for MATRIX; for
+                               FILES/LIST NULL builds it (tags used by >= min_count
+                               images, sorted by name) */
+    uint32_t min_count;     /* built vocabularies; default 1 */
+    uint32_t max_tags;      /* vocabulary limit; 0 (default) or larger: 65536 */
+    uint64_t max_images;    /* image limit; 0 (default) or larger: 2^26 */
+} dh_tags_options;
+
+/** Fill opts with struct_size and the defaults. NULL: no-op. Since: 1.2 */
+DH_API void dh_tags_options_init(dh_tags_options *opts);
+/** Read tags in one of the layouts. Malformed lines, values other than 0/1, rows
+ *  of the wrong length, empty lines of a matrix or list, unknown tags (policy
+ *  ERROR), duplicate or empty names, names over 256 bytes, vocabularies over
+ *  max_tags and more than max_images images are DH_E_FORMAT with the file and
+ *  line in the message; an image may have no tag. Returns DH_OK,
+ *  DH_E_INVALID_ARG, DH_E_IO, DH_E_NOT_FOUND, DH_E_FORMAT, DH_E_NO_MEMORY.
+ *  Thread-safety: pure. Since: 1.2 */
+DH_API dh_status dh_tags_load(const char *path, const dh_tags_options *opts, dh_tags **out);
+/** Generated tags of `ds` by a documented scheme: "fashion-mnist-tags" (10-class
+ *  Fashion-MNIST: each class tag kept with probability keep, a wrong tag added per
+ *  class tag with probability noise; seeded per source sample). Returns DH_OK,
+ *  DH_E_INVALID_ARG, DH_E_NOT_FOUND (scheme), DH_E_SHAPE. Since: 1.2 */
+DH_API dh_status dh_tags_synthesize(const dh_dataset *ds, const char *scheme, double keep,
+                                    double noise, uint64_t seed, dh_tags **out);
+/** Release tags; NULL is a no-op. Since: 1.2 */
+DH_API void dh_tags_free(dh_tags *tags);
+/** Images (rows), vocabulary size, and the name of tag i (NULL out of range;
+ *  borrowed, lives with the object). Thread-safety: shared. Since: 1.2 */
+DH_API size_t dh_tags_count(const dh_tags *tags);
+DH_API uint32_t dh_tags_vocab_size(const dh_tags *tags);
+DH_API const char *dh_tags_name(const dh_tags *tags, uint32_t i);
+/** Copy rows [first, first+count) to out[count, T]. Since: 1.2 */
+DH_API dh_status dh_tags_get(const dh_tags *tags, size_t first, size_t count, float *out);
+/** dh_dataset_set_tags with the matrix (rows must equal the dataset's count:
+ *  DH_E_SHAPE otherwise). Since: 1.2 */
+DH_API dh_status dh_dataset_attach_tags(dh_dataset *ds, const dh_tags *tags);
+/** Dimension of a word-vector text file (GloVe `word v1 ... vD` lines, or
+ *  word2vec text with a `V D` header), from its first line. Since: 1.2 */
+DH_API dh_status dh_word_vectors_dim(const char *path, uint32_t *dim);
+/** Vectors of the tags' names from such a file into out[T, dim] (rows of names
+ *  not in the file are zero; names match exactly, then lower-cased; the first row
+ *  of a word wins). The file is streamed; lines over 1 MB, rows with other than
+ *  dim finite values and NUL bytes are DH_E_FORMAT (line named). *n_found (may be
+ *  NULL): names found. Returns DH_OK, DH_E_INVALID_ARG, DH_E_IO, DH_E_SHAPE (dim
+ *  differs), DH_E_FORMAT, DH_E_NO_MEMORY. Since: 1.2 */
+DH_API dh_status dh_word_vectors_load(const char *path, const dh_tags *tags, uint32_t dim,
+                                      float *out, uint32_t *n_found);
+
 /* ---- Splits and standard protocols ---------------------------------------- */
 
 /** Split by a named retrieval protocol, deterministically for a given seed.
@@ -1400,12 +1471,18 @@ enum {
     DH_LOSS_FLAG_UNSUPERVISED = 1, /* labels are never read (train on unlabelled data) */
     DH_LOSS_FLAG_TWO_VIEWS = 2,    /* batches are two augmented views of each image */
     DH_LOSS_FLAG_FEATURES = 4,     /* reads per-sample features (dh_loss_set_features) */
-    DH_LOSS_FLAG_SHALLOW = 8       /* no network training: the head is fitted in closed form */
+    DH_LOSS_FLAG_SHALLOW = 8,      /* no network training: the head is fitted in closed form */
+    DH_LOSS_FLAG_TAGS = 16         /* learns from tags only (wdht, tagrefine): the trainer
+                                      feeds the dataset's tags, never its labels; n_classes
+                                      is the vocabulary size (dh_loss_method_tag_flags) */
 };
 
 /** DH_LOSS_FLAG_* of a method by name (case-insensitive); 0 for supervised and
  *  unknown methods. Thread-safety: pure. Since: 1.2 */
 DH_API uint32_t dh_loss_method_flags(const char *method);
+/** DH_LOSS_FLAG_TAGS for the tag methods (wdht, tagrefine; case-insensitive), else
+ *  0. Thread-safety: pure. Since: 1.2 */
+DH_API uint32_t dh_loss_method_tag_flags(const char *method);
 
 /** Create a loss.
  *  method: NUL-terminated name (case-insensitive), borrowed. opts: required (n_bits,
@@ -1513,6 +1590,23 @@ DH_API dh_status dh_loss_set_tensor(dh_loss *loss, const char *name, const float
  *  reads no features), DH_E_NO_MEMORY. Thread-safety: exclusive. Since: 1.2 */
 DH_API dh_status dh_loss_set_features(dh_loss *loss, const float *features, size_t n,
                                       size_t dim);
+
+/** Tag vectors (word vectors of the tag names, dh_word_vectors_load) [n_tags, dim]
+ *  for wdht / tagrefine, copied; set once, before dh_trainer_create. Without them the
+ *  method embeds the tags from their co-occurrence in the training tags
+ *  (dh_tags_embed_cooccurrence, dimension min(64, T)) at dh_loss_init. Rows of zeros
+ *  (names without a vector) add nothing to an image's mean. Returns DH_OK,
+ *  DH_E_INVALID_ARG (non-finite, all zero), DH_E_SHAPE (n_tags != n_classes),
+ *  DH_E_STATE (other method, set twice). Thread-safety: exclusive. Since: 1.2 */
+DH_API dh_status dh_loss_set_tag_vectors(dh_loss *loss, const float *vectors, uint32_t n_tags,
+                                         uint32_t dim);
+/** Tag embeddings from co-occurrence: C_ab = rows tagged with both a != b, PPMI_ab =
+ *  max(0, log(C_ab C / (C_a C_b))), out[n_tags, dim] = U_dim Sigma_dim^(1/2) of its
+ *  truncated SVD (each column's largest-magnitude entry positive). tags: [n, n_tags]
+ *  0/1. Returns DH_OK, DH_E_INVALID_ARG (values, 1 <= dim <= n_tags <= 8192),
+ *  DH_E_NO_MEMORY. Thread-safety: pure. Since: 1.2 */
+DH_API dh_status dh_tags_embed_cooccurrence(const float *tags, size_t n, uint32_t n_tags,
+                                            uint32_t dim, float *out);
 
 /** Generate C hash centers of K bits. method: DH_CENTERS_*. seed: random draws.
  *  out_centers: [C, K] float32 +-1, caller-owned. out_min_distance: receives the
@@ -2228,7 +2322,17 @@ typedef struct dh_trainer_options {
     uint32_t reserved0;         /* must be 0 */
     dh_train_callback callback; /* NULL (default): none */
     void *callback_user;        /* passed to callback */
+    int32_t supervision;        /* DH_SUPERVISION_*; tag methods (DH_LOSS_FLAG_TAGS)
+                                   always use the tags. Since: 1.2 */
 } dh_trainer_options;
+
+/** What the loss learns from (dh_trainer_options.supervision). Since: 1.2 */
+enum {
+    DH_SUPERVISION_LABELS = 0, /* default: the dataset's labels */
+    DH_SUPERVISION_TAGS = 1    /* the dataset's tags as multi-hot labels (tags-as-labels
+                                  baseline; the loss's n_classes is the tag count); the
+                                  labels are never read (validation sets still use theirs) */
+};
 
 /** Fill `opts` with struct_size and the defaults above. NULL: no-op.
  *  Thread-safety: pure. Since: 1.0 */

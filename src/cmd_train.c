@@ -9,13 +9,15 @@
 #include "cli.h"
 #include "cli_mpi.h"
 #include "cli_data.h"
+#include "cli_tags.h"
 
 static const char *CMD = "train";
 static volatile sig_atomic_t g_stop;
 
 typedef struct train_args {
     const char *data, *protocol, *encoder, *method, *out, *checkpoint, *backbone, *optimizer;
-    const char *schedule, *augment, *mean, *std, *features, *feature_source;
+    const char *schedule, *augment, *mean, *std, *features, *feature_source, *supervision;
+    dh_cli_tag_args tg; /* weak supervision: src/cli_tags.h */
     uint32_t bits, epochs, batch, seed, eval_every, threads, size, warmup, resume, quiet, meta;
     uint32_t eval_topk, clusters, refresh;
     char encoder_buf[32];
@@ -53,6 +55,20 @@ static void usage(FILE *fp)
         "                     (default: the input rows)\n"
         "  --feature-source input|model   features from the input rows (default) or the\n"
         "                     model's own encoder, refreshed every --refresh N epochs\n"
+        "weak supervision (tags; labels then serve evaluation only):\n"
+        "  --protocol fashion-mnist-tags   fashion-mnist split + generated tags on train\n"
+        "  --tag-keep P --tag-noise Q      keep each class tag w.p. P, add a wrong tag per\n"
+        "                     class tag w.p. Q (defaults 0.5, 0.2)\n"
+        "  --tags FILE        tags of the whole data set (row i = sample i), read before the\n"
+        "                     protocol splits it; --tag-format matrix|files|list (default\n"
+        "                     list: 'path tag ...'; matrix: NUS-WIDE AllTags1k.txt, needs\n"
+        "                     --tag-list TagList1k.txt; files: MIRFlickr folder of tagsN.txt)\n"
+        "  --tag-list FILE    tag names, one a line  --skip-unknown-tags  ignore others\n"
+        "  --tag-vectors FILE word vectors (GloVe / word2vec text) for wdht/tagrefine\n"
+        "                     (default: embeddings from the tags' co-occurrence)\n"
+        "  --supervision labels|tags   tags: any supervised method learns from the tags as\n"
+        "                     multi-hot labels (the tags-as-labels baseline); wdht and\n"
+        "                     tagrefine always learn from tags\n"
         "optimisation:\n"
         "  --epochs N --batch-size B --lr X (defaults: the method's recipe)\n"
         "  --optimizer sgd|adam|adamw|rmsprop --momentum X --weight-decay X\n"
@@ -127,7 +143,8 @@ static int parse_num(int argc, char **argv, int *i, train_args *a, int *matched)
         {"--weight-decay", offsetof(train_args, weight_decay)},
         {"--quant-weight", offsetof(train_args, quant)},
         {"--margin", offsetof(train_args, margin)}, {"--scale", offsetof(train_args, scale)},
-        {"--backbone-lr-mult", offsetof(train_args, backbone_mult)}};
+        {"--backbone-lr-mult", offsetof(train_args, backbone_mult)},
+        {"--tag-keep", offsetof(train_args, tg.keep)}, {"--tag-noise", offsetof(train_args, tg.noise)}};
     const char *v;
     *matched = 1;
     for (size_t k = 0; k < sizeof u32s / sizeof u32s[0]; k++) {
@@ -152,6 +169,7 @@ static int parse(int argc, char **argv, train_args *a)
     a->bits = 64;
     a->seed = 1;
     a->momentum = a->weight_decay = a->quant = a->margin = a->scale = NAN;
+    a->tg.keep = a->tg.noise = NAN;
     static const struct { const char *flag; size_t off; } strs[] = {
         {"--data", offsetof(train_args, data)}, {"--protocol", offsetof(train_args, protocol)},
         {"--encoder", offsetof(train_args, encoder)}, {"--method", offsetof(train_args, method)},
@@ -162,12 +180,17 @@ static int parse(int argc, char **argv, train_args *a)
         {"--schedule", offsetof(train_args, schedule)},
         {"--augment", offsetof(train_args, augment)}, {"--mean", offsetof(train_args, mean)},
         {"--std", offsetof(train_args, std)}, {"--features", offsetof(train_args, features)},
-        {"--feature-source", offsetof(train_args, feature_source)}};
+        {"--feature-source", offsetof(train_args, feature_source)},
+        {"--supervision", offsetof(train_args, supervision)},
+        {"--tags", offsetof(train_args, tg.tags)}, {"--tag-format", offsetof(train_args, tg.format)},
+        {"--tag-list", offsetof(train_args, tg.vocab)},
+        {"--tag-vectors", offsetof(train_args, tg.vectors)}};
     for (int i = 1; i < argc; i++) {
         int matched = 0, rc;
         if (!strcmp(argv[i], "--resume")) { a->resume = 1; continue; }
         if (!strcmp(argv[i], "--quiet")) { a->quiet = 1; continue; }
         if (!strcmp(argv[i], "--meta-embedding")) { a->meta = 1; continue; }
+        if (!strcmp(argv[i], "--skip-unknown-tags")) { a->tg.skip_unknown = 1; continue; }
         for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !matched; k++) {
             int r = dh_cli_flag(argc, argv, &i, strs[k].flag, (const char **)((char *)a + strs[k].off));
             if (r < 0) return dh_cli_usage_error(CMD, "%s needs a value", strs[k].flag);
@@ -183,6 +206,9 @@ static int parse(int argc, char **argv, train_args *a)
     if (a->feature_source && strcmp(a->feature_source, "input") && strcmp(a->feature_source, "model"))
         return dh_cli_usage_error(CMD, "--feature-source: '%s' is not input or model",
                                   a->feature_source);
+    if (a->supervision && strcmp(a->supervision, "labels") && strcmp(a->supervision, "tags"))
+        return dh_cli_usage_error(CMD, "--supervision: '%s' is not labels or tags",
+                                  a->supervision);
     return 0;
 }
 
@@ -223,6 +249,7 @@ typedef struct train_objs {
     dh_model *model;
     dh_loss *loss;
     dh_trainer *trainer;
+    dh_tags *tags;
 } train_objs;
 
 /* --features FILE.npy: [n, d] rows of any numeric dtype for the loss's feature bank. */
@@ -260,6 +287,14 @@ static int build_model(train_args *a, train_objs *o)
         if (a->feature_source && !strcmp(a->feature_source, "model")) lo.variant = 1;
         if (a->refresh) lo.update_every = (int32_t)a->refresh;
     }
+    int by_tags = dh_loss_method_tag_flags(a->method) || (a->supervision && !strcmp(a->supervision, "tags"));
+    if (by_tags) { /* the loss's classes are the tags (docs/methods.md#weak) */
+        lo.n_classes = dh_dataset_n_tags(o->train);
+        if (!lo.n_classes)
+            return dh_cli_usage_error(CMD, "--method %s%s learns from tags: give --tags FILE or "
+                                      "--protocol fashion-mnist-tags", a->method,
+                                      dh_loss_method_tag_flags(a->method) ? "" : " --supervision tags");
+    }
     if (!a->encoder && !(flags & DH_LOSS_FLAG_SHALLOW) && !dh_dataset_is_image(o->train)) {
         /* feature rows (npy:...): a one-hidden-layer MLP unless told otherwise */
         snprintf(a->encoder_buf, sizeof a->encoder_buf, "mlp:%zu-512",
@@ -280,6 +315,11 @@ static int build_model(train_args *a, train_objs *o)
     if (st == DH_OK) st = dh_loss_head_hint(o->loss, &act, NULL);
     if (st == DH_OK && a->features) st = load_features(a->features, o->loss);
     if (st != DH_OK) return dh_cli_fail(CMD, st);
+    if (a->tg.vectors && !o->tags)
+        return dh_cli_usage_error(CMD, "--tag-vectors needs tags (--tags or fashion-mnist-tags)");
+    int rc;
+    if (a->tg.vectors && (rc = dh_cli_tags_vectors(CMD, a->tg.vectors, o->tags, o->loss)))
+        return rc;
     dh_model_options mo;
     dh_model_options_init(&mo);
     mo.encoder = a->encoder;
@@ -327,6 +367,7 @@ static int build_trainer(const train_args *a, train_objs *o)
     to.resume = a->resume;
     to.verbose = !a->quiet && dh_cli_mpi_rank() == 0;
     to.callback = on_progress;
+    if (a->supervision && !strcmp(a->supervision, "tags")) to.supervision = DH_SUPERVISION_TAGS;
     int64_t topk = 0;
     if (a->protocol && dh_protocol_topk(a->protocol, &topk) == DH_OK) to.eval_topk = (uint64_t)topk;
     if (a->eval_topk) to.eval_topk = a->eval_topk;
@@ -342,7 +383,10 @@ static int build_trainer(const train_args *a, train_objs *o)
 static int run(train_args *a, train_objs *o)
 {
     int rc;
-    if (a->protocol)
+    if (dh_cli_tags_wanted(&a->tg, a->protocol))
+        rc = dh_cli_tags_load(CMD, a->data, a->protocol, a->seed, a->size, &a->tg, &o->train,
+                              &o->query, &o->db, &o->tags);
+    else if (a->protocol)
         rc = dh_cli_load_protocol(CMD, a->data, a->protocol, a->seed, a->size, &o->train,
                                   &o->query, &o->db);
     else rc = dh_cli_load_data(CMD, a->data, 0, a->size, &o->train);
@@ -387,5 +431,6 @@ int dh_cmd_train(int argc, char **argv)
     dh_dataset_free(o.train);
     dh_dataset_free(o.query);
     dh_dataset_free(o.db);
+    dh_tags_free(o.tags);
     return rc;
 }

@@ -3,6 +3,7 @@
  * randomness comes from the seed, so splits are reproducible; outputs list their
  * samples in index order. */
 #include "data/data.h"
+#include "data/tags.h"
 
 #include <math.h>
 #include <string.h>
@@ -15,6 +16,7 @@ typedef struct proto {
 static const proto PROTOCOLS[] = {
     {"fashion-mnist", 0}, {"cifar10", 0},      {"cifar10-1", 0},     {"cifar10-2", 0},
     {"nuswide21", 5000},  {"coco", 5000},      {"imagenet100", 1000},
+    {"fashion-mnist-tags", 0}, /* fashion-mnist + generated tags on train (tags_synth.c) */
 };
 #define N_PROTOCOLS (sizeof PROTOCOLS / sizeof PROTOCOLS[0])
 
@@ -269,16 +271,24 @@ dh_status dh_protocol_split(const char *name, const dh_dataset *a, const dh_data
     *train = *query = *database = NULL;
     DH_CHECK_ARG(name != NULL && a != NULL);
     if (!find_protocol(name)) {
-        dh__set_error(DH_E_NOT_FOUND, "unknown protocol '%s' (known: fashion-mnist, cifar10, "
-                      "cifar10-1, cifar10-2, nuswide21, coco, imagenet100)", name);
+        dh__set_error(DH_E_NOT_FOUND, "unknown protocol '%s' (known: fashion-mnist, "
+                      "fashion-mnist-tags, cifar10, cifar10-1, cifar10-2, nuswide21, coco, "
+                      "imagenet100)", name);
         return DH_E_NOT_FOUND;
     }
     dh_dataset *u = NULL;
-    if (b && strcmp(name, "fashion-mnist") && strcmp(name, "cifar10-2"))
+    if (b && strncmp(name, "fashion-mnist", 13) && strcmp(name, "cifar10-2"))
         DH_TRY(dh_dataset_concat(a, b, &u));
     outs o = {train, query, database};
-    dh_status st = run_protocol(name, a, b, u ? u : a, seed, o);
+    int tags = !strcmp(name, "fashion-mnist-tags"); /* the fashion-mnist split + tags */
+    dh_status st = run_protocol(tags ? "fashion-mnist" : name, a, b, u ? u : a, seed, o);
     dh_dataset_free(u);
+    if (st == DH_OK && tags) { /* docs/data.md#tags: default keep 0.5, noise 0.2 */
+        dh_tags *t = NULL;
+        st = dh__tags_fashion(*train, 0.5, 0.2, seed, &t);
+        if (st == DH_OK) st = dh_dataset_attach_tags(*train, t);
+        dh_tags_free(t);
+    }
     if (st != DH_OK) {
         dh_dataset_free(*train), dh_dataset_free(*query), dh_dataset_free(*database);
         *train = *query = *database = NULL;

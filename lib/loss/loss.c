@@ -2,6 +2,7 @@
  * defaults, batch validation, the tensor registry (parameters + state). */
 #include "loss/loss.h"
 #include "loss/unsup.h"
+#include "loss/weak.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@ static const dh__loss_method *const methods[] = {
     &dh__loss_lthnet,   &dh__loss_dualproxy, /* longtail.c */
     &dh__loss_cibhash,  &dh__loss_bihalf,   &dh__loss_ssdh,       &dh__loss_kmeans,
     &dh__loss_sgh,      &dh__loss_lsh,      &dh__loss_pcah,       &dh__loss_itq, /* unsup.h */
+    &dh__loss_wdht,     &dh__loss_tagrefine, /* weak.h (tags only) */
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 

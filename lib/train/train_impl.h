@@ -11,6 +11,7 @@ struct dh_trainer {
     dh_model *model;
     dh_loss *loss;
     const dh_dataset *train;
+    dh_dataset *tag_view;        /* tag supervision: train with labels := tags (owned) */
     const dh_dataset *val_query, *val_db;
     dh_loader *loader;
     dh_optimizer *opt;
@@ -72,6 +73,8 @@ dh_status dh__checkpoint_try_resume(dh_trainer *t);
 uint32_t dh__trainer_views(const dh_trainer *t);
 void dh__trainer_unsup_loader(const dh_trainer *t, dh_loader_options *lo);
 dh_status dh__trainer_unsup_setup(dh_trainer *t);
+/** Tag supervision (train/weak.c): t->train becomes a view whose labels are the tags. */
+dh_status dh__trainer_tag_view(dh_trainer *t);
 dh_status dh__trainer_unsup_epoch(dh_trainer *t);
 dh_status dh__trainer_unsup_next(dh_trainer *t, size_t *n);
 dh_status dh__trainer_unsup_step(dh_trainer *t, size_t n, double *value);

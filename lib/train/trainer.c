@@ -149,6 +149,7 @@ dh_status dh_trainer_create(dh_model *model, dh_loss *loss, const dh_dataset *tr
     t->model = model;
     t->loss = loss;
     t->train = train;
+    DH_TRY_GOTO(dh__trainer_tag_view(t), fail);
     t->best_epoch = -1;
     t->best_map = NAN;
     t->last_map = NAN;
@@ -180,6 +181,7 @@ void dh_trainer_free(dh_trainer *t)
     dh__free(t->best);
     dh__trainer_teacher_free(t);
     dh__trainer_parallel_drop(t);
+    dh_dataset_free(t->tag_view);
     dh__free(t);
 }
 

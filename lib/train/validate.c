@@ -48,7 +48,9 @@ dh_status dh_trainer_set_validation(dh_trainer *t, const dh_dataset *q, const dh
 {
     DH_CHECK_ARG(t != NULL && (q == NULL) == (db == NULL));
     if (q) {
-        uint32_t C = dh_dataset_n_classes(t->train);
+        /* with tag supervision the training "classes" are tags: query and database
+         * need only agree with each other */
+        uint32_t C = dh_dataset_n_classes(t->tag_view ? q : t->train);
         if (dh_dataset_n_classes(q) != C || dh_dataset_n_classes(db) != C)
             return dh__set_error(DH_E_SHAPE, "dh_trainer_set_validation: query/database have "
                                  "%u/%u classes, training %u", dh_dataset_n_classes(q),
