@@ -327,13 +327,20 @@ dh_status dh_model_load(const char *path, dh_model **out)
     uint8_t *buf = NULL;
     size_t len = 0;
     DH_TRY(dh__read_file(path, &buf, &len));
+    dh_status s = dh__model_load_buffer(buf, len, out);
+    if (s != DH_OK) dh__error_prefix("dh_model_load '%s'", path);
+    dh__free(buf);
+    return s;
+}
+
+dh_status dh__model_load_buffer(const uint8_t *buf, size_t len, dh_model **out)
+{
+    *out = NULL;
     dh__safetensors st;
     dh_status s = dh__safetensors_parse(buf, len, &st);
     if (s == DH_OK) {
         s = load_from(&st, out);
         dh__safetensors_free(&st);
     }
-    if (s != DH_OK) dh__error_prefix("dh_model_load '%s'", path);
-    dh__free(buf);
     return s;
 }

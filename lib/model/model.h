@@ -89,6 +89,8 @@ void dh__model_params_changed(dh_model *m);
 dh_status dh__model_loader_options(dh_model *m, const dh_dataset *ds, dh_loader_options *lo);
 /** Resolve and validate options, create encoder + head (model.c). */
 dh_status dh__model_build(const dh_model_options *opts, dh_model **out);
+/** dh_model_load from a whole file image in memory (the fuzz target's entry). */
+dh_status dh__model_load_buffer(const uint8_t *buf, size_t len, dh_model **out);
 /* ---- feature-map pools (fmap.c) ---- */
 /** After the encoder exists: validate the fmap_* options and, when a pool is asked
  *  for, create it and set m->D to its output width (what the head reads). */
