@@ -57,11 +57,11 @@ typedef struct mq {
     double work;
 } mq;
 
+/* Full-code distance of a candidate: the Hamming layer's row primitive (lib/core/
+ * hamming.h, always inlined, so it gets this file's POPCNT target). */
 static inline uint32_t dist(const uint64_t *a, const uint64_t *b, uint32_t w)
 {
-    uint32_t d = 0;
-    for (uint32_t i = 0; i < w; i++) d += (uint32_t)__builtin_popcountll(a[i] ^ b[i]);
-    return d;
+    return hc_dist(a, b, w);
 }
 
 /* 1 if (s, t) is the first probe in (s, t) order that reaches code c (mih.h). */
@@ -70,7 +70,7 @@ static inline int canonical(const dh__mih *mh, const uint32_t *qk, const uint64_
 {
     for (uint32_t u = 0; u < mh->m; u++) {
         if (u == t) continue;
-        uint32_t kd = (uint32_t)__builtin_popcount(dh__mih_key(&mh->t[u], c) ^ qk[u]);
+        uint32_t kd = dh__popcount64(dh__mih_key(&mh->t[u], c) ^ qk[u]);
         if (kd < s + (u < t)) return 0;
     }
     return 1;
