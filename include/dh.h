@@ -539,9 +539,9 @@ DH_API dh_status dh_dataset_attach_tags(dh_dataset *ds, const dh_tags *tags);
  *  word2vec text with a `V D` header), from its first line. Since: 1.2 */
 DH_API dh_status dh_word_vectors_dim(const char *path, uint32_t *dim);
 /** Vectors of the tags' names from such a file into out[T, dim] (rows of names
- *  not in the file are zero; names match exactly, then lower-cased; the first row
- *  of a word wins). The file is streamed; lines over 1 MB, rows with other than
- *  dim finite values and NUL bytes are DH_E_FORMAT (line named). *n_found (may be
+ *  not in the file are zero; a tag takes the first row of its exact name, else the
+ *  first row of its lower-cased name). The file is streamed; lines over 1 MB, rows
+ *  with other than dim finite values and NUL bytes are DH_E_FORMAT (line named). *n_found (may be
  *  NULL): names found. Returns DH_OK, DH_E_INVALID_ARG, DH_E_IO, DH_E_SHAPE (dim
  *  differs), DH_E_FORMAT, DH_E_NO_MEMORY. Since: 1.2 */
 DH_API dh_status dh_word_vectors_load(const char *path, const dh_tags *tags, uint32_t dim,

@@ -181,8 +181,10 @@ dh_status dh_word_vectors_load(const char *path, const dh_tags *tags, uint32_t d
     uint8_t *found = dh__calloc(T + 1, 1);
     float *vals = dh__alloc(((size_t)dim + 1) * sizeof(float));
     if (!found || !vals) st = DH_E_NO_MEMORY;
+    /* low_tag[lower-case id]: first tag of that lower-cased name, tag_next: the next */
     uint32_t *low_tag = dh__alloc(((size_t)T + 1) * sizeof *low_tag);
-    if (!low_tag) st = DH_E_NO_MEMORY;
+    uint32_t *tag_next = dh__alloc(((size_t)T + 1) * sizeof *tag_next);
+    if (!low_tag || !tag_next) st = DH_E_NO_MEMORY;
     for (uint32_t i = 0; st == DH_OK && i < T; i++) {
         uint32_t id;
         size_t len = strlen(tags->names[i]);
@@ -192,7 +194,15 @@ dh_status dh_word_vectors_load(const char *path, const dh_tags *tags, uint32_t d
         for (size_t q = 0; q <= len; q++) lw[q] = (char)tolower((unsigned char)tags->names[i][q]);
         size_t before = low.n;
         if (st == DH_OK) st = dh__vocab_add(&low, lw, len, &id);
-        if (st == DH_OK && low.n > before) low_tag[id] = i;
+        if (st != DH_OK) break;
+        tag_next[i] = UINT32_MAX;
+        if (low.n > before) {
+            low_tag[id] = i;
+        } else { /* append to the chain */
+            uint32_t t = low_tag[id];
+            while (tag_next[t] != UINT32_MAX) t = tag_next[t];
+            tag_next[t] = i;
+        }
     }
     reader r;
     memset(&r, 0, sizeof r);
@@ -216,21 +226,29 @@ dh_status dh_word_vectors_load(const char *path, const dh_tags *tags, uint32_t d
         char *word;
         st = parse_row(&r, D, &word, vals);
         if (st != DH_OK) break;
+        /* a tag takes the first row of its exact name (found 2), else the first row
+         * of its lower-cased name (found 1) */
         size_t wl = strlen(word);
         uint32_t id = dh__vocab_find(&v, word, wl);
-        if (id == UINT32_MAX) { /* tag names are matched exactly, then lower-cased */
-            for (char *q = word; *q; q++) *q = (char)tolower((unsigned char)*q);
-            id = dh__vocab_find(&low, word, wl);
-            if (id != UINT32_MAX) id = low_tag[id];
+        if (id != UINT32_MAX && found[id] < 2) {
+            nf += found[id] == 0;
+            found[id] = 2;
+            memcpy(out + (size_t)id * D, vals, D * sizeof(float));
         }
-        if (id == UINT32_MAX || found[id]) continue; /* the first row of a word wins */
-        found[id] = 1, nf++;
-        memcpy(out + (size_t)id * D, vals, D * sizeof(float));
+        int lower = 1;
+        for (const char *q = word; *q; q++) lower &= !isupper((unsigned char)*q);
+        uint32_t lid = lower ? dh__vocab_find(&low, word, wl) : UINT32_MAX;
+        for (uint32_t t = lid == UINT32_MAX ? UINT32_MAX : low_tag[lid]; t != UINT32_MAX;
+             t = tag_next[t])
+            if (!found[t]) {
+                found[t] = 1, nf++;
+                memcpy(out + (size_t)t * D, vals, D * sizeof(float));
+            }
     }
     reader_close(&r);
     dh__vocab_free(&v);
     dh__vocab_free(&low);
-    dh__free(found), dh__free(vals), dh__free(low_tag);
+    dh__free(found), dh__free(vals), dh__free(low_tag), dh__free(tag_next);
     if (st == DH_OK && n_found) *n_found = nf;
     return st;
 }

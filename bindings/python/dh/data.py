@@ -283,8 +283,17 @@ class Dataset:
             raise ValueError(f"tags: {t.shape[0]} rows for {len(self)} samples")
         _set_tags(self._h, ptr(t, ctypes.c_float), t.shape[1])
 
-    def load_tags(self, path):
-        _load_tags(self._h, _b(path))
+    def load_tags(self, path, format=None, **options):
+        """Tags beside the labels: a .npy matrix (format None), or a real layout
+        (format "matrix" + vocabulary=TagList, "files", "list"; dh.tags.Tags.load's
+        options), whose Tags object (with the names) is returned."""
+        if format is None:
+            _load_tags(self._h, _b(path))
+            return None
+        from .tags import Tags
+        t = Tags.load(path, format=format, **options)
+        t.attach(self)
+        return t
 
     def image(self, i):
         out = np.empty(self.image_shape or (0,), dtype=np.uint8)
@@ -443,3 +452,6 @@ class Loader:
 
 __all__ = ["Dataset", "Loader", "npy_load", "npy_save", "protocols", "protocol_topk",
            "protocol_split", "split_per_class", "split_longtail", "split_classes"]
+
+
+from .tags import Tags, embed_cooccurrence, synthesize_tags, word_vectors  # noqa: E402,F401

@@ -75,6 +75,7 @@ _gv = fn("dh_centers_gv_distance", [ctypes.c_uint32, ctypes.c_uint32,
                                     ctypes.POINTER(ctypes.c_uint32),
                                     ctypes.POINTER(ctypes.c_uint32)])
 _setf = fn("dh_loss_set_features", [_p, c_f32_p, ctypes.c_size_t, ctypes.c_size_t])
+_settv = fn("dh_loss_set_tag_vectors", [_p, c_f32_p, ctypes.c_uint32, ctypes.c_uint32])
 _flags = fn("dh_loss_method_flags", [ctypes.c_char_p], ctypes.c_uint32)
 _solve = fn("dh_twostage_solve_codes", [c_f32_p, ctypes.c_size_t, ctypes.c_uint32,
                                         ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint64,
@@ -89,6 +90,15 @@ def loss_methods():
 def method_flags(method):
     """FLAG_* bits of a method (0: supervised or unknown)."""
     return int(_flags(method.encode()))
+
+
+FLAG_TAGS = 16  # DH_LOSS_FLAG_TAGS: learns from tags only (wdht, tagrefine)
+_tagflags = fn("dh_loss_method_tag_flags", [ctypes.c_char_p], ctypes.c_uint32)
+
+
+def method_tag_flags(method):
+    """FLAG_TAGS for the tag methods (wdht, tagrefine), else 0."""
+    return int(_tagflags(method.encode()))
 
 
 class Loss:
@@ -170,6 +180,12 @@ class Loss:
         finite); the trainer keeps them instead of the input rows."""
         F = as_array(features, np.float32, "features", 2)
         _setf(self._h, ptr(F, ctypes.c_float), F.shape[0], F.shape[1])
+
+    def set_tag_vectors(self, vectors):
+        """Word vectors (n_tags, dim) of the tag names for wdht / tagrefine (float32;
+        dh.data.word_vectors); without them the co-occurrence embedding is used."""
+        E = as_array(vectors, np.float32, "vectors", 2)
+        _settv(self._h, ptr(E, ctypes.c_float), E.shape[0], E.shape[1])
 
     def update_codes(self, U=None, indices=None):
         """ADSH: update the database codes from U (m, K) at indices, or from the cache."""

@@ -49,7 +49,8 @@ class TrainerOptions(ctypes.Structure):
                 ("eval_topk", ctypes.c_uint64), ("checkpoint_path", ctypes.c_char_p),
                 ("checkpoint_every", ctypes.c_uint32), ("resume", ctypes.c_uint32),
                 ("verbose", ctypes.c_uint32), ("reserved0", ctypes.c_uint32),
-                ("callback", _CALLBACK), ("callback_user", ctypes.c_void_p)]
+                ("callback", _CALLBACK), ("callback_user", ctypes.c_void_p),
+                ("supervision", ctypes.c_int32)]
 
 
 _opts_init = fn("dh_trainer_options_init", [ctypes.POINTER(TrainerOptions)], None)
@@ -83,6 +84,8 @@ class Trainer:
                 v = _OPTIMIZERS[v]
             if k == "schedule" and isinstance(v, str):
                 v = _SCHEDULES[v]
+            if k == "supervision" and isinstance(v, str):
+                v = {"labels": 0, "tags": 1}[v]
             if k == "checkpoint_path" and v is not None:
                 v = str(v).encode()
             setattr(o, k, v)

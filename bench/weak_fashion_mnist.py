@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Weakly supervised hashing on fashion-mnist-tags (docs/data.md#tags, docs/results.md
+"Weakly supervised"): every weak method beside the unsupervised floor and the
+supervised ceiling, trained with the same encoder, optimiser, epochs and code length.
+
+    tags-dpsh     DPSH fed the tag rows as multi-hot labels (tags as labels)
+    tags-csq      CSQ fed the tag rows as multi-hot labels (tags as labels)
+    wdht          WDHT: tag-embedding cosine similarity + alignment (co-occurrence
+                  embeddings of the training tags, PPMI + SVD)
+    tagrefine     the WDHT objective on tags refined from Hamming neighbours
+    itq, bihalf   unsupervised floor: ITQ on the raw pixels (closed form), BiHalf
+                  (mlp, features = the pixels)
+    sup-csq       supervised ceiling: CSQ on the true labels
+
+The training set is the fashion-mnist protocol's (1,000 per class from the training
+images) cut to --per-class images per class (seeded); tags are generated on it with
+keep p / noise q; queries are --queries test images (balanced), the database
+--database training images (seeded, may include training images as the protocol's).
+Labels are used only to score mAP@all. CPU is scarce: the default sizes are small.
+
+    DH_LIBRARY=build/libdh.so PYTHONPATH=bindings/python /usr/bin/python3 \\
+        bench/weak_fashion_mnist.py --bits 32 --noise 0.5,0.2 --epochs 15
+"""
+import argparse
+import ctypes
+import json
+import time
+
+import numpy as np
+
+import dh
+from dh import model as M
+
+WEAK = ["tags-dpsh", "tags-csq", "wdht", "tagrefine"]
+UNSUP = ["itq", "bihalf"]  # the floor: the best of these
+ONCE = ["itq", "bihalf", "sup-csq"]  # no tags: trained once per code length
+
+
+def balanced(ds, per_class, seed):
+    cls = ds.class_ids()
+    r = np.random.default_rng(seed)
+    idx = np.concatenate([r.choice(np.flatnonzero(cls == c), per_class, replace=False)
+                          for c in range(10)])
+    return ds.subset(np.sort(idx).astype(np.int64))
+
+
+def as_features(ds):
+    """Pixels / 255 as feature rows (the mlp encoder), labels and tags kept."""
+    n = len(ds)
+    X = np.stack([ds.floats(i) for i in range(n)]).reshape(n, -1).astype(np.float32)
+    out = dh.Dataset.from_features(X, class_ids=ds.class_ids(), n_classes=10)
+    if ds.n_tags:
+        out.set_tags(ds.tags())
+    return out
+
+
+def train(method, train_ds, args, seed):
+    sup = "labels"
+    name = method
+    if method.startswith("tags-"):
+        name, sup = method[5:], "tags"
+    if method == "sup-csq":
+        name = "csq"
+    if method == "itq":  # closed form on the pixels: identity head with a bias
+        o = M._ModelOptions()
+        M._m_init(ctypes.byref(o))
+        o.encoder, o.n_bits = f"pixels:{train_ds.sample_size}".encode(), args.bits
+        o.head, o.head_bias, o.seed = M.HEAD_IDENTITY, 1, seed
+        h = ctypes.c_void_p()
+        M._m_create(ctypes.byref(o), ctypes.byref(h))
+        model = M.Model(h)
+        loss = dh.Loss("itq", args.bits, 0, n_train=len(train_ds), seed=seed)
+        dh.Trainer(model, loss, train_ds, seed=seed, keep_best=0).run()
+        return model
+    if method in UNSUP:
+        C = 0
+        sup = "labels"
+    else:
+        by_tags = sup == "tags" or dh.loss.method_tag_flags(name)
+        C = train_ds.n_tags if by_tags else 10
+    opts = dict(n_train=len(train_ds), seed=seed)
+    loss = dh.Loss(name, args.bits, C, **opts)
+    head, _ = loss.head_hint()
+    model = dh.Model.create(f"mlp:{train_ds.sample_size}-{args.hidden}", n_bits=args.bits,
+                            head=head, seed=seed)
+    t = dh.Trainer(model, loss, train_ds, epochs=args.epochs, batch_size=args.batch,
+                   optimizer="adam", lr=args.lr, seed=seed, keep_best=0, supervision=sup)
+    t.run()
+    return model
+
+
+def evaluate(model, query, db):
+    qc, dc = dh.encode_dataset(model, query), dh.encode_dataset(model, db)
+    return float(dh.eval.mean_average_precision(qc, dc, query.class_ids(), db.class_ids()))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--methods", default=",".join(WEAK + UNSUP + ["sup-csq"]))
+    ap.add_argument("--noise", default="0.5,0.2;0.3,0.4;0.8,0.0",
+                    help="keep,noise settings separated by ';'")
+    ap.add_argument("--bits", default="32")
+    ap.add_argument("--per-class", type=int, default=200)
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--database", type=int, default=5000)
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--hidden", type=int, default=512)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    dh.set_num_threads(args.threads)
+    full, test = dh.Dataset.fashion_mnist("train"), dh.Dataset.fashion_mnist("test")
+    tr, _, _ = dh.data.protocol_split("fashion-mnist", full, test, seed=args.seed)
+    base = balanced(tr, args.per_class, args.seed)
+    query = as_features(balanced(test, args.queries // 10, args.seed))
+    r = np.random.default_rng(args.seed + 1)
+    db = as_features(full.subset(np.sort(r.choice(len(full), args.database,
+                                                  replace=False)).astype(np.int64)))
+    methods = args.methods.split(",")
+    rows = []
+    print(f"train {len(base)} images, {len(query)} queries, database {len(db)}; mlp "
+          f"{args.hidden}, {args.epochs} epochs, batch {args.batch}, adam {args.lr}", flush=True)
+    for bits in (int(b) for b in args.bits.split(",")):
+        args.bits = bits
+        once = {}
+        for setting in args.noise.split(";"):
+            keep, noise = (float(v) for v in setting.split(","))
+            tags = dh.data.synthesize_tags(base, "fashion-mnist-tags", keep, noise, args.seed)
+            tags.attach(base)
+            train_ds = as_features(base)
+            per_img = tags.matrix().sum(1).mean()
+            for method in methods:
+                if method in ONCE and method in once:  # no tags: run once
+                    m = once[method]
+                else:
+                    t0 = time.time()
+                    m = evaluate(train(method, train_ds, args, args.seed), query, db), \
+                        time.time() - t0
+                    if method in ONCE:
+                        once[method] = m
+                rows.append(dict(bits=bits, keep=keep, noise=noise, method=method, map=m[0],
+                                 seconds=m[1]))
+                print(f"K={bits} p={keep} q={noise} ({per_img:.1f} tags/img) {method:10s} "
+                      f"mAP@all {m[0]:.4f} ({m[1]:.0f} s)", flush=True)
+    print("\n| K | p, q | " + " | ".join(methods) + " |")
+    print("|---|---|" + "---|" * len(methods))
+    for bits in sorted({x["bits"] for x in rows}):
+        for setting in args.noise.split(";"):
+            keep, noise = (float(v) for v in setting.split(","))
+            vals = {x["method"]: x["map"] for x in rows
+                    if x["bits"] == bits and x["keep"] == keep and x["noise"] == noise}
+            print(f"| {bits} | {keep}, {noise} | " +
+                  " | ".join(f"{vals[m]:.4f}" for m in methods) + " |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
