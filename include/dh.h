@@ -340,8 +340,14 @@ typedef struct dh_imagelist_options {
     int32_t resize_mode;  /* DH_RESIZE_*; default DH_RESIZE_SHORTER_CROP */
     uint64_t cache_bytes; /* bound on decoded images kept in memory; default 256 MiB, 0: none */
     uint32_t check_files; /* 1 (default): every image must exist at load time */
-    uint32_t reserved0;   /* must be 0 */
+    uint32_t path_policy; /* Since 1.2 (was reserved0): DH_PATHS_ANY (0, default) or
+                             DH_PATHS_CONFINED: refuse absolute paths and ".." parts, so a
+                             list from an untrusted place cannot name files outside root */
 } dh_imagelist_options;
+
+/** dh_imagelist_options.path_policy. CONFINED checks the names only: a symlink inside
+ *  root may still point elsewhere. Use it for lists that come from untrusted places. */
+enum { DH_PATHS_ANY = 0, DH_PATHS_CONFINED = 1 };
 
 /** Fill `opts` with the defaults above. Since: 1.0 */
 DH_API void dh_imagelist_options_init(dh_imagelist_options *opts);

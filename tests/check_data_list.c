@@ -175,7 +175,7 @@ START_TEST(test_data_list_missing_and_corrupt_images)
     o.channels = 2;
     ck_assert_dh_fail(dh_dataset_load_imagelist(tpath("l2.txt"), &o, &ds), DH_E_INVALID_ARG);
     dh_imagelist_options_init(&o);
-    o.reserved0 = 1;
+    o.path_policy = 7; /* not a DH_PATHS_* value */
     ck_assert_dh_fail(dh_dataset_load_imagelist(tpath("l2.txt"), &o, &ds), DH_E_INVALID_ARG);
     dh_imagelist_options_init(&o);
     o.struct_size = 4;

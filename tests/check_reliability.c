@@ -171,6 +171,30 @@ START_TEST(imagelist_huge_class_id)
 }
 END_TEST
 
+START_TEST(imagelist_paths_confined_on_request)
+{
+    write_bytes(tmp("c.txt"), "ok/a.png 0\n..b/c..png 1\n", 24);
+    dh_imagelist_options o;
+    dh_imagelist_options_init(&o);
+    o.check_files = 0;
+    o.height = o.width = 8;
+    o.path_policy = DH_PATHS_CONFINED;
+    dh_dataset *ds = NULL;
+    ck_assert_dh_ok(dh_dataset_load_imagelist(tmp("c.txt"), &o, &ds));
+    dh_dataset_free(ds);
+    const char *bad[] = {"/etc/passwd 0\n", "../x.png 0\n", "a/../../x.png 0\n", "a/.. 0\n"};
+    for (size_t i = 0; i < 4; i++) {
+        write_bytes(tmp("c.txt"), bad[i], strlen(bad[i]));
+        o.path_policy = DH_PATHS_CONFINED;
+        ck_assert_dh_fail(dh_dataset_load_imagelist(tmp("c.txt"), &o, &ds), DH_E_FORMAT);
+        ck_assert_ptr_nonnull(strstr(dh_last_error(), "root"));
+        o.path_policy = DH_PATHS_ANY; /* the default accepts them */
+        ck_assert_dh_ok(dh_dataset_load_imagelist(tmp("c.txt"), &o, &ds));
+        dh_dataset_free(ds);
+    }
+}
+END_TEST
+
 START_TEST(imagelist_bare_paths_unlabelled)
 {
     dh_dataset *ds = NULL;
@@ -390,6 +414,7 @@ int main(void)
     tcase_add_test(tc, gzip_idx_bounded_by_header_and_ratio);
     tcase_add_test(tc, imagelist_huge_class_id);
     tcase_add_test(tc, imagelist_bare_paths_unlabelled);
+    tcase_add_test(tc, imagelist_paths_confined_on_request);
     suite_add_tcase(s, tc);
     TCase *tf = tcase_create("files");
     tcase_set_timeout(tf, 60);

@@ -355,7 +355,9 @@ static dh_status check_opts(const dh_imagelist_options *o)
     DH_CHECK_ARG_MSG(o->resize_mode == DH_RESIZE_SHORTER_CROP ||
                      o->resize_mode == DH_RESIZE_STRETCH,
                      "dh_dataset_load_imagelist: unknown resize_mode %d", o->resize_mode);
-    DH_CHECK_ARG_MSG(o->reserved0 == 0, "dh_dataset_load_imagelist: reserved0 must be 0");
+    DH_CHECK_ARG_MSG(o->path_policy == DH_PATHS_ANY || o->path_policy == DH_PATHS_CONFINED,
+                     "dh_dataset_load_imagelist: path_policy %u is not DH_PATHS_ANY or "
+                     "DH_PATHS_CONFINED", o->path_policy);
     return DH_OK;
 }
 
@@ -376,6 +378,22 @@ static char *root_of(const char *list_path, const char *root)
     if (n && r[n - 1] != '/') r[n++] = '/';
     r[n] = '\0';
     return r;
+}
+
+/* DH_PATHS_CONFINED: no absolute path, no ".." component */
+static dh_status check_confined(const dh__listfile *lf, const char *list_path)
+{
+    for (size_t i = 0; i < lf->n; i++) {
+        const char *p = lf->paths[i];
+        int bad = p[0] == '/';
+        for (const char *c = p; !bad && *c; c = strchr(c, '/') ? strchr(c, '/') + 1 : "")
+            bad = c[0] == '.' && c[1] == '.' && (c[2] == '/' || c[2] == '\0');
+        if (bad)
+            return dh__set_error(DH_E_FORMAT, "%s:%zu: path '%.200s' leaves the list's root "
+                                 "(absolute or with \"..\"; path_policy is "
+                                 "DH_PATHS_CONFINED)", list_path, lf->line_no[i], p);
+    }
+    return DH_OK;
 }
 
 static dh_status check_images(const dh__imagelist *l, const char *list_path)
@@ -432,6 +450,7 @@ dh_status dh_dataset_load_imagelist(const char *list_path, const dh_imagelist_op
         st = dh__imagelist_parse((const char *)text, len, list_path, o.label_format, o.n_classes,
                                  &l->lf);
     dh__free(text);
+    if (st == DH_OK && o.path_policy == DH_PATHS_CONFINED) st = check_confined(&l->lf, list_path);
     if (st == DH_OK && !(l->root = root_of(list_path, o.root))) st = DH_E_NO_MEMORY;
     if (st == DH_OK && o.check_files) st = check_images(l, list_path);
     dh__source *src = NULL;

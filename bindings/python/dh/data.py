@@ -31,7 +31,7 @@ class ImagelistOptions(ctypes.Structure):
     _fields_ = [("struct_size", _sz), ("root", ctypes.c_char_p), ("n_classes", _u32),
                 ("label_format", _i32), ("height", _u32), ("width", _u32),
                 ("channels", _u32), ("resize_mode", _i32), ("cache_bytes", _u64),
-                ("check_files", _u32), ("reserved0", _u32)]
+                ("check_files", _u32), ("path_policy", _u32)]
 
 
 class LoaderOptions(ctypes.Structure):
