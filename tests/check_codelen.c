@@ -7,6 +7,7 @@
  *    against a naive bit-by-bit reference, with garbage in the padding bits of the
  *    inputs (masked: distances never see them) and zero padding in every output.
  *  - Files: nonzero padding bits in index files and packed .npy codes are refused. */
+#define _GNU_SOURCE /* memmem */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,6 +278,31 @@ START_TEST(test_bad_k_fails_clearly_everywhere)
         dh_loss *L = NULL;
         FAILS_WITH(dh_loss_create("csq", &lo, &L), DH_E_INVALID_ARG, "1..4096");
     }
+    if (!dh_has_training()) return;
+    /* a model file whose metadata says n_bits "00" (K = 0; same length as "12") */
+    dh_model_options mo;
+    dh_model_options_init(&mo);
+    mo.encoder = "mlp:8-16";
+    mo.n_bits = 12;
+    dh_model *m = NULL;
+    ck_assert_dh_ok(dh_model_create(&mo, &m));
+    const char *p = tmp("k12.safetensors");
+    ck_assert_dh_ok(dh_model_save(m, p));
+    dh_model_free(m);
+    uint8_t *b;
+    size_t len;
+    ck_assert_dh_ok(dh__read_file(p, &b, &len));
+    const char key[] = "\"n_bits\":\"12\"";
+    uint8_t *at = memmem(b, len, key, sizeof key - 1);
+    ck_assert_ptr_nonnull(at);
+    memcpy(at + sizeof key - 4, "00", 2);
+    FILE *fp = fopen(p, "wb");
+    ck_assert_uint_eq(fwrite(b, 1, len, fp), len);
+    fclose(fp);
+    free(b);
+    m = (dh_model *)1;
+    FAILS_WITH(dh_model_load(p, &m), DH_E_FORMAT, "n_bits");
+    ck_assert_msg(strstr(dh_last_error(), "1..4096") != NULL, "%s", dh_last_error());
 }
 END_TEST
 
