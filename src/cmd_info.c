@@ -1,7 +1,10 @@
 /* src/cmd_info.c -- `dh info FILE...`: what a file is and what it holds (index,
  * model or checkpoint safetensors, .npy array). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -75,8 +78,17 @@ static int info_npy(const char *path)
 
 static int info_one(const char *path)
 {
-    FILE *fp = fopen(path, "rb");
+    /* O_NONBLOCK + fstat: a FIFO (or device) is refused instead of blocking forever */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat sb;
+    if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
+        close(fd);
+        fprintf(stderr, "dh %s: '%s' is not a regular file\n", CMD, path);
+        return DH_EXIT_IO;
+    }
+    FILE *fp = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!fp) {
+        if (fd >= 0) close(fd);
         fprintf(stderr, "dh %s: cannot open '%s'\n", CMD, path);
         return DH_EXIT_IO;
     }

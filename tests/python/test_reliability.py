@@ -69,3 +69,20 @@ def test_model_paths_checked(tmp_path):
         dh.Model.load(None)
     with pytest.raises(ValueError, match="NUL"):
         dh.Model.load(str(tmp_path / "m.dhm") + "\0x")
+
+
+def test_cli_refuses_fifo(tmp_path):
+    import os
+    import subprocess
+    build = os.environ.get("DH_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+    tool = os.path.join(build, "src", "dh")
+    if not os.path.exists(tool):
+        pytest.skip("dh tool not built")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for args in (["info", fifo], ["index", "info", fifo]):  # both used to block forever
+        r = subprocess.run([tool, *map(str, args)], capture_output=True, text=True, timeout=20)
+        assert r.returncode != 0
+        assert "regular file" in r.stderr
+    with pytest.raises(dh.DhError, match="FIFO"):
+        dh.Index.load(fifo)
