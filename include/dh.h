@@ -227,6 +227,17 @@ DH_API dh_status dh_npy_load(const char *path, dh_array **out);
  *  for the call). Same return codes. Thread-safety: pure. Since: 1.0 */
 DH_API dh_status dh_npy_load_buffer(const void *buf, size_t len, dh_array **out);
 
+/** Load one array of a .npz archive (numpy.savez / savez_compressed: stored or deflated
+ *  members, zip64): `member` with or without ".npy", or NULL when the archive holds
+ *  exactly one. Every path that takes a .npy file also takes "archive.npz" (one member)
+ *  or "archive.npz:member". Sizes and offsets are checked against the file; a deflated
+ *  member inflates into its declared size only (at most 1032x its compressed size).
+ *  Returns DH_OK, DH_E_NOT_FOUND (no file, or no such member: the message lists them),
+ *  DH_E_INVALID_ARG (several members and none named), DH_E_FORMAT, DH_E_UNSUPPORTED
+ *  (another compression method), DH_E_IO, DH_E_NO_MEMORY. Thread-safety: pure.
+ *  Since: 1.2 */
+DH_API dh_status dh_npz_load(const char *path, const char *member, dh_array **out);
+
 /** Write a C-order array as a .npy file (format 1.0), atomically: a temporary
  *  file renamed over `path`, so a failure never damages an existing file.
  *  dtype: DH_DTYPE_*; shape: [ndim] non-negative sizes (may be NULL if ndim is

@@ -22,6 +22,8 @@ typedef struct ix_args {
     int32_t search_mode; /* --search-mode: DH_SEARCH_* */
 } ix_args;
 
+static int g_raw; /* --raw: files that are not .npy/.npz are raw packed codes */
+
 /* ---- usage ---- */
 
 static const char *const SUBS[] = {"build", "add", "remove", "search", "info", "export",
@@ -85,8 +87,10 @@ static void usage_sub(FILE *fp, const char *sub)
                 "  --threads N     threads (default: all cores)\n"
                 "  --isa NAME      force scalar, avx2, avx512bw or avx512vpopcnt kernels\n"
                 "  -h, --help      this text\n"
+                "  --raw           files that are not .npy/.npz are raw packed codes (with --bits)\n"
                 "code files: .npy ±1 rows (float32/float64/int8), bool rows, or packed uint8\n"
-                "rows; any other name is a raw file of packed codes (needs the code length).\n");
+                "rows; a .npz archive with one array, or ARCHIVE.npz:NAME for one of several;\n"
+                "anything else only with --raw (a raw file of packed codes, needs --bits).\n");
 }
 
 static void usage(FILE *fp)
@@ -155,6 +159,7 @@ static int parse_args(int argc, char **argv, ix_args *a)
         else if (!strcmp(f, "--mmap")) a->mmap = 1;
         else if (!strcmp(f, "--compact")) a->compact = 1;
         else if (!strcmp(f, "--faiss")) a->faiss = 1;
+        else if (!strcmp(f, "--raw")) g_raw = 1;
         else if (!strcmp(f, "--idmap2")) a->faiss |= 2;
         else if (!strncmp(f, "--mih", 5) && (f[5] == '\0' || f[5] == '=')) {
             uint32_t m = 0;
@@ -182,10 +187,22 @@ static int parse_args(int argc, char **argv, ix_args *a)
 
 /* ---- files ---- */
 
+/* What the first bytes say: 1 for a .npy (\x93NUMPY) or a .npz (a zip; also
+ * "archive.npz:member"), 0 for anything else. Never the file name's extension. */
 static int has_npy_ext(const char *p)
 {
-    size_t n = strlen(p);
-    return n >= 4 && !strcmp(p + n - 4, ".npy");
+    char file[4096];
+    snprintf(file, sizeof file, "%s", p);
+    FILE *fp = fopen(file, "rb");
+    if (!fp) { /* "archive.npz:member" */
+        char *colon = strrchr(file, ':');
+        if (colon && colon != file) *colon = '\0', fp = fopen(file, "rb");
+    }
+    unsigned char m[6] = {0};
+    size_t got = fp ? fread(m, 1, 6, fp) : 0;
+    if (fp) fclose(fp);
+    if (got == 6 && m[0] == 0x93 && !memcmp(m + 1, "NUMPY", 5)) return 1;
+    return got >= 4 && m[0] == 'P' && m[1] == 'K' && m[2] == 3 && m[3] == 4;
 }
 
 /* A raw file of packed codes, K bits each, LSB-first afterwards. */
@@ -224,6 +241,10 @@ static int read_codes(const char *path, uint32_t flags, uint32_t *bits, uint8_t 
                       size_t *n)
 {
     if (!has_npy_ext(path)) {
+        if (!g_raw)
+            return dh_cli_usage_error(CMD, "'%s' is neither a .npy nor a .npz file (by its first "
+                                      "bytes); for a raw file of packed codes give --raw and "
+                                      "--bits", path);
         if (!*bits)
             return dh_cli_usage_error(CMD, "'%s' is a raw code file: give --bits", path);
         return read_raw(path, *bits, flags, out, n);

@@ -331,6 +331,10 @@ dh_status dh__npy_read(const char *path, dh__npy *out)
     DH_CHECK_ARG(out != NULL);
     memset(out, 0, sizeof *out);
     DH_CHECK_ARG(path != NULL);
+    char zip[4096];
+    const char *member = NULL;
+    if (dh__npz_probe(path, zip, sizeof zip, &member)) /* "a.npz" or "a.npz:member" (npz.c) */
+        return dh__npz_read(zip, member, out);
     int fd;
     DH_TRY(dh__open_regular(path, &fd, NULL)); /* a FIFO is refused, not waited on */
     FILE *fp = fdopen(fd, "rb");

@@ -46,6 +46,16 @@ dh_status dh__npy_write(const char *path, int32_t dtype, int32_t ndim, const int
                         const void *data);
 void dh__npy_free(dh__npy *a);
 
+/* ---- .npz archives (npz.c); dh__npy_read reads "a.npz" / "a.npz:member" through them ---- */
+/** 1 when `path` (or its part before the last ':', which then names a member) is a zip
+ *  archive: file receives the archive's path, *member the member name or NULL. */
+int dh__npz_probe(const char *path, char *file, size_t cap, const char **member);
+/** The .npy bytes of member `member` (with or without ".npy"; NULL: the only one) of the
+ *  archive at path, inflated if need be, into *buf (dh__free it). */
+dh_status dh__npz_member(const char *path, const char *member, uint8_t **buf, size_t *len);
+/** That member parsed as a .npy. */
+dh_status dh__npz_read(const char *path, const char *member, dh__npy *out);
+
 /** Convert n elements of dtype at src to float32 (float64 rounds, int64 may lose precision). */
 void dh__convert_to_f32(int32_t dtype, const void *src, size_t n, float *dst);
 

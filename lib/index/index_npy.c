@@ -86,7 +86,12 @@ static dh_status read_codes(const char *path, uint32_t flags, uint32_t want_bits
         return dh__set_error(DH_E_INVALID_ARG, "unknown flags 0x%x", flags);
     uint8_t *buf;
     size_t len;
-    DH_TRY(dh__read_file(path, &buf, &len));
+    char zip[4096];
+    const char *member = NULL;
+    if (dh__npz_probe(path, zip, sizeof zip, &member)) /* "a.npz[:member]": that member */
+        DH_TRY(dh__npz_member(zip, member, &buf, &len));
+    else
+        DH_TRY(dh__read_file(path, &buf, &len));
     dh__npy_header h;
     dh_status st = dh__npy_parse_header(buf, len, path, &h);
     if (st == DH_OK) {

@@ -117,8 +117,15 @@ def _b(s):
 
 # ---- .npy ----------------------------------------------------------------------
 
+def npz_load(path, member=None):
+    """One array of a .npz archive (numpy.savez / savez_compressed) with libdh's strict
+    reader; member=None when the archive holds exactly one."""
+    return npy_load(f"{path}:{member}" if member is not None else path)
+
+
 def npy_load(path):
-    """Load a .npy file with libdh's strict reader; returns a new numpy array."""
+    """Load a .npy file with libdh's strict reader (also "a.npz" with one array, or
+    "a.npz:member"); returns a new numpy array."""
     h = _vp()
     _npy_load(_b(path), ctypes.byref(h))
     try:
