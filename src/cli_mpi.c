@@ -23,7 +23,13 @@ static void finalize(void)
 int dh_cli_mpi_active(void)
 {
     if (g_state >= 0) return g_state;
-    g_state = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK");
+    /* launched by mpirun (not a singleton: a parent process that called MPI_Init on its
+     * own, e.g. a Python test that imported mpi4py, leaves PMIX_* variables to its
+     * children, which must then run as plain single processes) */
+    const char *ess = getenv("OMPI_MCA_ess");
+    int singleton = ess && strstr(ess, "singleton");
+    g_state = !singleton &&
+              (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK"));
     if (!g_state) return 0;
     int init = 0;
     MPI_Initialized(&init);
