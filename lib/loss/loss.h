@@ -6,7 +6,8 @@
  * dualproxy), and the unsupervised methods behind unsup.h (ssdh.c, cibhash.c,
  * bihalf.c, sgh.c, shallow.c, kmeans.c; unsup_common.c). common.c holds what the
  * families share (similarity, GEMM wrappers, row normalisation, center votes, banks,
- * softmax CE); loss.c the public API, the method table and the tensor registry.
+ * softmax CE); loss.c the public API and the method table; tensors.c the tensor
+ * registry (methods call tensors.c and common.c, never loss.c).
  * Formulas: docs/methods.md. */
 #ifndef DH_LOSS_H
 #define DH_LOSS_H
