@@ -79,6 +79,10 @@ def train(method, train_ds, args, seed):
         by_tags = sup == "tags" or dh.loss.method_tag_flags(name)
         C = train_ds.n_tags if by_tags else 10
     opts = dict(n_train=len(train_ds), seed=seed)
+    for kv in (args.loss_opts.get(method, "") or "").split(","):
+        if kv:
+            k, v = kv.split("=")
+            opts[k] = int(v) if k in ("sweeps", "update_every", "variant") else float(v)
     loss = dh.Loss(name, args.bits, C, **opts)
     head, _ = loss.head_hint()
     model = dh.Model.create(f"mlp:{train_ds.sample_size}-{args.hidden}", n_bits=args.bits,
@@ -110,7 +114,10 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--opts", action="append", default=[],
+                    help="METHOD:k=v,k=v loss options, e.g. tagrefine:update_every=5")
     args = ap.parse_args()
+    args.loss_opts = dict(o.split(":", 1) for o in args.opts)
     dh.set_num_threads(args.threads)
     full, test = dh.Dataset.fashion_mnist("train"), dh.Dataset.fashion_mnist("test")
     tr, _, _ = dh.data.protocol_split("fashion-mnist", full, test, seed=args.seed)

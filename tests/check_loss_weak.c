@@ -131,6 +131,11 @@ START_TEST(test_refine_hand_case)
     /* the add threshold matters: 0.5 lets row 0 take b (one of its two neighbours) */
     ck_assert_dh_ok(dh__tag_refine(U, N, K, Tobs, Tobs, T, 2, 0.5, 0.1, 1, Tn, &added, &dropped));
     ck_assert(Tn[0 * T + 1] == 1.0f);
+    /* an image never loses its last tag: with no adds, row 2's contradicted b stays */
+    ck_assert_dh_ok(dh__tag_refine(U, N, K, Tobs, Tobs, T, 2, 2.0, 0.1, 1, Tn, &added, &dropped));
+    ck_assert(Tn[2 * T + 1] == 1.0f && Tn[5 * T + 0] == 0.0f);
+    ck_assert_uint_eq(added, 0);
+    ck_assert_uint_eq(dropped, 1);
     /* in place (Tnew = Tcur) gives the same as out of place */
     float Tc[N * T];
     memcpy(Tc, Tobs, sizeof Tc);

@@ -2,7 +2,7 @@
  * (docs/methods.md#tagrefine): each image's h Hamming nearest neighbours (by its
  * codes' signs; ties: the lower row) vote on the tags; the observed tags gain the
  * ones a share >= add of the neighbours carry and lose those carried by a share <=
- * drop. Distances by blocked GEMM of the +-1 codes (K - b_i.b_j = 2 Hamming). */
+ * drop, unless that would leave the image with no tag (then it keeps its own). Distances by blocked GEMM of the +-1 codes (K - b_i.b_j = 2 Hamming). */
 #include <string.h>
 
 #include "core/rng.h"
@@ -78,13 +78,20 @@ dh_status dh__tag_refine(const float *U, size_t N, size_t K, const float *Tobs,
             const float *row = Tcur + (size_t)nb[i * h + k] * T;
             for (uint32_t t = 0; t < T; t++) votes[t] += row[t];
         }
+        size_t n_add = 0, n_drop = 0, left = 0;
         for (uint32_t t = 0; t < T; t++) {
             double share = votes[t] / (double)h;
             float o = Tobs[i * T + t], v = o;
-            if (o == 0.0f && share >= add) v = 1.0f, (*added)++;
-            else if (o == 1.0f && share <= drop) v = 0.0f, (*dropped)++;
+            if (o == 0.0f && share >= add) v = 1.0f, n_add++;
+            else if (o == 1.0f && share <= drop) v = 0.0f, n_drop++;
             next[i * T + t] = v;
+            left += v == 1.0f;
         }
+        if (left == 0 && n_drop) { /* never leave an image without tags: keep its own */
+            memcpy(next + i * T, Tobs + i * T, T * sizeof(float));
+            n_drop = 0;
+        }
+        *added += n_add, *dropped += n_drop;
     }
     if (next != Tnew) {
         memcpy(Tnew, next, N * T * sizeof(float));

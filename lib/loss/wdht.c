@@ -133,9 +133,10 @@ static void wdht_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->quant_weight = 0.1;
     o->margin = 0.2;
     o->sweeps = 10;         /* tagrefine: h neighbours */
-    o->tau = 0.5;           /* tagrefine: add threshold */
-    o->gamma = 0.1;         /* tagrefine: drop threshold */
-    o->update_every = 1;    /* tagrefine: refine every this many epochs */
+    o->tau = 0.4;           /* tagrefine: add threshold */
+    o->gamma = 0.05;        /* tagrefine: drop threshold (with h = 10: no neighbour has it) */
+    o->update_every = 10;   /* tagrefine: refine every this many epochs; the first after
+                               10 (codes of the first epochs are too poor to vote) */
 }
 
 static void wdht_recipe(dh_loss_recipe *r)
