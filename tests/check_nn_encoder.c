@@ -509,9 +509,9 @@ START_TEST(test_nn_encoder_imagenet_encoders_run)
 }
 END_TEST
 
-static Suite *nn_encoder_suite(void)
+static Suite *dh__nn_encoder_suite(void)
 {
-    Suite *s = suite_create("nn_encoder");
+    Suite *s = suite_create("dh__nn_encoder");
     TCase *tc = tcase_create("Create");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_nn_encoder_options_init_defaults);
@@ -534,4 +534,4 @@ static Suite *nn_encoder_suite(void)
     return s;
 }
 
-int main(void) { return dh_test_run(nn_encoder_suite()); }
+int main(void) { return dh_test_run(dh__nn_encoder_suite()); }

@@ -450,9 +450,9 @@ START_TEST(test_nn_builder_rejects_bad_arguments)
 }
 END_TEST
 
-static Suite *nn_fuse_suite(void)
+static Suite *dh__nn_fuse_suite(void)
 {
-    Suite *s = suite_create("nn_fuse");
+    Suite *s = suite_create("dh__nn_fuse");
     TCase *tc = tcase_create("Compose");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_nn_linear_matches_ref);
@@ -469,4 +469,4 @@ static Suite *nn_fuse_suite(void)
     return s;
 }
 
-int main(void) { return dh_test_run(nn_fuse_suite()); }
+int main(void) { return dh_test_run(dh__nn_fuse_suite()); }

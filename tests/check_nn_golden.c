@@ -237,9 +237,9 @@ START_TEST(test_nn_golden_resnet18_cifar)
 }
 END_TEST
 
-static Suite *nn_golden_suite(void)
+static Suite *dh__nn_golden_suite(void)
 {
-    Suite *s = suite_create("nn_golden");
+    Suite *s = suite_create("dh__nn_golden");
     TCase *tc = tcase_create("Torch");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_nn_golden_layers);
@@ -249,4 +249,4 @@ static Suite *nn_golden_suite(void)
     return s;
 }
 
-int main(void) { return dh_test_run(nn_golden_suite()); }
+int main(void) { return dh_test_run(dh__nn_golden_suite()); }

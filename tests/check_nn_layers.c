@@ -375,10 +375,10 @@ START_TEST(test_nn_concat_and_add_match_ref)
 }
 END_TEST
 
-Suite *nn_layers_suite(void);
-Suite *nn_layers_suite(void)
+Suite *dh__nn_layers_suite(void);
+Suite *dh__nn_layers_suite(void)
 {
-    Suite *s = suite_create("nn_layers");
+    Suite *s = suite_create("dh__nn_layers");
     TCase *tc = tcase_create("MatchesRef");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_nn_conv_matches_ref);
@@ -393,4 +393,4 @@ Suite *nn_layers_suite(void)
     return s;
 }
 
-int main(void) { return dh_test_run(nn_layers_suite()); }
+int main(void) { return dh_test_run(dh__nn_layers_suite()); }

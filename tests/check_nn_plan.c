@@ -360,9 +360,9 @@ START_TEST(test_nn_plan_stats_errors)
 }
 END_TEST
 
-static Suite *nn_plan_suite(void)
+static Suite *dh__nn_plan_suite(void)
 {
-    Suite *s = suite_create("nn_plan");
+    Suite *s = suite_create("dh__nn_plan");
     TCase *t = tcase_create("Winograd");
     tcase_set_timeout(t, 120);
     tcase_add_test(t, test_nn_plan_winograd_matches_ref_and_direct);
@@ -377,4 +377,4 @@ static Suite *nn_plan_suite(void)
     return s;
 }
 
-int main(void) { return dh_test_run(nn_plan_suite()); }
+int main(void) { return dh_test_run(dh__nn_plan_suite()); }

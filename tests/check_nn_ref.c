@@ -268,9 +268,9 @@ START_TEST(test_nn_ref_rng_deterministic)
 }
 END_TEST
 
-static Suite *nn_ref_suite(void)
+static Suite *dh__nn_ref_suite(void)
 {
-    Suite *s = suite_create("nn_ref");
+    Suite *s = suite_create("dh__nn_ref");
     TCase *tc = tcase_create("GradCheck");
     tcase_add_test(tc, test_nn_ref_conv_fd);
     tcase_add_test(tc, test_nn_ref_bn_fd);
@@ -284,4 +284,4 @@ static Suite *nn_ref_suite(void)
     return s;
 }
 
-int main(void) { return dh_test_run(nn_ref_suite()); }
+int main(void) { return dh_test_run(dh__nn_ref_suite()); }

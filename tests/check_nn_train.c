@@ -216,9 +216,9 @@ START_TEST(test_nn_train_smallcnn_fashion_mnist)
 }
 END_TEST
 
-static Suite *nn_train_suite(void)
+static Suite *dh__nn_train_suite(void)
 {
-    Suite *s = suite_create("nn_train");
+    Suite *s = suite_create("dh__nn_train");
     TCase *t = tcase_create("Learning");
     tcase_set_timeout(t, 600);
     tcase_add_test(t, test_nn_train_smallcnn_fashion_mnist);
@@ -226,4 +226,4 @@ static Suite *nn_train_suite(void)
     return s;
 }
 
-int main(void) { return dh_test_run(nn_train_suite()); }
+int main(void) { return dh_test_run(dh__nn_train_suite()); }

@@ -73,14 +73,14 @@ dh_status dh__dnnl_md_any(dnnl_memory_desc_t *md, int nd, const int64_t *dims)
 
 size_t dh__dnnl_md_bytes(const dnnl_memory_desc_t *md) { return dnnl_memory_desc_get_size(md); }
 
-float *nn_mem_ptr(dnnl_memory_t m)
+float *dh__nn_mem_ptr(dnnl_memory_t m)
 {
     void *h = NULL;
     if (m) dnnl_memory_get_data_handle(m, &h);
     return (float *)h;
 }
 
-const dnnl_memory_desc_t *nn_pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t what, int idx)
+const dnnl_memory_desc_t *dh__nn_pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t what, int idx)
 {
     return dnnl_primitive_desc_query_md(pd, what, idx);
 }

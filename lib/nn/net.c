@@ -25,7 +25,7 @@ static int add_tensor(dh__net *net, int32_t ndim, const int64_t *d, int producer
         net->t = q;
         net->cap_t = nc;
     }
-    nn_shape *s = &net->t[net->n_t];
+    dh__nn_shape *s = &net->t[net->n_t];
     memset(s, 0, sizeof *s);
     s->ndim = ndim;
     for (int k = 0; k < ndim; k++) s->d[k] = d[k];
@@ -67,7 +67,7 @@ static dh_status add_param(dh__net *net, const char *name, const char *suffix, i
 }
 
 /* Validate the inputs, append a node and its output tensor. */
-static int add_node(dh__net *net, nn_node *nd, int32_t ndim, const int64_t *d)
+static int add_node(dh__net *net, dh__nn_node *nd, int32_t ndim, const int64_t *d)
 {
     if (net->err != DH_OK) return net->err;
     if (net->finalized)
@@ -128,7 +128,7 @@ dh_status dh__net_create(int32_t ndim, const int64_t *shape, uint64_t seed, dh__
 void dh__net_free(dh__net *net)
 {
     if (!net) return;
-    for (int i = 0; i < NN_MAX_PLANS; i++) nn_plan_free(net->plans[i]);
+    for (int i = 0; i < NN_MAX_PLANS; i++) dh__nn_plan_free(net->plans[i]);
     for (size_t i = 0; i < net->n_params; i++) {
         dh__free((void *)net->params[i].name);
         dh__free_aligned(net->params[i].data);
@@ -144,7 +144,7 @@ void dh__net_free(dh__net *net)
 int dh__net_conv(dh__net *net, int x, const char *name, dh__conv_args a)
 {
     DH_TRY(need_3d(net, x, "conv"));
-    const nn_shape *s = &net->t[x];
+    const dh__nn_shape *s = &net->t[x];
     if (a.groups < 1) a.groups = 1;
     if (a.dilation < 1) a.dilation = 1;
     if (a.out_c < 1 || a.kh < 1 || a.kw < 1 || a.stride < 1 || a.pad < 0 ||
@@ -156,7 +156,7 @@ int dh__net_conv(dh__net *net, int x, const char *name, dh__conv_args a)
                                        (long long)s->d[0]));
     int64_t oh = (s->d[1] + 2 * a.pad - (int64_t)a.dilation * (a.kh - 1) - 1) / a.stride + 1;
     int64_t ow = (s->d[2] + 2 * a.pad - (int64_t)a.dilation * (a.kw - 1) - 1) / a.stride + 1;
-    nn_node nd = {.kind = NN_CONV, .n_in = 1, .in = {x}, .kh = a.kh, .kw = a.kw,
+    dh__nn_node nd = {.kind = NN_CONV, .n_in = 1, .in = {x}, .kh = a.kh, .kw = a.kw,
                   .stride = a.stride, .pad = a.pad, .dil = a.dilation, .groups = a.groups,
                   .has_bias = a.bias != 0, .out_c = a.out_c, .param = (int)net->n_params};
     int64_t ws[4] = {a.out_c, s->d[0] / a.groups, a.kh, a.kw}, bs[1] = {a.out_c};
@@ -176,8 +176,8 @@ int dh__net_bn(dh__net *net, int x, const char *name, float eps, float momentum)
     if (!(eps > 0) || !(momentum >= 0 && momentum <= 1))
         return fail(net, dh__set_error(DH_E_INVALID_ARG, "nn: bn %s: eps %g, momentum %g", name,
                                        (double)eps, (double)momentum));
-    nn_shape s = net->t[x];
-    nn_node nd = {.kind = NN_BN, .n_in = 1, .in = {x}, .eps = eps, .momentum = momentum,
+    dh__nn_shape s = net->t[x];
+    dh__nn_node nd = {.kind = NN_BN, .n_in = 1, .in = {x}, .eps = eps, .momentum = momentum,
                   .param = (int)net->n_params, .n_param = 5};
     int64_t c[1] = {s.d[0]};
     if (add_param(net, name, "weight", 1, c, 0, 1) != DH_OK ||
@@ -195,21 +195,21 @@ int dh__net_act(dh__net *net, int x, int32_t kind, float alpha)
     if (x < 0 || x >= net->n_t || kind < DH__ACT_RELU || kind > DH__ACT_GELU)
         return fail(net, dh__set_error(DH_E_INVALID_ARG, "nn: act: bad tensor %d or kind %d", x,
                                        kind));
-    nn_shape s = net->t[x];
-    nn_node nd = {.kind = NN_ACT, .n_in = 1, .in = {x}, .act = kind, .alpha = alpha, .param = -1};
+    dh__nn_shape s = net->t[x];
+    dh__nn_node nd = {.kind = NN_ACT, .n_in = 1, .in = {x}, .act = kind, .alpha = alpha, .param = -1};
     return add_node(net, &nd, s.ndim, s.d);
 }
 
 static int pool(dh__net *net, int x, int kind, int32_t k, int32_t stride, int32_t pad)
 {
     DH_TRY(need_3d(net, x, "pool"));
-    nn_shape s = net->t[x];
+    dh__nn_shape s = net->t[x];
     if (k < 1 || stride < 1 || pad < 0 || 2 * pad > k)
         return fail(net, dh__set_error(DH_E_INVALID_ARG,
                                        "nn: pool: kernel %d, stride %d, pad %d", k, stride, pad));
     int64_t od[3] = {s.d[0], (s.d[1] + 2 * pad - k) / stride + 1,
                      (s.d[2] + 2 * pad - k) / stride + 1};
-    nn_node nd = {.kind = kind, .n_in = 1, .in = {x}, .kh = k, .kw = k, .stride = stride,
+    dh__nn_node nd = {.kind = kind, .n_in = 1, .in = {x}, .kh = k, .kw = k, .stride = stride,
                   .pad = pad, .param = -1};
     return add_node(net, &nd, 3, od);
 }
@@ -227,7 +227,7 @@ int dh__net_avgpool(dh__net *net, int x, int32_t k, int32_t stride, int32_t pad)
 int dh__net_adaptive_avgpool(dh__net *net, int x, int32_t out)
 {
     DH_TRY(need_3d(net, x, "adaptive_avgpool"));
-    nn_shape s = net->t[x];
+    dh__nn_shape s = net->t[x];
     if (s.d[1] == out && s.d[2] == out) return x;
     if (out < 1 || s.d[1] != s.d[2] || s.d[1] % out)
         return fail(net, dh__set_error(DH_E_UNSUPPORTED,
@@ -241,7 +241,7 @@ int dh__net_adaptive_avgpool(dh__net *net, int x, int32_t out)
 int dh__net_gap(dh__net *net, int x)
 {
     DH_TRY(need_3d(net, x, "global average pool"));
-    nn_node nd = {.kind = NN_GAP, .n_in = 1, .in = {x}, .param = -1};
+    dh__nn_node nd = {.kind = NN_GAP, .n_in = 1, .in = {x}, .param = -1};
     int64_t c[1] = {net->t[x].d[0]};
     return add_node(net, &nd, 1, c);
 }
@@ -252,9 +252,9 @@ int dh__net_flatten(dh__net *net, int x)
     if (x < 0 || x >= net->n_t)
         return fail(net, dh__set_error(DH_E_INVALID_ARG, "nn: flatten: bad tensor %d", x));
     if (net->t[x].ndim == 1) return x;
-    nn_shape s = net->t[x];
+    dh__nn_shape s = net->t[x];
     int64_t d[1] = {s.d[0] * s.d[1] * s.d[2]};
-    nn_node nd = {.kind = NN_FLATTEN, .n_in = 1, .in = {x}, .param = -1};
+    dh__nn_node nd = {.kind = NN_FLATTEN, .n_in = 1, .in = {x}, .param = -1};
     return add_node(net, &nd, 1, d);
 }
 
@@ -264,9 +264,9 @@ int dh__net_linear(dh__net *net, int x, const char *name, int32_t out, int32_t b
     if (x < 0 || x >= net->n_t || out < 1)
         return fail(net, dh__set_error(DH_E_INVALID_ARG, "nn: linear %s: tensor %d, out %d", name,
                                        x, out));
-    nn_shape s = net->t[x];
+    dh__nn_shape s = net->t[x];
     int64_t fan = s.ndim == 3 ? s.d[0] * s.d[1] * s.d[2] : s.d[0];
-    nn_node nd = {.kind = NN_LINEAR, .n_in = 1, .in = {x}, .out_c = out, .has_bias = bias != 0,
+    dh__nn_node nd = {.kind = NN_LINEAR, .n_in = 1, .in = {x}, .out_c = out, .has_bias = bias != 0,
                   .param = (int)net->n_params, .n_param = bias ? 2 : 1};
     int64_t ws[2] = {out, fan}, bs[1] = {out};
     if (add_param(net, name, "weight", 2, ws, 0, 0) != DH_OK ||
@@ -283,8 +283,8 @@ int dh__net_dropout(dh__net *net, int x, float p)
         return fail(net, dh__set_error(DH_E_INVALID_ARG,
                                        "nn: dropout: tensor %d, probability %g not in [0, 1)", x,
                                        (double)p));
-    nn_shape s = net->t[x];
-    nn_node nd = {.kind = NN_DROPOUT, .n_in = 1, .in = {x}, .p = p, .param = -1};
+    dh__nn_shape s = net->t[x];
+    dh__nn_node nd = {.kind = NN_DROPOUT, .n_in = 1, .in = {x}, .p = p, .param = -1};
     return add_node(net, &nd, s.ndim, s.d);
 }
 
@@ -293,11 +293,11 @@ int dh__net_add(dh__net *net, int a, int b)
     if (net->err != DH_OK) return net->err;
     if (a < 0 || b < 0 || a >= net->n_t || b >= net->n_t)
         return fail(net, dh__set_error(DH_E_INVALID_ARG, "nn: add: bad tensors %d, %d", a, b));
-    nn_shape s = net->t[a], u = net->t[b];
+    dh__nn_shape s = net->t[a], u = net->t[b];
     if (s.ndim != u.ndim || memcmp(s.d, u.d, sizeof s.d) != 0)
         return fail(net, dh__set_error(DH_E_SHAPE, "nn: add: tensors %d and %d differ in shape",
                                        a, b));
-    nn_node nd = {.kind = NN_ADD, .n_in = 2, .in = {a, b}, .param = -1};
+    dh__nn_node nd = {.kind = NN_ADD, .n_in = 2, .in = {a, b}, .param = -1};
     return add_node(net, &nd, s.ndim, s.d);
 }
 
@@ -307,8 +307,8 @@ int dh__net_softmax(dh__net *net, int x, int32_t axis)
     if (x < 0 || x >= net->n_t || axis < 1 || axis > net->t[x].ndim)
         return fail(net, dh__set_error(DH_E_INVALID_ARG, "nn: softmax: tensor %d, axis %d", x,
                                        axis));
-    nn_shape s = net->t[x];
-    nn_node nd = {.kind = NN_SOFTMAX, .n_in = 1, .in = {x}, .axis = axis, .param = -1};
+    dh__nn_shape s = net->t[x];
+    dh__nn_node nd = {.kind = NN_SOFTMAX, .n_in = 1, .in = {x}, .axis = axis, .param = -1};
     return add_node(net, &nd, s.ndim, s.d);
 }
 
@@ -318,12 +318,12 @@ int dh__net_concat(dh__net *net, int n, const int *xs)
     if (n < 1 || n > NN_MAX_IN || !xs)
         return fail(net, dh__set_error(DH_E_INVALID_ARG, "nn: concat of %d tensors (1..%d)", n,
                                        NN_MAX_IN));
-    nn_node nd = {.kind = NN_CONCAT, .n_in = n, .param = -1};
+    dh__nn_node nd = {.kind = NN_CONCAT, .n_in = n, .param = -1};
     int64_t d[3] = {0, 0, 0};
     for (int k = 0; k < n; k++) {
         if (xs[k] < 0 || xs[k] >= net->n_t)
             return fail(net, dh__set_error(DH_E_INVALID_ARG, "nn: concat: bad tensor %d", xs[k]));
-        const nn_shape *s = &net->t[xs[k]], *f = &net->t[xs[0]];
+        const dh__nn_shape *s = &net->t[xs[k]], *f = &net->t[xs[0]];
         if (s->ndim != f->ndim || (s->ndim == 3 && (s->d[1] != f->d[1] || s->d[2] != f->d[2])))
             return fail(net, dh__set_error(DH_E_SHAPE, "nn: concat: tensor %d's shape differs",
                                            xs[k]));

@@ -37,7 +37,7 @@ enum {
 #define NN_MAX_ARGS 12
 #define NN_INFER_CHUNK 256 /* inference batches above this run in chunks */
 
-typedef struct nn_node {
+typedef struct dh__nn_node {
     int32_t kind, n_in, out;
     int in[NN_MAX_IN];
     int32_t kh, kw, stride, pad, dil, groups, has_bias, out_c;
@@ -45,50 +45,50 @@ typedef struct nn_node {
     float alpha, p, eps, momentum;
     int param;   /* index of this node's first dh__param, or -1 */
     int n_param;
-} nn_node;
+} dh__nn_node;
 
-typedef struct nn_shape {
+typedef struct dh__nn_shape {
     int32_t ndim;     /* 1 or 3 (without batch) */
     int64_t d[3];
     int32_t n_cons;   /* number of consuming node inputs */
     int producer;     /* node index, -1 for the input */
-} nn_shape;
+} dh__nn_shape;
 
-struct nn_plan;
+struct dh__nn_plan;
 
 struct dh__net {
     dh_status err;
-    nn_node *nodes;
+    dh__nn_node *nodes;
     int n_nodes, cap_nodes;
-    nn_shape *t;
+    dh__nn_shape *t;
     int n_t, cap_t;
     dh__param *params;
     size_t n_params, cap_params;
     uint64_t seed, drop_calls;
     int output, fmap, finalized;
     uint64_t version;  /* bumped whenever parameter values may have changed */
-    struct nn_plan *plans[NN_MAX_PLANS];
-    struct nn_plan *train_plan;
+    struct dh__nn_plan *plans[NN_MAX_PLANS];
+    struct dh__nn_plan *train_plan;
     uint64_t tick;
     dnnl_stream_t stream;
 };
 
 /* ---- execution plans: everything built for one (batch, mode, threads) ---- */
 
-struct nn_step;
-typedef dh_status (*nn_step_fn)(struct nn_plan *p, struct nn_step *s);
+struct dh__nn_step;
+typedef dh_status (*dh__nn_step_fn)(struct dh__nn_plan *p, struct dh__nn_step *s);
 
-typedef struct nn_step {
+typedef struct dh__nn_step {
     dnnl_primitive_t prim;  /* borrowed from the plan's list, or NULL for fn */
-    nn_step_fn fn;
+    dh__nn_step_fn fn;
     int node;
     int needs_dx;           /* skipped when the caller did not ask for dx */
     int nargs;
     dnnl_exec_arg_t args[NN_MAX_ARGS];
     void *ctx;              /* fn's context (node exec) */
-} nn_step;
+} dh__nn_step;
 
-typedef struct nn_exec {
+typedef struct dh__nn_exec {
     int fused;              /* inference: folded into its producer (no steps) */
     int fold_bn;            /* node index of the BN folded into this conv/linear, or -1 */
     int fold_add_other;     /* tensor added through a sum post-op, or -1 */
@@ -108,9 +108,9 @@ typedef struct nn_exec {
     dnnl_memory_t aux, aux2;  /* per-op scratch memories */
     dnnl_memory_t dw, db;     /* gradients in the primitive's layout */
     const_dnnl_primitive_desc_t fwd_pd; /* training forward (hint for backward) */
-} nn_exec;
+} dh__nn_exec;
 
-typedef struct nn_plan {
+typedef struct dh__nn_plan {
     size_t n;
     int training, nthr;
     uint64_t last_used;
@@ -119,8 +119,8 @@ typedef struct nn_plan {
     dnnl_memory_t *val;       /* per tensor (aliases allowed, see owned lists) */
     dnnl_memory_t *diff;      /* per tensor (training) */
     char *written;            /* backward build: diff already has a writer */
-    nn_exec *ex;
-    nn_step *fwd, *bwd;
+    dh__nn_exec *ex;
+    dh__nn_step *fwd, *bwd;
     int n_fwd, cap_fwd, n_bwd, cap_bwd;
     int building_bwd, cur_needs_dx;
     dnnl_memory_t *mems;      /* owned */
@@ -131,16 +131,16 @@ typedef struct nn_plan {
     int n_pds, cap_pds;
     void **bufs;              /* owned aligned buffers */
     int n_bufs, cap_bufs;
-    /* Buffer sharing (nn_tensor_set): on a timeline where forward runs node j at
+    /* Buffer sharing (dh__nn_tensor_set): on a timeline where forward runs node j at
      * time j and backward at time 2 * n_nodes + 1 - j, inference values, training
      * gradients and training values that backward does not read live over short
      * ranges; memories whose ranges are disjoint share one slab. */
     int *live_hi;             /* per tensor: last node using it, over its alias group */
     int *live_root;           /* per tensor: the root of its alias group */
     char *live_keep;          /* per tensor (root): training value read by backward */
-    struct nn_slab { void *ptr; size_t bytes; } *slabs;
+    struct dh__nn_slab { void *ptr; size_t bytes; } *slabs;
     int n_slabs, cap_slabs;
-    struct nn_use { int slab, lo, hi; } *uses;
+    struct dh__nn_use { int slab, lo, hi; } *uses;
     int n_uses, cap_uses;
     size_t shared_bytes;      /* sum of the tensor memories placed in slabs */
     size_t transient_bytes;   /* sum of the per-node scratch memories placed in slabs */
@@ -148,81 +148,81 @@ typedef struct nn_plan {
     dnnl_primitive_t out_r, fmap_r, dout_r, dfmap_r;
     int has_dx;               /* at run time: dx requested */
     const float *dfmap_ptr, *dout_ptr;
-} nn_plan;
+} dh__nn_plan;
 
 /* plan.c */
 /** Compute the live_* arrays from the graph and the fusion decisions (before
  *  building); they must be allocated with n_t entries each. */
-void nn_plan_lifetimes(nn_plan *p);
-dh_status nn_plan_create(dh__net *net, size_t n, int training, nn_plan **out);
-void nn_plan_free(nn_plan *p);
-dh_status nn_plan_run(nn_plan *p, nn_step *steps, int count);
+void dh__nn_plan_lifetimes(dh__nn_plan *p);
+dh_status dh__nn_plan_create(dh__net *net, size_t n, int training, dh__nn_plan **out);
+void dh__nn_plan_free(dh__nn_plan *p);
+dh_status dh__nn_plan_run(dh__nn_plan *p, dh__nn_step *steps, int count);
 /* registration (the plan owns and destroys what these return) */
-dh_status nn_mem(nn_plan *p, const dnnl_memory_desc_t *md, void *handle, dnnl_memory_t *out);
+dh_status dh__nn_mem(dh__nn_plan *p, const dnnl_memory_desc_t *md, void *handle, dnnl_memory_t *out);
 /** A memory used only by the steps of `node` in the pass being built (forward or
  *  backward), placed in a shared slab. */
-dh_status nn_mem_transient(nn_plan *p, const dnnl_memory_desc_t *md, int node, dnnl_memory_t *out);
+dh_status dh__nn_mem_transient(dh__nn_plan *p, const dnnl_memory_desc_t *md, int node, dnnl_memory_t *out);
 /** A memory without a buffer: the caller's array is bound at run time. */
-dh_status nn_mem_user(nn_plan *p, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
-dh_status nn_pd(nn_plan *p, const void *op_desc, const_dnnl_primitive_attr_t attr,
+dh_status dh__nn_mem_user(dh__nn_plan *p, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
+dh_status dh__nn_pd(dh__nn_plan *p, const void *op_desc, const_dnnl_primitive_attr_t attr,
                 const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd);
-dh_status nn_pd_keep(nn_plan *p, dnnl_primitive_desc_t pd); /* takes ownership */
-dh_status nn_prim(nn_plan *p, const_dnnl_primitive_desc_t pd, dnnl_primitive_t *out);
-dh_status nn_reorder_prim(nn_plan *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
+dh_status dh__nn_pd_keep(dh__nn_plan *p, dnnl_primitive_desc_t pd); /* takes ownership */
+dh_status dh__nn_prim(dh__nn_plan *p, const_dnnl_primitive_desc_t pd, dnnl_primitive_t *out);
+dh_status dh__nn_reorder_prim(dh__nn_plan *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
                           int accumulate, dnnl_primitive_t *out);
-void *nn_buf(nn_plan *p, size_t bytes);
-const dnnl_memory_desc_t *nn_pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t what, int idx);
+void *dh__nn_buf(dh__nn_plan *p, size_t bytes);
+const dnnl_memory_desc_t *dh__nn_pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t what, int idx);
 /* steps */
-dh_status nn_step_add(nn_plan *p, dnnl_primitive_t prim, nn_step_fn fn, void *ctx, int node,
+dh_status dh__nn_step_add(dh__nn_plan *p, dnnl_primitive_t prim, dh__nn_step_fn fn, void *ctx, int node,
                       int nargs, const dnnl_exec_arg_t *args);
 /** Add a reorder step src -> dst (dst = src, or dst += src when accumulate). */
-dh_status nn_step_reorder(nn_plan *p, dnnl_memory_t src, dnnl_memory_t dst, int accumulate,
+dh_status dh__nn_step_reorder(dh__nn_plan *p, dnnl_memory_t src, dnnl_memory_t dst, int accumulate,
                           int node);
 /** Add a step accumulating src (any layout) into the plain array dst (layout `plain`). */
-dh_status nn_step_accumulate(nn_plan *p, dnnl_memory_t src, const dnnl_memory_desc_t *plain,
+dh_status dh__nn_step_accumulate(dh__nn_plan *p, dnnl_memory_t src, const dnnl_memory_desc_t *plain,
                              float *dst, int node);
 /** The memory holding tensor t's value in layout `want` (a bridged copy made by a
  *  forward step, or the value itself). */
-dh_status nn_value_as(nn_plan *p, int t, const dnnl_memory_desc_t *want, int node,
+dh_status dh__nn_value_as(dh__nn_plan *p, int t, const dnnl_memory_desc_t *want, int node,
                       dnnl_memory_t *out);
 /** Backward: the memory holding diff[t] in layout `want` (bridged if needed). */
-dh_status nn_diff_as(nn_plan *p, int t, const dnnl_memory_desc_t *want, int node,
+dh_status dh__nn_diff_as(dh__nn_plan *p, int t, const dnnl_memory_desc_t *want, int node,
                      dnnl_memory_t *out);
 /** Backward: where a primitive producing the gradient of tensor t in layout `md`
- *  should write; call nn_diff_end after adding the primitive's step. */
-typedef struct nn_pending { int t, node; dnnl_memory_t tmp; } nn_pending;
-dh_status nn_diff_begin(nn_plan *p, int t, const dnnl_memory_desc_t *md, int node,
-                        nn_pending *pend, dnnl_memory_t *target);
-dh_status nn_diff_end(nn_plan *p, nn_pending *pend);
+ *  should write; call dh__nn_diff_end after adding the primitive's step. */
+typedef struct dh__nn_pending { int t, node; dnnl_memory_t tmp; } dh__nn_pending;
+dh_status dh__nn_diff_begin(dh__nn_plan *p, int t, const dnnl_memory_desc_t *md, int node,
+                        dh__nn_pending *pend, dnnl_memory_t *target);
+dh_status dh__nn_diff_end(dh__nn_plan *p, dh__nn_pending *pend);
 /** Backward: route `src` (any layout, same logical dims) into diff[t]. */
-dh_status nn_diff_route(nn_plan *p, int t, dnnl_memory_t src, int node);
+dh_status dh__nn_diff_route(dh__nn_plan *p, int t, dnnl_memory_t src, int node);
 /** Create tensor t's value (and diff when training) with layout md. */
-dh_status nn_tensor_set(nn_plan *p, int t, const dnnl_memory_desc_t *md);
+dh_status dh__nn_tensor_set(dh__nn_plan *p, int t, const dnnl_memory_desc_t *md);
 /** Make tensor `t` share tensor `src`'s value memory (inference fusion). */
-void nn_tensor_alias(nn_plan *p, int t, int src);
-float *nn_mem_ptr(dnnl_memory_t m);
+void dh__nn_tensor_alias(dh__nn_plan *p, int t, int src);
+float *dh__nn_mem_ptr(dnnl_memory_t m);
 
 /* ops_conv.c: conv + linear (with inference folding) */
-dh_status nn_build_fwd_wop(nn_plan *p, int i);
-dh_status nn_build_bwd_wop(nn_plan *p, int i);
+dh_status dh__nn_build_fwd_wop(dh__nn_plan *p, int i);
+dh_status dh__nn_build_bwd_wop(dh__nn_plan *p, int i);
 /* ops_shape.c (dispatch for all but conv/linear) and ops_norm.c */
-dh_status nn_build_fwd_misc(nn_plan *p, int i);
-dh_status nn_build_bwd_misc(nn_plan *p, int i);
-dh_status nn_fwd_bn(nn_plan *p, int i);
-dh_status nn_bwd_bn(nn_plan *p, int i);
-dh_status nn_fwd_act(nn_plan *p, int i);
-dh_status nn_bwd_act(nn_plan *p, int i);
+dh_status dh__nn_build_fwd_misc(dh__nn_plan *p, int i);
+dh_status dh__nn_build_bwd_misc(dh__nn_plan *p, int i);
+dh_status dh__nn_fwd_bn(dh__nn_plan *p, int i);
+dh_status dh__nn_bwd_bn(dh__nn_plan *p, int i);
+dh_status dh__nn_fwd_act(dh__nn_plan *p, int i);
+dh_status dh__nn_bwd_act(dh__nn_plan *p, int i);
 /** Training ReLU backward reads the output (the input may then be dropped). */
-int nn_act_bwd_uses_dst(const nn_node *nd);
-dh_status nn_fwd_dropout(nn_plan *p, int i);
-dh_status nn_bwd_dropout(nn_plan *p, int i);
-dh_status nn_fwd_softmax(nn_plan *p, int i);
-dh_status nn_bwd_softmax(nn_plan *p, int i);
+int dh__nn_act_bwd_uses_dst(const dh__nn_node *nd);
+dh_status dh__nn_fwd_dropout(dh__nn_plan *p, int i);
+dh_status dh__nn_bwd_dropout(dh__nn_plan *p, int i);
+dh_status dh__nn_fwd_softmax(dh__nn_plan *p, int i);
+dh_status dh__nn_bwd_softmax(dh__nn_plan *p, int i);
 /** dims = (n, shape of tensor t), *nd = its rank + 1 (here, not in net.c, so the op
  *  builders need nothing of the graph builder). */
-static inline void nn_net_dims(const dh__net *net, int t, size_t n, int64_t dims[4], int *nd)
+static inline void dh__nn_net_dims(const dh__net *net, int t, size_t n, int64_t dims[4], int *nd)
 {
-    const nn_shape *s = &net->t[t];
+    const dh__nn_shape *s = &net->t[t];
     dims[0] = (int64_t)n;
     for (int k = 0; k < s->ndim; k++) dims[k + 1] = s->d[k];
     *nd = s->ndim + 1;

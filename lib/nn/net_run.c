@@ -16,7 +16,7 @@ static void init_params(dh__net *net)
     dh__xrng r;
     dh__xrng_seed(&r, net->seed);
     for (int i = 0; i < net->n_nodes; i++) {
-        const nn_node *nd = &net->nodes[i];
+        const dh__nn_node *nd = &net->nodes[i];
         dh__param *p = nd->param >= 0 ? &net->params[nd->param] : NULL;
         if (nd->kind == NN_CONV || nd->kind == NN_LINEAR) {
             /* kaiming_uniform(a = sqrt(5)): bound = 1/sqrt(fan_in); the bias uses the same */
@@ -110,7 +110,7 @@ int dh__net_cached_plans(const dh__net *net)
 dh_status dh__net_plan_stats_get(const dh__net *net, dh__net_plan_stats *out)
 {
     DH_CHECK_ARG(net != NULL && out != NULL);
-    const nn_plan *p = NULL;
+    const dh__nn_plan *p = NULL;
     for (int i = 0; i < NN_MAX_PLANS; i++)
         if (net->plans[i] && (!p || net->plans[i]->last_used > p->last_used)) p = net->plans[i];
     if (!p) return dh__set_error(DH_E_STATE, "nn: no plan has been built yet");
@@ -130,12 +130,12 @@ dh_status dh__net_plan_stats_get(const dh__net *net, dh__net_plan_stats *out)
 
 /* ---- the plan cache ---- */
 
-static dh_status get_plan(dh__net *net, size_t n, int training, nn_plan **out)
+static dh_status get_plan(dh__net *net, size_t n, int training, dh__nn_plan **out)
 {
     int nthr = dh__num_threads();
     int victim = -1;
     for (int i = 0; i < NN_MAX_PLANS; i++) {
-        nn_plan *p = net->plans[i];
+        dh__nn_plan *p = net->plans[i];
         if (p && p->n == n && p->training == training && p->nthr == nthr) {
             p->last_used = ++net->tick;
             *out = p;
@@ -150,10 +150,10 @@ static dh_status get_plan(dh__net *net, size_t n, int training, nn_plan **out)
         }
     }
     if (victim < 0) victim = 0; /* every slot holds the training plan: cannot happen */
-    nn_plan *p;
-    DH_TRY(nn_plan_create(net, n, training, &p));
+    dh__nn_plan *p;
+    DH_TRY(dh__nn_plan_create(net, n, training, &p));
     if (net->plans[victim] == net->train_plan) net->train_plan = NULL;
-    nn_plan_free(net->plans[victim]);
+    dh__nn_plan_free(net->plans[victim]);
     net->plans[victim] = p;
     p->last_used = ++net->tick;
     *out = p;
@@ -180,8 +180,8 @@ static dh_status run_reorder(dh__net *net, dnnl_primitive_t r, dnnl_memory_t fro
 static dh_status check_bn_batch(const dh__net *net, size_t n)
 {
     for (int i = 0; i < net->n_nodes; i++) {
-        const nn_node *nd = &net->nodes[i];
-        const nn_shape *s = &net->t[nd->in[0]];
+        const dh__nn_node *nd = &net->nodes[i];
+        const dh__nn_shape *s = &net->t[nd->in[0]];
         if (nd->kind == NN_BN && n * (s->ndim == 3 ? (size_t)(s->d[1] * s->d[2]) : 1) < 2)
             return dh__set_error(DH_E_INVALID_ARG,
                                  "nn: training batch norm '%s' needs more than one value per "
@@ -195,11 +195,11 @@ static dh_status check_bn_batch(const dh__net *net, size_t n)
 static dh_status forward_chunk(dh__net *net, const float *x, size_t n, int32_t training, float *out,
                                float *fmap)
 {
-    nn_plan *p;
+    dh__nn_plan *p;
     DH_TRY(get_plan(net, n, training, &p));
-    if (training) memcpy(nn_mem_ptr(p->val[0]), x, dh__dnnl_md_bytes(&p->md[0]));
+    if (training) memcpy(dh__nn_mem_ptr(p->val[0]), x, dh__dnnl_md_bytes(&p->md[0]));
     else DH_DNNL(dnnl_memory_set_data_handle(p->val[0], (void *)(uintptr_t)x));
-    DH_TRY(nn_plan_run(p, p->fwd, p->n_fwd));
+    DH_TRY(dh__nn_plan_run(p, p->fwd, p->n_fwd));
     if (out) {
         DH_DNNL(dnnl_memory_set_data_handle(p->out_user, out));
         DH_TRY(run_reorder(net, p->out_r, p->val[net->output], p->out_user));
@@ -240,14 +240,14 @@ dh_status dh__net_forward(dh__net *net, const float *x, size_t n, int32_t traini
     return DH_OK;
 }
 
-static dh_status seed_grad(dh__net *net, nn_plan *p, int t, const float *g, dnnl_memory_t user,
+static dh_status seed_grad(dh__net *net, dh__nn_plan *p, int t, const float *g, dnnl_memory_t user,
                            dnnl_primitive_t r)
 {
     if (g) {
         DH_DNNL(dnnl_memory_set_data_handle(user, (void *)(uintptr_t)g));
         return run_reorder(net, r, user, p->diff[t]);
     }
-    memset(nn_mem_ptr(p->diff[t]), 0, dh__dnnl_md_bytes(&p->md[t]));
+    memset(dh__nn_mem_ptr(p->diff[t]), 0, dh__dnnl_md_bytes(&p->md[t]));
     return DH_OK;
 }
 
@@ -257,14 +257,14 @@ dh_status dh__net_backward(dh__net *net, const float *dout, const float *dfmap, 
     DH_CHECK_ARG_MSG(dout != NULL || dfmap != NULL, "nn: backward needs dout or dfmap");
     if (dfmap && net->fmap < 0)
         return dh__set_error(DH_E_UNSUPPORTED, "nn: this network has no feature map");
-    nn_plan *p = net->train_plan;
+    dh__nn_plan *p = net->train_plan;
     if (!p) return dh__set_error(DH_E_STATE, "nn: backward without a training forward");
     apply_threads();
     DH_TRY(seed_grad(net, p, net->output, dout, p->dout_user, p->dout_r));
     if (net->fmap >= 0) DH_TRY(seed_grad(net, p, net->fmap, dfmap, p->dfmap_user, p->dfmap_r));
     p->has_dx = dx != NULL;
     DH_DNNL(dnnl_memory_set_data_handle(p->diff[0], dx));
-    dh_status st = nn_plan_run(p, p->bwd, p->n_bwd);
+    dh_status st = dh__nn_plan_run(p, p->bwd, p->n_bwd);
     net->version++;
     return st;
 }

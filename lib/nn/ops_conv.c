@@ -23,9 +23,9 @@ static int64_t pad_right(int64_t in, int64_t out, int32_t k, int32_t s, int32_t 
     return pr > 0 ? pr : 0;
 }
 
-static void weight_dims(const dh__net *net, const nn_node *nd, int64_t *wd, int *wn)
+static void weight_dims(const dh__net *net, const dh__nn_node *nd, int64_t *wd, int *wn)
 {
-    const nn_shape *in = &net->t[nd->in[0]];
+    const dh__nn_shape *in = &net->t[nd->in[0]];
     if (nd->kind == NN_LINEAR) {
         wd[0] = nd->out_c;
         for (int k = 0; k < in->ndim; k++) wd[k + 1] = in->d[k];
@@ -48,14 +48,14 @@ typedef struct wop_descs {
     dnnl_dims_t strides, dil, pl, pr;
 } wop_descs;
 
-static dh_status wop_descs_init(const nn_plan *p, int i, wop_descs *d)
+static dh_status wop_descs_init(const dh__nn_plan *p, int i, wop_descs *d)
 {
     const dh__net *net = p->net;
-    const nn_node *nd = &net->nodes[i];
+    const dh__nn_node *nd = &net->nodes[i];
     int64_t sd[4], od[4], wd[5];
     int sn, on, wn;
-    nn_net_dims(net, nd->in[0], p->n, sd, &sn);
-    nn_net_dims(net, nd->out, p->n, od, &on);
+    dh__nn_net_dims(net, nd->in[0], p->n, sd, &sn);
+    dh__nn_net_dims(net, nd->out, p->n, od, &on);
     weight_dims(net, nd, wd, &wn);
     DH_TRY(dh__dnnl_md_any(&d->src, sn, sd));
     DH_TRY(dh__dnnl_md_any(&d->dst, on, od));
@@ -80,7 +80,7 @@ static dh_status wop_descs_init(const nn_plan *p, int i, wop_descs *d)
 
 /* Fold BN (gamma, beta, running mean/var) into weights and bias:
  * s = gamma / sqrt(var + eps); W' = W s; b' = (b - mean) s + beta. */
-static void fold_bn(const dh__net *net, const nn_node *nd, const nn_node *bn, float *fw, float *fb)
+static void fold_bn(const dh__net *net, const dh__nn_node *nd, const dh__nn_node *bn, float *fw, float *fb)
 {
     const dh__param *w = &net->params[nd->param];
     const float *bias = nd->has_bias ? net->params[nd->param + 1].data : NULL;
@@ -94,12 +94,12 @@ static void fold_bn(const dh__net *net, const nn_node *nd, const nn_node *bn, fl
     }
 }
 
-static dh_status sync_weights(nn_plan *p, nn_step *s)
+static dh_status sync_weights(dh__nn_plan *p, dh__nn_step *s)
 {
-    nn_exec *x = s->ctx;
+    dh__nn_exec *x = s->ctx;
     dh__net *net = p->net;
     if (!p->training && x->synced == net->version) return DH_OK;
-    const nn_node *nd = &net->nodes[s->node];
+    const dh__nn_node *nd = &net->nodes[s->node];
     if (!p->training && x->fold_bn >= 0) fold_bn(net, nd, &net->nodes[x->fold_bn], x->fold_w, x->fold_b);
     if (x->w_reorder) {
         dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, x->w_user}, {DNNL_ARG_TO, x->w}};
@@ -110,7 +110,7 @@ static dh_status sync_weights(nn_plan *p, nn_step *s)
     return DH_OK;
 }
 
-static dh_status make_attr(const nn_plan *p, const nn_exec *x, dnnl_primitive_attr_t *attr)
+static dh_status make_attr(const dh__nn_plan *p, const dh__nn_exec *x, dnnl_primitive_attr_t *attr)
 {
     *attr = NULL;
     if (x->fold_add_other < 0 && x->fold_act < 0) return DH_OK;
@@ -134,7 +134,7 @@ static dh_status make_attr(const nn_plan *p, const nn_exec *x, dnnl_primitive_at
  * the 1e-6 relative level. oneDNN only implements it for 16-aligned channel counts;
  * elsewhere (and if it declines a shape) the direct algorithm runs.
  * DH_NN_CONV_ALGO=direct forces the direct kernels (for comparisons). */
-static int wino_eligible(const dh__net *net, const nn_node *nd)
+static int wino_eligible(const dh__net *net, const dh__nn_node *nd)
 {
     const char *e = getenv("DH_NN_CONV_ALGO"); /* read per plan build: tests switch it */
     if (e && strcmp(e, "direct") == 0) return 0;
@@ -143,7 +143,7 @@ static int wino_eligible(const dh__net *net, const nn_node *nd)
            net->t[nd->in[0]].d[0] % 16 == 0;
 }
 
-static dh_status conv_pd(nn_plan *p, int i, wop_descs *d, const_dnnl_primitive_attr_t attr,
+static dh_status conv_pd(dh__nn_plan *p, int i, wop_descs *d, const_dnnl_primitive_attr_t attr,
                          dnnl_primitive_desc_t *pd)
 {
     dnnl_prop_kind_t prop = p->training ? dnnl_forward_training : dnnl_forward_inference;
@@ -159,7 +159,7 @@ static dh_status conv_pd(nn_plan *p, int i, wop_descs *d, const_dnnl_primitive_a
         if (ds == dnnl_success &&
             dnnl_primitive_desc_create(pd, &cd, attr, eng, NULL) == dnnl_success) {
             p->ex[i].wino = 1;
-            return nn_pd_keep(p, *pd);
+            return dh__nn_pd_keep(p, *pd);
         }
     }
     ds = dnnl_dilated_convolution_forward_desc_init(&cd, prop, dnnl_convolution_direct, &d->src,
@@ -167,17 +167,17 @@ static dh_status conv_pd(nn_plan *p, int i, wop_descs *d, const_dnnl_primitive_a
                                                     d->strides, d->dil, d->pl, d->pr);
     if (ds != dnnl_success)
         return dh__dnnl_error(ds, "dnnl_convolution_forward_desc_init", __func__);
-    return nn_pd(p, &cd, attr, NULL, pd);
+    return dh__nn_pd(p, &cd, attr, NULL, pd);
 }
 
-static dnnl_alg_kind_t conv_alg(const nn_plan *p, int i)
+static dnnl_alg_kind_t conv_alg(const dh__nn_plan *p, int i)
 {
     return p->ex[i].wino ? dnnl_convolution_winograd : dnnl_convolution_direct;
 }
 
-static dh_status fwd_pd(nn_plan *p, int i, wop_descs *d, dnnl_primitive_desc_t *pd)
+static dh_status fwd_pd(dh__nn_plan *p, int i, wop_descs *d, dnnl_primitive_desc_t *pd)
 {
-    const nn_node *nd = &p->net->nodes[i];
+    const dh__nn_node *nd = &p->net->nodes[i];
     dnnl_prop_kind_t prop = p->training ? dnnl_forward_training : dnnl_forward_inference;
     dnnl_primitive_attr_t attr;
     DH_TRY(make_attr(p, &p->ex[i], &attr));
@@ -189,7 +189,7 @@ static dh_status fwd_pd(nn_plan *p, int i, wop_descs *d, dnnl_primitive_desc_t *
         dnnl_inner_product_desc_t ipd;
         ds = dnnl_inner_product_forward_desc_init(&ipd, prop, &d->src, &d->w,
                                                   d->use_bias ? &d->b : NULL, &d->dst);
-        st = ds == dnnl_success ? nn_pd(p, &ipd, attr, NULL, pd)
+        st = ds == dnnl_success ? dh__nn_pd(p, &ipd, attr, NULL, pd)
                                 : dh__dnnl_error(ds, "dnnl_inner_product_forward_desc_init", __func__);
     }
     if (attr) dnnl_primitive_attr_destroy(attr);
@@ -197,61 +197,61 @@ static dh_status fwd_pd(nn_plan *p, int i, wop_descs *d, dnnl_primitive_desc_t *
 }
 
 /* Master (or folded) weights and bias, and the primitive-layout copies. */
-static dh_status fwd_weights(nn_plan *p, int i, const wop_descs *d, const_dnnl_primitive_desc_t pd)
+static dh_status fwd_weights(dh__nn_plan *p, int i, const wop_descs *d, const_dnnl_primitive_desc_t pd)
 {
     dh__net *net = p->net;
-    const nn_node *nd = &net->nodes[i];
-    nn_exec *x = &p->ex[i];
+    const dh__nn_node *nd = &net->nodes[i];
+    dh__nn_exec *x = &p->ex[i];
     float *wsrc = net->params[nd->param].data;
     float *bsrc = nd->has_bias ? net->params[nd->param + 1].data : NULL;
     if (!p->training && x->fold_bn >= 0) {
-        x->fold_w = nn_buf(p, net->params[nd->param].n * sizeof(float));
-        x->fold_b = nn_buf(p, (size_t)nd->out_c * sizeof(float));
+        x->fold_w = dh__nn_buf(p, net->params[nd->param].n * sizeof(float));
+        x->fold_b = dh__nn_buf(p, (size_t)nd->out_c * sizeof(float));
         if (!x->fold_w || !x->fold_b) return DH_E_NO_MEMORY;
         wsrc = x->fold_w;
         bsrc = x->fold_b;
     }
-    DH_TRY(nn_mem(p, &d->w_plain, wsrc, &x->w_user));
-    const dnnl_memory_desc_t *wmd = nn_pd_md(pd, dnnl_query_weights_md, 0);
+    DH_TRY(dh__nn_mem(p, &d->w_plain, wsrc, &x->w_user));
+    const dnnl_memory_desc_t *wmd = dh__nn_pd_md(pd, dnnl_query_weights_md, 0);
     if (dnnl_memory_desc_equal(wmd, &d->w_plain)) {
         x->w = x->w_user;
     } else {
-        DH_TRY(nn_mem(p, wmd, NULL, &x->w));
-        DH_TRY(nn_reorder_prim(p, &d->w_plain, wmd, 0, &x->w_reorder));
+        DH_TRY(dh__nn_mem(p, wmd, NULL, &x->w));
+        DH_TRY(dh__nn_reorder_prim(p, &d->w_plain, wmd, 0, &x->w_reorder));
     }
-    if (d->use_bias) DH_TRY(nn_mem(p, &d->b, bsrc, &x->b));
+    if (d->use_bias) DH_TRY(dh__nn_mem(p, &d->b, bsrc, &x->b));
     return DH_OK;
 }
 
-dh_status nn_build_fwd_wop(nn_plan *p, int i)
+dh_status dh__nn_build_fwd_wop(dh__nn_plan *p, int i)
 {
-    const nn_node *nd = &p->net->nodes[i];
-    nn_exec *x = &p->ex[i];
+    const dh__nn_node *nd = &p->net->nodes[i];
+    dh__nn_exec *x = &p->ex[i];
     wop_descs d;
     DH_TRY(wop_descs_init(p, i, &d));
     dnnl_primitive_desc_t pd;
     DH_TRY(fwd_pd(p, i, &d, &pd));
     if (p->training) x->fwd_pd = pd;
     dnnl_memory_t src;
-    DH_TRY(nn_value_as(p, nd->in[0], nn_pd_md(pd, dnnl_query_src_md, 0), i, &src));
-    DH_TRY(nn_tensor_set(p, nd->out, nn_pd_md(pd, dnnl_query_dst_md, 0)));
+    DH_TRY(dh__nn_value_as(p, nd->in[0], dh__nn_pd_md(pd, dnnl_query_src_md, 0), i, &src));
+    DH_TRY(dh__nn_tensor_set(p, nd->out, dh__nn_pd_md(pd, dnnl_query_dst_md, 0)));
     DH_TRY(fwd_weights(p, i, &d, pd));
-    DH_TRY(nn_step_add(p, NULL, sync_weights, x, i, 0, NULL));
+    DH_TRY(dh__nn_step_add(p, NULL, sync_weights, x, i, 0, NULL));
     if (x->fold_add_other >= 0) /* the sum post-op adds what dst holds */
-        DH_TRY(nn_step_reorder(p, p->val[x->fold_add_other], p->val[nd->out], 0, i));
+        DH_TRY(dh__nn_step_reorder(p, p->val[x->fold_add_other], p->val[nd->out], 0, i));
     dnnl_primitive_t prim;
-    DH_TRY(nn_prim(p, pd, &prim));
+    DH_TRY(dh__nn_prim(p, pd, &prim));
     dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, x->w},
                             {DNNL_ARG_DST, p->val[nd->out]}, {DNNL_ARG_BIAS, x->b}};
-    return nn_step_add(p, prim, NULL, NULL, i, d.use_bias ? 4 : 3, a);
+    return dh__nn_step_add(p, prim, NULL, NULL, i, d.use_bias ? 4 : 3, a);
 }
 
 /* Gradient w.r.t. weights (and bias), accumulated into the plain grad arrays. */
-static dh_status bwd_weights(nn_plan *p, int i, wop_descs *d)
+static dh_status bwd_weights(dh__nn_plan *p, int i, wop_descs *d)
 {
     dh__net *net = p->net;
-    const nn_node *nd = &net->nodes[i];
-    nn_exec *x = &p->ex[i];
+    const dh__nn_node *nd = &net->nodes[i];
+    dh__nn_exec *x = &p->ex[i];
     dnnl_primitive_desc_t pd;
     dnnl_status_t ds;
     const dnnl_memory_desc_t *db = nd->has_bias ? &d->b : NULL;
@@ -262,33 +262,33 @@ static dh_status bwd_weights(nn_plan *p, int i, wop_descs *d)
             d->pr);
         if (ds != dnnl_success)
             return dh__dnnl_error(ds, "dnnl_convolution_backward_weights_desc_init", __func__);
-        DH_TRY(nn_pd(p, &cd, NULL, x->fwd_pd, &pd));
+        DH_TRY(dh__nn_pd(p, &cd, NULL, x->fwd_pd, &pd));
     } else {
         dnnl_inner_product_desc_t ipd;
         ds = dnnl_inner_product_backward_weights_desc_init(&ipd, &d->src, &d->w, db, &d->dst);
         if (ds != dnnl_success)
             return dh__dnnl_error(ds, "dnnl_inner_product_backward_weights_desc_init", __func__);
-        DH_TRY(nn_pd(p, &ipd, NULL, x->fwd_pd, &pd));
+        DH_TRY(dh__nn_pd(p, &ipd, NULL, x->fwd_pd, &pd));
     }
     dnnl_memory_t src, ddst;
-    DH_TRY(nn_value_as(p, nd->in[0], nn_pd_md(pd, dnnl_query_src_md, 0), i, &src));
-    DH_TRY(nn_diff_as(p, nd->out, nn_pd_md(pd, dnnl_query_diff_dst_md, 0), i, &ddst));
+    DH_TRY(dh__nn_value_as(p, nd->in[0], dh__nn_pd_md(pd, dnnl_query_src_md, 0), i, &src));
+    DH_TRY(dh__nn_diff_as(p, nd->out, dh__nn_pd_md(pd, dnnl_query_diff_dst_md, 0), i, &ddst));
     /* dw is read only by the accumulation right after: a transient buffer */
-    DH_TRY(nn_mem_transient(p, nn_pd_md(pd, dnnl_query_diff_weights_md, 0), i, &x->dw));
-    if (db) DH_TRY(nn_mem(p, db, NULL, &x->db));
+    DH_TRY(dh__nn_mem_transient(p, dh__nn_pd_md(pd, dnnl_query_diff_weights_md, 0), i, &x->dw));
+    if (db) DH_TRY(dh__nn_mem(p, db, NULL, &x->db));
     dnnl_primitive_t prim;
-    DH_TRY(nn_prim(p, pd, &prim));
+    DH_TRY(dh__nn_prim(p, pd, &prim));
     dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst},
                             {DNNL_ARG_DIFF_WEIGHTS, x->dw}, {DNNL_ARG_DIFF_BIAS, x->db}};
-    DH_TRY(nn_step_add(p, prim, NULL, NULL, i, db ? 4 : 3, a));
-    DH_TRY(nn_step_accumulate(p, x->dw, &d->w_plain, net->params[nd->param].grad, i));
-    if (db) DH_TRY(nn_step_accumulate(p, x->db, db, net->params[nd->param + 1].grad, i));
+    DH_TRY(dh__nn_step_add(p, prim, NULL, NULL, i, db ? 4 : 3, a));
+    DH_TRY(dh__nn_step_accumulate(p, x->dw, &d->w_plain, net->params[nd->param].grad, i));
+    if (db) DH_TRY(dh__nn_step_accumulate(p, x->db, db, net->params[nd->param + 1].grad, i));
     return DH_OK;
 }
 
-static dh_status bwd_data_pd(nn_plan *p, int i, wop_descs *d, dnnl_primitive_desc_t *pd)
+static dh_status bwd_data_pd(dh__nn_plan *p, int i, wop_descs *d, dnnl_primitive_desc_t *pd)
 {
-    const nn_node *nd = &p->net->nodes[i];
+    const dh__nn_node *nd = &p->net->nodes[i];
     dnnl_status_t ds;
     if (nd->kind == NN_CONV) {
         dnnl_convolution_desc_t cd;
@@ -297,39 +297,39 @@ static dh_status bwd_data_pd(nn_plan *p, int i, wop_descs *d, dnnl_primitive_des
                                                               d->pl, d->pr);
         if (ds != dnnl_success)
             return dh__dnnl_error(ds, "dnnl_convolution_backward_data_desc_init", __func__);
-        return nn_pd(p, &cd, NULL, p->ex[i].fwd_pd, pd);
+        return dh__nn_pd(p, &cd, NULL, p->ex[i].fwd_pd, pd);
     }
     dnnl_inner_product_desc_t ipd;
     ds = dnnl_inner_product_backward_data_desc_init(&ipd, &d->src, &d->w, &d->dst);
     if (ds != dnnl_success)
         return dh__dnnl_error(ds, "dnnl_inner_product_backward_data_desc_init", __func__);
-    return nn_pd(p, &ipd, NULL, p->ex[i].fwd_pd, pd);
+    return dh__nn_pd(p, &ipd, NULL, p->ex[i].fwd_pd, pd);
 }
 
-dh_status nn_build_bwd_wop(nn_plan *p, int i)
+dh_status dh__nn_build_bwd_wop(dh__nn_plan *p, int i)
 {
-    const nn_node *nd = &p->net->nodes[i];
-    nn_exec *x = &p->ex[i];
+    const dh__nn_node *nd = &p->net->nodes[i];
+    dh__nn_exec *x = &p->ex[i];
     wop_descs d;
     DH_TRY(wop_descs_init(p, i, &d));
     DH_TRY(bwd_weights(p, i, &d));
     dnnl_primitive_desc_t pd;
     DH_TRY(bwd_data_pd(p, i, &d, &pd));
-    nn_pending pend;
+    dh__nn_pending pend;
     dnnl_memory_t target, ddst, w = x->w;
-    DH_TRY(nn_diff_begin(p, nd->in[0], nn_pd_md(pd, dnnl_query_diff_src_md, 0), i, &pend, &target));
-    const dnnl_memory_desc_t *wmd = nn_pd_md(pd, dnnl_query_weights_md, 0);
+    DH_TRY(dh__nn_diff_begin(p, nd->in[0], dh__nn_pd_md(pd, dnnl_query_diff_src_md, 0), i, &pend, &target));
+    const dnnl_memory_desc_t *wmd = dh__nn_pd_md(pd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *have = NULL;
     dnnl_memory_get_memory_desc(x->w, &have);
     if (!dnnl_memory_desc_equal(wmd, have)) { /* backward-data wants its own layout */
-        DH_TRY(nn_mem_transient(p, wmd, i, &w));
-        DH_TRY(nn_step_reorder(p, x->w_user, w, 0, i));
+        DH_TRY(dh__nn_mem_transient(p, wmd, i, &w));
+        DH_TRY(dh__nn_step_reorder(p, x->w_user, w, 0, i));
     }
-    DH_TRY(nn_diff_as(p, nd->out, nn_pd_md(pd, dnnl_query_diff_dst_md, 0), i, &ddst));
+    DH_TRY(dh__nn_diff_as(p, nd->out, dh__nn_pd_md(pd, dnnl_query_diff_dst_md, 0), i, &ddst));
     dnnl_primitive_t prim;
-    DH_TRY(nn_prim(p, pd, &prim));
+    DH_TRY(dh__nn_prim(p, pd, &prim));
     dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, w},
                             {DNNL_ARG_DIFF_SRC, target}};
-    DH_TRY(nn_step_add(p, prim, NULL, NULL, i, 3, a));
-    return nn_diff_end(p, &pend);
+    DH_TRY(dh__nn_step_add(p, prim, NULL, NULL, i, 3, a));
+    return dh__nn_diff_end(p, &pend);
 }

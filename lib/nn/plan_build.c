@@ -17,11 +17,11 @@ static int sole_consumer(const dh__net *net, int t)
 
 /* Inference: fold BN into the producing conv/linear, then a residual add through a
  * sum post-op (when the other operand is ready before the conv runs), then ReLU. */
-static void plan_fusion(nn_plan *p)
+static void plan_fusion(dh__nn_plan *p)
 {
     dh__net *net = p->net;
     for (int i = 0; i < net->n_nodes; i++) {
-        nn_node *nd = &net->nodes[i];
+        dh__nn_node *nd = &net->nodes[i];
         if (nd->kind != NN_CONV && nd->kind != NN_LINEAR) continue;
         if (p->ex[i].fused) continue;
         int t = nd->out, c = sole_consumer(net, t);
@@ -35,7 +35,7 @@ static void plan_fusion(nn_plan *p)
          * other operand must be ready): conv2 of an identity block, the downsample
          * conv of a projection block. */
         if (c >= 0 && net->nodes[c].kind == NN_ADD && nd->kind == NN_CONV && !p->ex[c].fused) {
-            const nn_node *ad = &net->nodes[c];
+            const dh__nn_node *ad = &net->nodes[c];
             int other = ad->in[0] == t ? ad->in[1] : ad->in[0];
             if (other != t && net->t[other].producer < i) {
                 p->ex[i].fold_add_other = other;
@@ -56,7 +56,7 @@ static void plan_fusion(nn_plan *p)
 /* A ReLU that alone consumes a batch norm's output runs inside the batch-norm
  * primitive (dnnl_fuse_norm_relu), forward and backward; at inference only for
  * batch norms not already folded into a convolution. */
-static void plan_fusion_bn_relu(nn_plan *p)
+static void plan_fusion_bn_relu(dh__nn_plan *p)
 {
     dh__net *net = p->net;
     for (int i = 0; i < net->n_nodes; i++) {
@@ -71,21 +71,21 @@ static void plan_fusion_bn_relu(nn_plan *p)
 }
 
 /* Tensors produced by fused nodes share their producer's memory. */
-static void plan_alias_fused(nn_plan *p, int i)
+static void plan_alias_fused(dh__nn_plan *p, int i)
 {
-    const nn_exec *x = &p->ex[i];
+    const dh__nn_exec *x = &p->ex[i];
     const dh__net *net = p->net;
     int src = net->nodes[i].out;
-    if (x->fold_bn >= 0) nn_tensor_alias(p, net->nodes[x->fold_bn].out, src);
-    if (x->fold_add >= 0) nn_tensor_alias(p, net->nodes[x->fold_add].out, src);
-    if (x->fold_act >= 0) nn_tensor_alias(p, net->nodes[x->fold_act].out, src);
+    if (x->fold_bn >= 0) dh__nn_tensor_alias(p, net->nodes[x->fold_bn].out, src);
+    if (x->fold_add >= 0) dh__nn_tensor_alias(p, net->nodes[x->fold_add].out, src);
+    if (x->fold_act >= 0) dh__nn_tensor_alias(p, net->nodes[x->fold_act].out, src);
 }
 
 /* The tensor a fused (or, at inference, identity dropout) node's output aliases:
  * its chain input, or -1 when node j keeps its own output memory. */
-static int alias_source(const nn_plan *p, int j)
+static int alias_source(const dh__nn_plan *p, int j)
 {
-    const nn_node *nd = &p->net->nodes[j];
+    const dh__nn_node *nd = &p->net->nodes[j];
     if (!p->training && nd->kind == NN_DROPOUT) return nd->in[0];
     if (!p->ex[j].fused) return -1;
     if (nd->kind != NN_ADD) return nd->in[0];
@@ -95,27 +95,27 @@ static int alias_source(const nn_plan *p, int j)
 }
 
 /* Whether node j's backward reads tensor t's value (training). */
-static int bwd_reads(const nn_plan *p, int j, int t)
+static int bwd_reads(const dh__nn_plan *p, int j, int t)
 {
-    const nn_node *nd = &p->net->nodes[j];
+    const dh__nn_node *nd = &p->net->nodes[j];
     switch (nd->kind) {
     case NN_CONV:
     case NN_LINEAR:
     case NN_BN: return nd->in[0] == t;
     case NN_ACT:
         if (p->ex[j].fused) return 0; /* runs inside batch norm, on its workspace */
-        return nn_act_bwd_uses_dst(nd) ? nd->out == t : nd->in[0] == t;
+        return dh__nn_act_bwd_uses_dst(nd) ? nd->out == t : nd->in[0] == t;
     case NN_SOFTMAX: return nd->out == t;
     default: return 0; /* pooling (workspace), add, flatten, concat, dropout (mask) */
     }
 }
 
-/* Liveness of the memories nn_tensor_set shares: tensor t is used by the steps of
+/* Liveness of the memories dh__nn_tensor_set shares: tensor t is used by the steps of
  * nodes producer(t) .. last consumer(t) (backward runs the same range in reverse);
  * exposed tensors (output, feature map) stay live to the end. Aliased tensors share
  * one memory, so ranges and the keep flag are merged at the group's root (the tensor
- * whose producer calls nn_tensor_set). */
-void nn_plan_lifetimes(nn_plan *p)
+ * whose producer calls dh__nn_tensor_set). */
+void dh__nn_plan_lifetimes(dh__nn_plan *p)
 {
     const dh__net *net = p->net;
     int nt = net->n_t, *hi = p->live_hi, *root = p->live_root;
@@ -126,7 +126,7 @@ void nn_plan_lifetimes(nn_plan *p)
         keep[t] = t == net->output || t == net->fmap;
     }
     for (int j = 0; j < net->n_nodes; j++) {
-        const nn_node *nd = &net->nodes[j];
+        const dh__nn_node *nd = &net->nodes[j];
         for (int k = 0; k < nd->n_in; k++) {
             if (hi[nd->in[k]] < j) hi[nd->in[k]] = j;
             keep[nd->in[k]] |= (char)bwd_reads(p, j, nd->in[k]);
@@ -144,22 +144,22 @@ void nn_plan_lifetimes(nn_plan *p)
 }
 
 /* Caller arrays (plain layout) and the reorders between them and the net. */
-static dh_status plan_glue_one(nn_plan *p, int t, dnnl_memory_t *user, dnnl_primitive_t *r,
+static dh_status plan_glue_one(dh__nn_plan *p, int t, dnnl_memory_t *user, dnnl_primitive_t *r,
                                dnnl_memory_t *duser, dnnl_primitive_t *dr)
 {
     int64_t dims[4];
     int nd;
     dnnl_memory_desc_t md;
-    nn_net_dims(p->net, t, p->n, dims, &nd);
+    dh__nn_net_dims(p->net, t, p->n, dims, &nd);
     DH_TRY(dh__dnnl_md_plain(&md, nd, dims));
-    DH_TRY(nn_mem_user(p, &md, user));
-    DH_TRY(nn_reorder_prim(p, &p->md[t], &md, 0, r));
+    DH_TRY(dh__nn_mem_user(p, &md, user));
+    DH_TRY(dh__nn_reorder_prim(p, &p->md[t], &md, 0, r));
     if (!p->training) return DH_OK;
-    DH_TRY(nn_mem_user(p, &md, duser));
-    return nn_reorder_prim(p, &md, &p->md[t], 0, dr);
+    DH_TRY(dh__nn_mem_user(p, &md, duser));
+    return dh__nn_reorder_prim(p, &md, &p->md[t], 0, dr);
 }
 
-static dh_status plan_glue(nn_plan *p)
+static dh_status plan_glue(dh__nn_plan *p)
 {
     dh__net *net = p->net;
     DH_TRY(plan_glue_one(p, net->output, &p->out_user, &p->out_r, &p->dout_user, &p->dout_r));
@@ -168,26 +168,26 @@ static dh_status plan_glue(nn_plan *p)
     return DH_OK;
 }
 
-static dh_status plan_build(nn_plan *p)
+static dh_status plan_build(dh__nn_plan *p)
 {
     dh__net *net = p->net;
     int64_t dims[4];
     int nd;
-    nn_net_dims(net, 0, p->n, dims, &nd);
+    dh__nn_net_dims(net, 0, p->n, dims, &nd);
     DH_TRY(dh__dnnl_md_plain(&p->md[0], nd, dims));
     /* Training keeps its own copy of the input: backward reads it (first-layer weight
      * gradients) after the caller's array may have been reused. */
-    if (p->training) DH_TRY(nn_mem(p, &p->md[0], NULL, &p->val[0]));
-    else DH_TRY(nn_mem_user(p, &p->md[0], &p->val[0]));
-    if (p->training) DH_TRY(nn_mem_user(p, &p->md[0], &p->diff[0]));
+    if (p->training) DH_TRY(dh__nn_mem(p, &p->md[0], NULL, &p->val[0]));
+    else DH_TRY(dh__nn_mem_user(p, &p->md[0], &p->val[0]));
+    if (p->training) DH_TRY(dh__nn_mem_user(p, &p->md[0], &p->diff[0]));
     if (!p->training) plan_fusion(p);
     plan_fusion_bn_relu(p);
-    nn_plan_lifetimes(p);
+    dh__nn_plan_lifetimes(p);
     for (int i = 0; i < net->n_nodes; i++) {
         if (p->ex[i].fused) continue;
         int k = net->nodes[i].kind;
-        if (k == NN_CONV || k == NN_LINEAR) DH_TRY(nn_build_fwd_wop(p, i));
-        else DH_TRY(nn_build_fwd_misc(p, i));
+        if (k == NN_CONV || k == NN_LINEAR) DH_TRY(dh__nn_build_fwd_wop(p, i));
+        else DH_TRY(dh__nn_build_fwd_misc(p, i));
         plan_alias_fused(p, i);
     }
     DH_TRY(plan_glue(p));
@@ -198,17 +198,17 @@ static dh_status plan_build(nn_plan *p)
     for (int i = net->n_nodes - 1; i >= 0; i--) {
         if (p->ex[i].fused) continue;
         int k = net->nodes[i].kind;
-        if (k == NN_CONV || k == NN_LINEAR) DH_TRY(nn_build_bwd_wop(p, i));
-        else DH_TRY(nn_build_bwd_misc(p, i));
+        if (k == NN_CONV || k == NN_LINEAR) DH_TRY(dh__nn_build_bwd_wop(p, i));
+        else DH_TRY(dh__nn_build_bwd_misc(p, i));
     }
     p->building_bwd = 0;
     return DH_OK;
 }
 
-dh_status nn_plan_create(dh__net *net, size_t n, int training, nn_plan **out)
+dh_status dh__nn_plan_create(dh__net *net, size_t n, int training, dh__nn_plan **out)
 {
     *out = NULL;
-    nn_plan *p = dh__calloc(1, sizeof *p);
+    dh__nn_plan *p = dh__calloc(1, sizeof *p);
     if (!p) return DH_E_NO_MEMORY;
     p->net = net;
     p->n = n;
@@ -225,7 +225,7 @@ dh_status nn_plan_create(dh__net *net, size_t n, int training, nn_plan **out)
     p->live_keep = dh__calloc(nt, 1);
     if (!p->md || !p->val || !p->diff || !p->written || !p->ex || !p->live_hi || !p->live_root ||
         !p->live_keep) {
-        nn_plan_free(p);
+        dh__nn_plan_free(p);
         return DH_E_NO_MEMORY;
     }
     for (size_t i = 0; i < nn; i++) {
@@ -236,14 +236,14 @@ dh_status nn_plan_create(dh__net *net, size_t n, int training, nn_plan **out)
     if (st != DH_OK) {
         dh__error_prefix("building the %s plan for batch %zu", training ? "training" : "inference",
                          n);
-        nn_plan_free(p);
+        dh__nn_plan_free(p);
         return st;
     }
     *out = p;
     return DH_OK;
 }
 
-void nn_plan_free(nn_plan *p)
+void dh__nn_plan_free(dh__nn_plan *p)
 {
     if (!p) return;
     for (int i = 0; i < p->n_prims; i++) dnnl_primitive_destroy(p->prims[i]);
@@ -271,11 +271,11 @@ void nn_plan_free(nn_plan *p)
     dh__free(p);
 }
 
-dh_status nn_plan_run(nn_plan *p, nn_step *steps, int count)
+dh_status dh__nn_plan_run(dh__nn_plan *p, dh__nn_step *steps, int count)
 {
     dnnl_stream_t s = p->net->stream;
     for (int i = 0; i < count; i++) {
-        nn_step *st = &steps[i];
+        dh__nn_step *st = &steps[i];
         if (st->needs_dx && !p->has_dx) continue;
         if (st->prim) {
             DH_DNNL(dnnl_primitive_execute(st->prim, s, st->nargs, st->args));
