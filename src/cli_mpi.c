@@ -27,7 +27,7 @@ int dh_cli_mpi_active(void)
      * own, e.g. a Python test that imported mpi4py, leaves PMIX_* variables to its
      * children, which must then run as plain single processes) */
     const char *ess = getenv("OMPI_MCA_ess");
-    int singleton = ess && strstr(ess, "singleton");
+    int singleton = ess && !strcmp(ess, "singleton"); /* mpirun sets "^singleton" */
     g_state = !singleton &&
               (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK"));
     if (!g_state) return 0;
