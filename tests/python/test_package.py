@@ -88,9 +88,11 @@ def test_deephash_estimator(tmp_path):
 @pytest.mark.skipif(shutil.which("pip3") is None and shutil.which("pip") is None,
                     reason="pip is not installed")
 def test_pip_installs_offline(tmp_path):
-    target = tmp_path / "site"
+    target, src = tmp_path / "site", tmp_path / "src"
+    shutil.copytree(PKG, src, ignore=shutil.ignore_patterns("build", "*.egg-info",
+                                                          "__pycache__"))  # pip builds in place
     r = subprocess.run([sys.executable, "-m", "pip", "install", "--no-build-isolation",
-                        "--no-deps", "--no-index", "--target", str(target), PKG],
+                        "--no-deps", "--no-index", "--target", str(target), str(src)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     env = dict(os.environ, PYTHONPATH=str(target))
