@@ -48,6 +48,12 @@ static void usage(FILE *fp)
             "                    class (the first label of multi-hot rows), as a PNG\n"
             "  --pca-png FILE    the same map by PCA (fast, linear)\n"
             "  --map-points N    points in those maps: the first N queries (default 1000)\n"
+            "  --deephash-dir D  read DeepHash-pytorch's saved codes: D/tst_binary.npy (queries),\n"
+            "                    D/trn_binary.npy (database), D/tst_label.npy, D/trn_label.npy\n"
+            "  --pr-rank-json F  write the PR curve by rank as DeepHash-pytorch's JSON\n"
+            "                    {\"index\": [N...], \"P\": [...], \"R\": [...]}\n"
+            "  --pr-rank-at N,.. its cut-offs (default DeepHash-pytorch's 1, 500, 1000, ...,\n"
+            "                    10000, capped at the database size)\n"
             "  --json            print the results as one JSON object\n"
             "  --threads N       threads (default: all cores / OMP_NUM_THREADS)\n"
             "under mpirun: --db-codes/--db-labels name rank r's part with %%d ('db-%%d.npy'),\n"
@@ -58,7 +64,10 @@ static void usage(FILE *fp)
 
 typedef struct eval_args {
     const char *qc, *dc, *ql, *dl, *pr_csv, *pr_png, *model, *data, *protocol;
-    const char *tsne_png, *pca_png;
+    const char *tsne_png, *pca_png, *deephash_dir, *pr_rank_json;
+    char dh_paths[4][4096];
+    uint64_t rank_at[256];
+    size_t n_rank_at;
     uint64_t map_points;
     uint32_t seed;
     uint64_t topk;
@@ -122,6 +131,7 @@ static int parse_flag(int argc, char **argv, int *i, eval_args *a)
                                         "--ties", "--no-relevant", "--at", "--radius",
                                         "--threads", "--model", "--data", "--protocol",
                                         "--tsne-png", "--pca-png", "--map-points",
+                                        "--deephash-dir", "--pr-rank-json", "--pr-rank-at",
                                         "--seed", "--bits"};
     int ok = 0;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) ok |= !strcmp(f, known[k]);
@@ -138,6 +148,20 @@ static int parse_flag(int argc, char **argv, int *i, eval_args *a)
     else if (!strcmp(f, "--tsne-png")) a->tsne_png = v;
     else if (!strcmp(f, "--pca-png")) a->pca_png = v;
     else if (!strcmp(f, "--map-points")) return parse_u64(f, v, 20000, &a->map_points);
+    else if (!strcmp(f, "--deephash-dir")) a->deephash_dir = v;
+    else if (!strcmp(f, "--pr-rank-json")) a->pr_rank_json = v;
+    else if (!strcmp(f, "--pr-rank-at")) {
+        char buf[4096];
+        if (strlen(v) >= sizeof buf) return dh_cli_usage_error(CMD, "--pr-rank-at: list too long");
+        strcpy(buf, v);
+        a->n_rank_at = 0;
+        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+            if (a->n_rank_at == 256) return dh_cli_usage_error(CMD, "--pr-rank-at: over 256 cut-offs");
+            if (parse_u64(f, tok, UINT64_MAX, &a->rank_at[a->n_rank_at])) return DH_EXIT_USAGE;
+            if (!a->rank_at[a->n_rank_at++]) return dh_cli_usage_error(CMD, "--pr-rank-at: cut-offs start at 1");
+        }
+        if (!a->n_rank_at) return dh_cli_usage_error(CMD, "--pr-rank-at: empty list");
+    }
     else if (!strcmp(f, "--model")) a->model = v;
     else if (!strcmp(f, "--data")) a->data = v;
     else if (!strcmp(f, "--protocol")) a->protocol = v;
@@ -176,6 +200,15 @@ static int parse_args(int argc, char **argv, eval_args *a)
         if (!a->model || !a->data || !a->protocol)
             return dh_cli_usage_error(CMD, "--model, --data and --protocol go together");
         return 0;
+    }
+    if (a->deephash_dir) { /* DeepHash-pytorch's save_path layout */
+        static const char *const names[4] = {"tst_binary", "trn_binary", "tst_label", "trn_label"};
+        const char **dst[4] = {&a->qc, &a->dc, &a->ql, &a->dl};
+        for (int k = 0; k < 4; k++) {
+            if (*dst[k]) return dh_cli_usage_error(CMD, "--deephash-dir names all four inputs");
+            snprintf(a->dh_paths[k], sizeof a->dh_paths[k], "%s/%s.npy", a->deephash_dir, names[k]);
+            *dst[k] = a->dh_paths[k];
+        }
     }
     const char *missing = !a->qc ? "--query-codes" : !a->dc ? "--db-codes"
                         : !a->ql ? "--query-labels" : !a->dl ? "--db-labels" : NULL;
@@ -392,6 +425,39 @@ static int write_png(const char *path, const results *r, uint32_t n_bits)
     return 0;
 }
 
+/* PR by rank as DeepHash-pytorch writes it (pr_curve -> {"index", "P", "R"}). */
+static int write_pr_rank(const eval_args *a, const dh_eval_options *o, const side *q,
+                         const side *d)
+{
+    static const uint64_t deephash[] = {1, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500,
+                                        5000, 5500, 6000, 6500, 7000, 7500, 8000, 8500, 9000,
+                                        9500, 10000};
+    uint64_t ns[256];
+    size_t n = 0;
+    const uint64_t *src = a->n_rank_at ? a->rank_at : deephash;
+    size_t n_src = a->n_rank_at ? a->n_rank_at : sizeof deephash / sizeof deephash[0];
+    for (size_t i = 0; i < n_src; i++) /* capped at the database, as a ranking can't go further */
+        if (src[i] <= d->n && (n == 0 || src[i] != ns[n - 1])) ns[n++] = src[i];
+    if (!n) ns[n++] = d->n;
+    double P[256], R[256];
+    dh_status st = dh_eval_precision_at_n(o, codes_of(q), labels_of(q), q->n, codes_of(d),
+                                          labels_of(d), d->n, ns, n, P, R);
+    if (st != DH_OK) return dh_cli_fail(CMD, st);
+    FILE *fp = fopen(a->pr_rank_json, "w");
+    if (!fp) {
+        fprintf(stderr, "dh eval: --pr-rank-json %s: %s\n", a->pr_rank_json, strerror(errno));
+        return DH_EXIT_IO;
+    }
+    fprintf(fp, "{\"index\": [");
+    for (size_t i = 0; i < n; i++) fprintf(fp, "%s%llu", i ? ", " : "", (unsigned long long)ns[i]);
+    fprintf(fp, "], \"P\": ");
+    print_json_array(fp, P, n);
+    fprintf(fp, ", \"R\": ");
+    print_json_array(fp, R, n);
+    fprintf(fp, "}\n");
+    return fclose(fp) ? DH_EXIT_IO : 0;
+}
+
 /* A 2-D map (t-SNE or PCA) of the first queries' codes, coloured by their first label. */
 static int write_map(const char *path, int pca, const eval_args *a, const side *q)
 {
@@ -529,6 +595,7 @@ static int run(eval_args *a, side *q, side *d)
     else print_text(a, q, d, a->topk ? a->topk : d->n, &r);
     if (!rc && a->pr_csv && dh_cli_mpi_rank() == 0) rc = write_csv(a->pr_csv, &r, q->n_bits);
     if (!rc && a->pr_png && dh_cli_mpi_rank() == 0) rc = write_png(a->pr_png, &r, q->n_bits);
+    if (!rc && a->pr_rank_json && !dh_cli_mpi_active()) rc = write_pr_rank(a, &o, q, d);
     if (!rc && a->tsne_png && dh_cli_mpi_rank() == 0) rc = write_map(a->tsne_png, 0, a, q);
     if (!rc && a->pca_png && dh_cli_mpi_rank() == 0) rc = write_map(a->pca_png, 1, a, q);
     free(r.prp);
