@@ -93,7 +93,9 @@ dh_status dh__check_bits(uint64_t n_bits, const char *what);
  *  else the low K % 8 bits (LSB-first order; the others are zero padding). */
 static inline uint8_t dh__code_last_mask(uint32_t n_bits)
 {
-    return n_bits % 8 ? (uint8_t)((1u << (n_bits % 8)) - 1u) : (uint8_t)0xFF;
+    uint8_t m = 0xFF; /* (a ?: of two uint8_t casts is an int to GCC's -Wconversion) */
+    if (n_bits % 8) m = (uint8_t)((1u << (n_bits % 8)) - 1u);
+    return m;
 }
 /** First of n packed rows (LSB-first, or MSB-first if msb_first: padding in the low
  *  bits of the last byte) with a nonzero padding bit, or n if none. */

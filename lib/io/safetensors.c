@@ -136,10 +136,10 @@ static dh_status parse_meta(const cJSON *meta, dh__safetensors *st)
     for (const cJSON *c = meta->child; c; c = c->next) {
         if (!cJSON_IsString(c))
             return FMT_ERR("__metadata__ value of \"%.64s\" is not a string", c->string);
-        st->meta_keys[st->n_meta] = dh__strdup(c->string);
-        st->meta_vals[st->n_meta] = dh__strdup(c->valuestring);
-        if (!st->meta_keys[st->n_meta] || !st->meta_vals[st->n_meta]) return DH_E_NO_MEMORY;
-        st->n_meta++;
+        size_t k = st->n_meta++; /* counted first: dh__safetensors_free frees what succeeded */
+        st->meta_keys[k] = dh__strdup(c->string);
+        st->meta_vals[k] = dh__strdup(c->valuestring);
+        if (!st->meta_keys[k] || !st->meta_vals[k]) return DH_E_NO_MEMORY;
     }
     const char *dup = first_duplicate((const char *const *)st->meta_keys, st->n_meta);
     if (dup) return FMT_ERR("__metadata__ key \"%.64s\" appears twice", dup);
