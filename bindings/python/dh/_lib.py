@@ -214,6 +214,29 @@ def as_array(a, dtype, name, ndim=None, cols=None):
     return a
 
 
+class Handle:
+    """Base of the objects that own one libdh handle in self._h: close() frees it (also on
+    garbage collection) and `with` closes at the end. Subclasses set _free to the C free
+    function (as staticmethod)."""
+
+    _free = None
+
+    def close(self):
+        """Free the object now (also done when it is garbage-collected)."""
+        h, self._h = getattr(self, "_h", None), None
+        if h:
+            type(self)._free(h)
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def ptr(a, ctype):
     """ctypes pointer to a numpy array's data (None for None)."""
     if a is None:

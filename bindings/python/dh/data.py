@@ -9,7 +9,7 @@ import ctypes
 import numpy as np
 
 from ._checks import c_path
-from ._lib import (c_f32_p, c_i32_p, c_i64_p, c_size_p, c_u8_p, as_array, fn, ptr)
+from ._lib import (Handle, c_f32_p, c_i32_p, c_i64_p, c_size_p, c_u8_p, as_array, fn, ptr)
 
 DTYPE_UINT8, DTYPE_INT8, DTYPE_INT32, DTYPE_INT64, DTYPE_FLOAT32, DTYPE_FLOAT64 = range(1, 7)
 _NP_OF = {DTYPE_UINT8: np.uint8, DTYPE_INT8: np.int8, DTYPE_INT32: np.int32,
@@ -152,25 +152,14 @@ def npy_save(path, array):
 
 # ---- datasets ------------------------------------------------------------------
 
-class Dataset:
+class Dataset(Handle):
     """A set of samples (images uint8 HWC or float rows) with labels; see dh.h."""
+
+    _free = staticmethod(_ds_free)
 
     def __init__(self, handle):
         self._h = handle
 
-    def close(self):
-        """Free the dataset now (also done when it is garbage-collected)."""
-        h, self._h = getattr(self, "_h", None), None
-        if h:
-            _ds_free(h)
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         if not getattr(self, "_h", None):
@@ -368,11 +357,13 @@ def split_classes(ds, first_class, n_classes):
 
 # ---- loader --------------------------------------------------------------------
 
-class Loader:
+class Loader(Handle):
     """Mini-batches over a Dataset. Keyword options are dh_loader_options fields
     (batch_size, shuffle, drop_last, prefetch, seed, n_threads, two_views, out_height,
     out_width, augment, crop_padding, flip_prob, ..., mean, std). Iterating yields one
     epoch of dicts with numpy arrays x, labels, class_ids, indices (and x2)."""
+
+    _free = staticmethod(_lo_free)
 
     def __init__(self, dataset, **options):
         o = LoaderOptions()
@@ -388,19 +379,6 @@ class Loader:
         self._h = _vp()
         _lo_create(dataset._h, ctypes.byref(o), ctypes.byref(self._h))
 
-    def close(self):
-        """Free the loader now (also done when it is garbage-collected)."""
-        h, self._h = getattr(self, "_h", None), None
-        if h:
-            _lo_free(h)
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         if not getattr(self, "_h", None):

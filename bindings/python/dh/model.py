@@ -13,7 +13,7 @@ import ctypes
 import numpy as np
 
 from ._checks import c_path
-from ._lib import as_array, c_f32_p, c_i64_p, c_u8_p, fn, ptr
+from ._lib import Handle, as_array, c_f32_p, c_i64_p, c_u8_p, fn, ptr
 
 HEAD_IDENTITY, HEAD_TANH, HEAD_SCALED_TANH, HEAD_SIGN, HEAD_BN = range(5)
 _HEADS = {"identity": HEAD_IDENTITY, "tanh": HEAD_TANH, "scaled_tanh": HEAD_SCALED_TANH,
@@ -94,8 +94,10 @@ _sched_lr = fn("dh_schedule_lr", [ctypes.POINTER(_OptimOptions), ctypes.c_uint64
                                   ctypes.POINTER(ctypes.c_double)])
 
 
-class Model:
+class Model(Handle):
     """A libdh model. Create with Model.create() or Model.load(); freed with the object."""
+
+    _free = staticmethod(_m_free)
 
     def __init__(self, handle):
         self._h = handle
@@ -132,19 +134,6 @@ class Model:
         _m_load(c_path(path), ctypes.byref(h))
         return cls(h)
 
-    def close(self):
-        """Free the model now (also done when it is garbage-collected)."""
-        if getattr(self, "_h", None):
-            _m_free(self._h)
-            self._h = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         if not getattr(self, "_h", None):
@@ -276,12 +265,14 @@ def schedule_lr(step, lr=0.01, **kw):
     return out.value
 
 
-class Optimizer:
+class Optimizer(Handle):
     """An optimizer over numpy float32 arrays (kept alive here) and/or Models.
 
     ``Optimizer("adam", lr=1e-3, weight_decay=0.0, ...)``: keyword names are the
     dh_optimizer_options fields (momentum, nesterov, betas as beta1/beta2, schedule,
     step_size, gamma, milestones, t_max, warmup, clip_norm, lr_mult_*...)."""
+
+    _free = staticmethod(_o_free)
 
     def __init__(self, kind="sgd", lr=0.01, **kw):
         o = _optim_options(kind, lr, **kw)
@@ -289,19 +280,6 @@ class Optimizer:
         _o_create(ctypes.byref(o), ctypes.byref(self._h))
         self._keep = []
 
-    def close(self):
-        """Free the optimizer now (also done when it is garbage-collected)."""
-        if getattr(self, "_h", None):
-            _o_free(self._h)
-            self._h = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         return "<dh.Optimizer>" if getattr(self, "_h", None) else "<dh.Optimizer (closed)>"

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._lib import c_status, fn, ptr
+from ._lib import Handle, c_status, fn, ptr
 
 _vp = ctypes.c_void_p
 
@@ -67,10 +67,12 @@ _set_cb = fn("dh_trainer_set_callback", [_vp, _CALLBACK, ctypes.c_void_p])
 assert c_status
 
 
-class Trainer:
+class Trainer(Handle):
     """dh_trainer. Options are dh_trainer_options fields (optimizer and schedule may be
     names: 'sgd', 'adam', 'adamw', 'rmsprop'; 'constant', 'step', 'cosine'). The model,
     loss and datasets must stay alive while the trainer is used (it keeps references)."""
+
+    _free = staticmethod(_free)
 
     def __init__(self, model, loss, dataset, **options):
         o = TrainerOptions()
@@ -95,18 +97,6 @@ class Trainer:
         _create(model._h, loss._h, dataset._h, ctypes.byref(o), ctypes.byref(h))
         self._h = h
 
-    def close(self):
-        h, self._h = getattr(self, "_h", None), None
-        if h:
-            _free(h)
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         if not getattr(self, "_h", None):
