@@ -3,6 +3,7 @@
  * Version-specific calls live here and in the files beside it (plan.c, ops_*.c),
  * which include net_impl.h; nothing outside lib/nn/ sees a dnnl type. */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <oneapi/dnnl/dnnl_debug.h>
@@ -27,8 +28,22 @@ static dnnl_engine_t g_engine;
 static dnnl_status_t g_engine_status = dnnl_runtime_error;
 static pthread_once_t g_engine_once = PTHREAD_ONCE_INIT;
 
+/* DH_ISA also caps oneDNN's kernels, so that `DH_ISA=avx2` measures the encoders'
+ * AVX2 path too (jit:avx2 instead of avx512_core): avx2 -> dnnl_cpu_isa_avx2,
+ * scalar -> SSE4.1 (oneDNN's floor). ONEDNN_MAX_CPU_ISA, when set, wins. The cap is
+ * read once, at the first primitive; dh_set_isa afterwards changes only the Hamming
+ * kernels. */
+static void cap_dnnl_isa(void)
+{
+    const char *e = getenv("DH_ISA");
+    if (!e || getenv("ONEDNN_MAX_CPU_ISA") || getenv("DNNL_MAX_CPU_ISA")) return;
+    if (strcmp(e, "avx2") == 0) (void)dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2);
+    else if (strcmp(e, "scalar") == 0) (void)dnnl_set_max_cpu_isa(dnnl_cpu_isa_sse41);
+}
+
 static void engine_init(void)
 {
+    cap_dnnl_isa();
     g_engine_status = dnnl_engine_create(&g_engine, dnnl_cpu, 0);
 }
 

@@ -68,3 +68,28 @@ def test_inference_is_per_sample():
     assert np.allclose(feats[:2], feats2, rtol=1e-5, atol=1e-6)
     train_feats = enc.forward(x, training=True)  # batch statistics differ
     assert not np.allclose(train_feats, feats)
+
+
+def _dnnl_isa_line(env_extra):
+    """oneDNN's reported ISA when a child process runs one encoder forward."""
+    import os
+    import subprocess
+    import sys
+    code = ("import numpy as np, dh; e = dh.Encoder('smallcnn', seed=1); "
+            "e.forward(np.zeros((2, 1, 28, 28), np.float32))")
+    env = dict(os.environ, ONEDNN_VERBOSE="1", **env_extra)
+    env.pop("ONEDNN_MAX_CPU_ISA", None)
+    env.pop("DNNL_MAX_CPU_ISA", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=120).stdout
+    return next((ln for ln in out.splitlines() if ",cpu,isa:" in ln), "")
+
+
+def test_dh_isa_avx2_caps_onednn():
+    """DH_ISA=avx2 makes the encoders run oneDNN's AVX2 kernels (lib/nn/dnnl_shim.c)."""
+    if not dh.cpu_has_isa(dh.ISA_AVX2):
+        pytest.skip("no AVX2")
+    capped = _dnnl_isa_line({"DH_ISA": "avx2"})
+    assert capped.endswith("isa:Intel AVX2"), capped
+    if dh.cpu_has_isa(dh.ISA_AVX512BW):
+        assert "AVX-512" in _dnnl_isa_line({"DH_ISA": ""})
