@@ -83,7 +83,7 @@ extern "C" {
 /* ======================================================================== */
 
 #define DH_VERSION_MAJOR 1
-#define DH_VERSION_MINOR 2
+#define DH_VERSION_MINOR 3
 #define DH_VERSION_PATCH 0
 #define DH_VERSION_NUMBER (DH_VERSION_MAJOR * 10000 + DH_VERSION_MINOR * 100 + DH_VERSION_PATCH)
 
