@@ -4,6 +4,8 @@
  * the format from the content), including malformed files. */
 #include "testutil.h"
 
+#include "core/alloc_budget.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,6 +280,58 @@ START_TEST(test_finegrained_lists_aircraft_malformed)
 }
 END_TEST
 
+/* Issue 19's rule for tiny inputs (fuzz_finegrained_lists found both): memory follows
+ * the number of lines, not the largest image id (a 16-byte images.txt naming id 2^24
+ * used to allocate 208 MB of dense tables), and class names are looked up in
+ * n log n (a 1 MB variants.txt plus a split file naming its last class used to cost
+ * names x lines string compares). */
+START_TEST(test_finegrained_lists_bounded)
+{
+    snprintf(root, sizeof root, "%s/%s", dh_test_tmpdir(), "bounded");
+    ck_assert_int_eq(mkdir(root, 0755), 0);
+    char out[1024];
+    snprintf(out, sizeof out, "%s/out.list", root);
+    put("images.txt", "16777216 a.jpg\n");
+    put("image_class_labels.txt", "16777216 1\n");
+    uint32_t nc = 0;
+    size_t n = 0;
+    dh__alloc_test_arm(0);
+    dh_status st = dh_finegrained_write_list(DH_FINEGRAINED_CUB, root, "all", out, &nc, &n);
+    size_t bytes = dh__alloc_test_bytes();
+    dh__alloc_test_arm(-1);
+    ck_assert_dh_ok(st);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_msg(bytes < (1u << 20), "CUB list with id 2^24 allocated %zu bytes", bytes);
+
+    enum { NAMES = 100000 };
+    char *names = malloc((size_t)NAMES * 12 + 1), *split = malloc((size_t)NAMES * 20 + 1);
+    ck_assert_ptr_nonnull(names);
+    ck_assert_ptr_nonnull(split);
+    size_t a = 0, b = 0;
+    for (int i = 0; i < NAMES; i++) a += (size_t)sprintf(names + a, "v%09d\n", i);
+    for (int i = 0; i < NAMES; i++)
+        b += (size_t)sprintf(split + b, "%07d v%09d\n", i, NAMES - 1);
+    put("variants.txt", names);
+    put("images_variant_train.txt", split);
+    free(names);
+    free(split);
+    double t0 = dh__now_seconds();
+    ck_assert_dh_ok(dh_finegrained_write_list(DH_FINEGRAINED_AIRCRAFT_VARIANT, root, "train",
+                                              out, &nc, &n));
+    double secs = dh__now_seconds() - t0;
+    ck_assert_uint_eq(nc, NAMES);
+    ck_assert_uint_eq(n, NAMES);
+    ck_assert_msg(secs < 1.0, "Aircraft lists of %d names and lines took %.2f s", NAMES, secs);
+    /* the last class is class id NAMES - 1 */
+    FILE *f = fopen(out, "rb");
+    ck_assert_ptr_nonnull(f);
+    char line[128];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    fclose(f);
+    ck_assert_str_eq(line, "images/0000000.jpg 99999\n");
+}
+END_TEST
+
 Suite *finegrained_lists_suite(void)
 {
     Suite *s = suite_create("finegrained_lists");
@@ -286,6 +340,7 @@ Suite *finegrained_lists_suite(void)
     tcase_add_test(tc, test_finegrained_lists_cub_malformed);
     tcase_add_test(tc, test_finegrained_lists_aircraft_load);
     tcase_add_test(tc, test_finegrained_lists_aircraft_malformed);
+    tcase_add_test(tc, test_finegrained_lists_bounded);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -84,12 +84,39 @@ static int split_id(char *line, unsigned long *id, char **rest)
 
 /* ---- CUB ---- */
 
+/* Images are kept in file order, then sorted by id: memory follows the number of lines,
+ * never the largest id (a 20-byte images.txt naming id 16777216 must not allocate a
+ * dense table of 2^24 entries; fuzz_finegrained_lists found that). */
+typedef struct cub_img {
+    unsigned long id;
+    char *path;    /* into the images.txt text */
+    size_t line;   /* in images.txt */
+    int32_t cls;   /* class 1-based, 0 = none */
+    int8_t train;  /* -1 none, 0 test, 1 train */
+} cub_img;
+
 typedef struct cub {
-    char **path;   /* [MAX id + 1] into the images.txt text */
-    int32_t *cls;  /* class 1-based, 0 = none */
-    int8_t *train; /* -1 none, 0 test, 1 train */
-    unsigned long max_id;
+    cub_img *img;
+    size_t n, cap;
 } cub;
+
+static int img_cmp(const void *a, const void *b)
+{
+    const cub_img *x = a, *y = b;
+    if (x->id != y->id) return x->id < y->id ? -1 : 1;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static cub_img *cub_find(const cub *c, unsigned long id)
+{
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->img[mid].id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < c->n && c->img[lo].id == id ? &c->img[lo] : NULL;
+}
 
 static dh_status cub_ints(char *text, const char *file, cub *c, int which)
 {
@@ -98,7 +125,8 @@ static dh_status cub_ints(char *text, const char *file, cub *c, int which)
         unsigned long id;
         if (!line[0]) continue;
         char *end;
-        if (!split_id(line, &id, &rest) || id > c->max_id || !c->path[id])
+        cub_img *im = split_id(line, &id, &rest) ? cub_find(c, id) : NULL;
+        if (!im)
             return dh__set_error(DH_E_FORMAT, "%s:%zu: expected '<image id> <value>' with an "
                                  "id listed in images.txt", file, ln);
         long v = strtol(rest, &end, 10);
@@ -106,8 +134,8 @@ static dh_status cub_ints(char *text, const char *file, cub *c, int which)
         if (bad)
             return dh__set_error(DH_E_FORMAT, "%s:%zu: '%s' is not %s", file, ln, rest,
                                  which == 0 ? "a class number 1..65536" : "0 or 1");
-        if (which == 0) c->cls[id] = (int32_t)v;
-        else c->train[id] = (int8_t)v;
+        if (which == 0) im->cls = (int32_t)v;
+        else im->train = (int8_t)v;
     }
     return DH_OK;
 }
@@ -121,59 +149,84 @@ static dh_status cub_images(char *text, const char *file, cub *c)
         if (!split_id(line, &id, &rest) || strchr(rest, ' ') || strchr(rest, '\t'))
             return dh__set_error(DH_E_FORMAT, "%s:%zu: expected '<image id> <path without "
                                  "spaces>'", file, ln);
-        if (id > c->max_id) {
-            size_t n = (size_t)id + 1;
-            char **p = dh__realloc(c->path, n * sizeof *p);
+        if (c->n == c->cap) {
+            size_t cap = c->cap ? 2 * c->cap : 256;
+            cub_img *p = dh__realloc(c->img, cap * sizeof *p);
             if (!p) return DH_E_NO_MEMORY;
-            memset(p + c->max_id + 1, 0, (n - c->max_id - 1) * sizeof *p);
-            c->path = p, c->max_id = id;
+            c->img = p, c->cap = cap;
         }
-        if (c->path[id])
-            return dh__set_error(DH_E_FORMAT, "%s:%zu: image id %lu appears twice", file, ln, id);
-        c->path[id] = rest;
+        c->img[c->n++] = (cub_img){.id = id, .path = rest, .line = ln, .cls = 0, .train = -1};
     }
-    if (c->max_id == 0) return dh__set_error(DH_E_FORMAT, "%s: no images listed", file);
+    if (c->n == 0) return dh__set_error(DH_E_FORMAT, "%s: no images listed", file);
+    qsort(c->img, c->n, sizeof *c->img, img_cmp);
+    size_t dup = 0; /* the first line (in file order) that repeats an earlier id */
+    for (size_t i = 1; i < c->n; i++)
+        if (c->img[i].id == c->img[i - 1].id && (!dup || c->img[i].line < c->img[dup].line))
+            dup = i;
+    if (dup)
+        return dh__set_error(DH_E_FORMAT, "%s:%zu: image id %lu appears twice", file,
+                             c->img[dup].line, c->img[dup].id);
     return DH_OK;
 }
 
 static dh_status cub_list(const char *dir, int32_t split, text_buf *out, uint32_t *n_classes)
 {
     char path[4200], *t_img = NULL, *t_cls = NULL, *t_split = NULL;
-    cub c = {.path = dh__calloc(1, sizeof(char *))};
-    dh_status st = c.path ? read_text(dir, "images.txt", &t_img, path, sizeof path)
-                          : DH_E_NO_MEMORY;
+    cub c = {0};
+    dh_status st = read_text(dir, "images.txt", &t_img, path, sizeof path);
     if (st == DH_OK) st = cub_images(t_img, path, &c);
-    if (st == DH_OK) {
-        c.cls = dh__calloc(c.max_id + 1, sizeof *c.cls);
-        c.train = dh__calloc(c.max_id + 1, sizeof *c.train);
-        st = c.cls && c.train ? DH_OK : DH_E_NO_MEMORY;
-    }
-    for (unsigned long i = 0; st == DH_OK && i <= c.max_id; i++) c.train[i] = -1;
     if (st == DH_OK) st = read_text(dir, "image_class_labels.txt", &t_cls, path, sizeof path);
     if (st == DH_OK) st = cub_ints(t_cls, path, &c, 0);
     if (st == DH_OK && split >= 0) st = read_text(dir, "train_test_split.txt", &t_split, path, sizeof path);
     if (st == DH_OK && split >= 0) st = cub_ints(t_split, path, &c, 1);
     int32_t max_cls = 0;
-    for (unsigned long id = 1; st == DH_OK && id <= c.max_id; id++) {
-        if (!c.path[id]) continue;
-        if (!c.cls[id] || (split >= 0 && c.train[id] < 0)) {
+    for (size_t i = 0; st == DH_OK && i < c.n; i++) {
+        const cub_img *im = &c.img[i];
+        if (!im->cls || (split >= 0 && im->train < 0)) {
             st = dh__set_error(DH_E_FORMAT, "%s/%s: image id %lu has no entry", dir,
-                               !c.cls[id] ? "image_class_labels.txt" : "train_test_split.txt", id);
+                               !im->cls ? "image_class_labels.txt" : "train_test_split.txt",
+                               im->id);
             break;
         }
-        max_cls = c.cls[id] > max_cls ? c.cls[id] : max_cls;
-        if (split < 0 || c.train[id] == (split == DH_SPLIT_TRAIN))
-            st = tb_add(out, "images/", c.path[id], "", (long)c.cls[id] - 1);
+        max_cls = im->cls > max_cls ? im->cls : max_cls;
+        if (split < 0 || im->train == (split == DH_SPLIT_TRAIN))
+            st = tb_add(out, "images/", im->path, "", (long)im->cls - 1);
     }
     *n_classes = (uint32_t)max_cls;
-    dh__free(c.path), dh__free(c.cls), dh__free(c.train);
+    dh__free(c.img);
     dh__free(t_img), dh__free(t_cls), dh__free(t_split);
     return st;
 }
 
 /* ---- FGVC-Aircraft ---- */
 
-static dh_status air_names(const char *dir, const char *file, char **text, char ***names,
+/* Class names sorted for lookup (a name file or split file of many lines must cost
+ * n log n, not n^2). */
+typedef struct air_name {
+    const char *name;
+    size_t k;    /* class id: position in the name file */
+    size_t line; /* in the name file */
+} air_name;
+
+static int name_cmp(const void *a, const void *b)
+{
+    const air_name *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : x->k < y->k ? -1 : x->k > y->k;
+}
+
+static const air_name *air_find(const air_name *names, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(names[mid].name, name) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && !strcmp(names[lo].name, name) ? &names[lo] : NULL;
+}
+
+static dh_status air_names(const char *dir, const char *file, char **text, air_name **names,
                            size_t *n)
 {
     char path[4200];
@@ -183,24 +236,30 @@ static dh_status air_names(const char *dir, const char *file, char **text, char 
     *n = 0;
     for (size_t ln = 1; (line = next_line(&cur)); ln++) {
         if (!line[0]) continue;
-        for (size_t i = 0; i < *n; i++)
-            if (!strcmp((*names)[i], line))
-                return dh__set_error(DH_E_FORMAT, "%s:%zu: class '%s' appears twice", path, ln,
-                                     line);
         if (*n == cap) {
             cap = cap ? 2 * cap : 128;
-            char **p = dh__realloc(*names, cap * sizeof *p);
+            air_name *p = dh__realloc(*names, cap * sizeof *p);
             if (!p) return DH_E_NO_MEMORY;
             *names = p;
         }
-        (*names)[(*n)++] = line;
+        (*names)[*n] = (air_name){.name = line, .k = *n, .line = ln};
+        (*n)++;
     }
     if (*n == 0) return dh__set_error(DH_E_FORMAT, "%s: no class names", path);
+    qsort(*names, *n, sizeof **names, name_cmp);
+    size_t dup = 0; /* the first line (in file order) that repeats an earlier name */
+    for (size_t i = 1; i < *n; i++)
+        if (!strcmp((*names)[i].name, (*names)[i - 1].name) &&
+            (!dup || (*names)[i].line < (*names)[dup].line))
+            dup = i;
+    if (dup)
+        return dh__set_error(DH_E_FORMAT, "%s:%zu: class '%s' appears twice", path,
+                             (*names)[dup].line, (*names)[dup].name);
     return DH_OK;
 }
 
 static dh_status air_split(const char *dir, const char *level, const char *split,
-                           char *const *names, size_t n_names, text_buf *out)
+                           const air_name *names, size_t n_names, text_buf *out)
 {
     char path[4200], file[128], *text = NULL;
     snprintf(file, sizeof file, "images_%s_%s.txt", level, split);
@@ -217,14 +276,13 @@ static dh_status air_split(const char *dir, const char *level, const char *split
         }
         *sp = '\0';
         const char *name = sp + 1;
-        size_t k = 0;
-        while (k < n_names && strcmp(names[k], name)) k++;
-        if (k == n_names || strchr(line, '/') || strchr(line, '\t'))
+        const air_name *hit = air_find(names, n_names, name);
+        if (!hit || strchr(line, '/') || strchr(line, '\t'))
             st = dh__set_error(DH_E_FORMAT, "%s:%zu: %s '%s' %s", path, ln,
-                               k == n_names ? "class" : "image id", k == n_names ? name : line,
-                               k == n_names ? "is not in the class-name file" : "is malformed");
+                               !hit ? "class" : "image id", !hit ? name : line,
+                               !hit ? "is not in the class-name file" : "is malformed");
         else
-            st = tb_add(out, "images/", line, ".jpg", (long)k);
+            st = tb_add(out, "images/", line, ".jpg", (long)hit->k);
     }
     dh__free(text);
     return st;
@@ -237,7 +295,8 @@ static dh_status air_list(const char *dir, int32_t format, const char *split, te
     static const char *const names_file[] = {"variants.txt", "families.txt",
                                              "manufacturers.txt"};
     int li = format - DH_FINEGRAINED_AIRCRAFT_VARIANT;
-    char *text = NULL, **names = NULL;
+    char *text = NULL;
+    air_name *names = NULL;
     size_t n = 0;
     dh_status st = air_names(dir, names_file[li], &text, &names, &n);
     if (st == DH_OK && !strcmp(split, "trainval")) {
