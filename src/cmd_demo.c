@@ -17,7 +17,8 @@ static volatile sig_atomic_t g_stop;
 
 typedef struct demo_args {
     const char *out, *data, *method, *augment;
-    uint32_t bits, epochs, batch, threads, quick, seed;
+    uint32_t bits, epochs, batch, threads, seed;
+    int quick;
     double lr;
 } demo_args;
 
@@ -52,29 +53,21 @@ static int parse(int argc, char **argv, demo_args *a)
     a->method = "greedyhash";
     a->bits = 64;
     a->seed = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        int r, e = 0;
-        if (!strcmp(argv[i], "--quick")) a->quick = 1;
-        else if ((r = dh_cli_flag(argc, argv, &i, "--out", &a->out))) e = r < 0;
-        else if ((r = dh_cli_flag(argc, argv, &i, "--data", &a->data))) e = r < 0;
-        else if ((r = dh_cli_flag(argc, argv, &i, "--method", &a->method))) e = r < 0;
-        else if ((r = dh_cli_flag(argc, argv, &i, "--augment", &a->augment))) e = r < 0;
-        else if ((r = dh_cli_flag(argc, argv, &i, "--bits", &v)))
-            e = r < 0 || dh_cli_u32(CMD, "--bits", v, 1, DH_MAX_BITS, &a->bits);
-        else if ((r = dh_cli_flag(argc, argv, &i, "--epochs", &v)))
-            e = r < 0 || dh_cli_u32(CMD, "--epochs", v, 1, 100000, &a->epochs);
-        else if ((r = dh_cli_flag(argc, argv, &i, "--batch-size", &v)))
-            e = r < 0 || dh_cli_u32(CMD, "--batch-size", v, 2, 65536, &a->batch);
-        else if ((r = dh_cli_flag(argc, argv, &i, "--threads", &v)))
-            e = r < 0 || dh_cli_u32(CMD, "--threads", v, 1, 4096, &a->threads);
-        else if ((r = dh_cli_flag(argc, argv, &i, "--seed", &v)))
-            e = r < 0 || dh_cli_u32(CMD, "--seed", v, 0, 0xFFFFFFFFu, &a->seed);
-        else if ((r = dh_cli_flag(argc, argv, &i, "--lr", &v)))
-            e = r < 0 || dh_cli_f64(CMD, "--lr", v, 1e-9, 10, &a->lr);
-        else return dh_cli_usage_error(CMD, "unknown option '%s'", argv[i]);
-        if (e) return r < 0 ? dh_cli_usage_error(CMD, "%s needs a value", argv[i]) : DH_EXIT_USAGE;
-    }
+    const dh_cli_opt opts[] = {
+        {"quick", 0, DH_CLI_SET, &a->quick, 0, 0},
+        {"out", 0, DH_CLI_STR, &a->out, 0, 0},
+        {"data", 0, DH_CLI_STR, &a->data, 0, 0},
+        {"method", 0, DH_CLI_STR, &a->method, 0, 0},
+        {"augment", 0, DH_CLI_STR, &a->augment, 0, 0},
+        {"bits", 0, DH_CLI_U32, &a->bits, 1, DH_MAX_BITS},
+        {"epochs", 0, DH_CLI_U32, &a->epochs, 1, 100000},
+        {"batch-size", 0, DH_CLI_U32, &a->batch, 2, 65536},
+        {"threads", 0, DH_CLI_U32, &a->threads, 1, 4096},
+        {"seed", 0, DH_CLI_U32, &a->seed, 0, 0xFFFFFFFFu},
+        {"lr", 0, DH_CLI_F64, &a->lr, 1e-9, 10}};
+    const dh_cli_spec spec = {CMD, usage, opts, sizeof opts / sizeof opts[0], NULL};
+    int rc = dh_cli_parse(&spec, argc, argv, a, NULL);
+    if (rc) return rc;
     if (a->augment && strcmp(a->augment, "none") && strcmp(a->augment, "crop") &&
         strcmp(a->augment, "flip") && strcmp(a->augment, "crop,flip") &&
         strcmp(a->augment, "flip,crop"))
@@ -177,9 +170,12 @@ static dh_status train(const demo_args *a, demo_data *d, dh_model **out_m, demo_
     to.weight_decay = 1e-5;
     to.seed = a->seed;
     to.augment = 0;
+    to.crop_padding = 4;                  /* the demo's own recipe, not the table's: */
+    to.lr_min_ratio = 0.01;               /* 4 px crops, cosine to lr/100, no decay on */
+    to.decay_scope = DH_DECAY_WEIGHTS;    /* biases and norm layers (libdh 1.2's run) */
     if (a->augment && strstr(a->augment, "crop")) to.augment |= DH_AUG_RANDOM_CROP;
     if (a->augment && strstr(a->augment, "flip")) to.augment |= DH_AUG_FLIP;
-    to.verbose = 1;
+    to.verbose = dh_cli_verbosity() > 0;
     to.callback = on_progress;
     if (st == DH_OK) st = dh_trainer_create(m, loss, d->train, &to, &t);
     double t0 = dh_cli_now();
@@ -333,13 +329,9 @@ static void print_table(const demo_args *a, const demo_data *d, const demo_resul
 
 int dh_cmd_demo(int argc, char **argv)
 {
-    if (dh_cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     demo_args a;
     int rc = parse(argc, argv, &a);
-    if (rc) return rc;
+    if (rc) return rc == DH_CLI_HELP ? DH_EXIT_OK : rc;
     if (a.threads) dh_set_num_threads(a.threads);
     if ((rc = dh_cli_mkdir(CMD, a.out))) return rc;
     double t0 = dh_cli_now();

@@ -10,7 +10,7 @@
 static const char *CMD = "encode";
 
 typedef struct enc_args {
-    const char *model, *data, *protocol, *part, *split, *out, *labels_out, *format;
+    const char *model, *data, *protocol, *part, *split, *out, *labels_out, *format, *deephash;
     uint32_t seed, threads, size;
 } enc_args;
 
@@ -18,9 +18,16 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
         "usage: dh encode --model MODEL --data SPEC -o OUT [options]\n"
+        "       dh encode --model MODEL --data SPEC --deephash-dir DIR [--protocol NAME]\n"
         "  Encode every sample of a data set with a trained model.\n"
-        "  -o OUT             OUT.dhi: an index (ids = sample positions);\n"
-        "                     OUT.npy: a code file in --format\n"
+        "  -o, --out OUT      OUT.dhi: an index (ids = sample positions);\n"
+        "                     OUT.npy: a code file in --format; '-': the .npy to stdout\n"
+        "  --deephash-dir DIR DeepHash-pytorch's saved-code layout (what 'dh eval\n"
+        "                     --deephash-dir' reads): DIR/tst_binary.npy, trn_binary.npy\n"
+        "                     (+-1 float32 rows) and tst_label.npy, trn_label.npy (float32\n"
+        "                     multi-hot rows; one-hot for class ids). tst = the protocol's\n"
+        "                     queries, trn = its database; without --protocol the data\n"
+        "                     spec's test and train splits\n"
         "  --data SPEC        as in 'dh train --help'\n"
         "  --split train|test which file set of the spec (default test)\n"
         "  --protocol NAME --part train|query|database   encode a protocol's part instead\n"
@@ -29,49 +36,57 @@ static void usage(FILE *fp)
         "                     float32, packed (uint8 LSB-first), packbits (numpy.packbits),\n"
         "                     continuous (float32 head outputs before sign)\n"
         "  --labels-out FILE  also write the labels (.npy: int32 class ids, or float32\n"
-        "                     multi-hot rows for multi-label data) for 'dh eval'\n"
+        "                     multi-hot rows for multi-label data) for 'dh eval'; '-': stdout\n"
         "  --size S           image lists: decode at S x S\n"
-        "  --threads N        threads (default: all cores)\n");
+        "  --threads N        threads (default: all cores)\n"
+        "  --model -          read the model from stdin\n"
+        "  -q, --quiet        no progress or summary   -v, --verbose  also what is encoded\n"
+        "  -h, --help         this text\n");
 }
 
 static int parse(int argc, char **argv, enc_args *a)
 {
     memset(a, 0, sizeof *a);
-    a->split = "test";
-    a->format = "int8";
+    a->split = NULL;
+    a->format = NULL;
     a->seed = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        int r = 0, e = 0;
-        if ((r = dh_cli_flag(argc, argv, &i, "--model", &a->model)) ||
-            (r = dh_cli_flag(argc, argv, &i, "--data", &a->data)) ||
-            (r = dh_cli_flag(argc, argv, &i, "--protocol", &a->protocol)) ||
-            (r = dh_cli_flag(argc, argv, &i, "--part", &a->part)) ||
-            (r = dh_cli_flag(argc, argv, &i, "--split", &a->split)) ||
-            (r = dh_cli_flag(argc, argv, &i, "-o", &a->out)) ||
-            (r = dh_cli_flag(argc, argv, &i, "--out", &a->out)) ||
-            (r = dh_cli_flag(argc, argv, &i, "--labels-out", &a->labels_out)) ||
-            (r = dh_cli_flag(argc, argv, &i, "--format", &a->format)))
-            e = r < 0;
-        else if ((r = dh_cli_flag(argc, argv, &i, "--seed", &v)))
-            e = r < 0 || dh_cli_u32(CMD, "--seed", v, 0, 0xFFFFFFFFu, &a->seed);
-        else if ((r = dh_cli_flag(argc, argv, &i, "--threads", &v)))
-            e = r < 0 || dh_cli_u32(CMD, "--threads", v, 1, 4096, &a->threads);
-        else if ((r = dh_cli_flag(argc, argv, &i, "--size", &v)))
-            e = r < 0 || dh_cli_u32(CMD, "--size", v, 8, 4096, &a->size);
-        else return dh_cli_usage_error(CMD, "unknown option '%s'", argv[i]);
-        if (e) return r < 0 ? dh_cli_usage_error(CMD, "%s needs a value", argv[i]) : DH_EXIT_USAGE;
-    }
-    if (!a->model || !a->data || !a->out)
-        return dh_cli_usage_error(CMD, "--model, --data and -o are required");
-    if (!!a->protocol != !!a->part)
+    const dh_cli_opt opts[] = {
+        {"model", 0, DH_CLI_STR, &a->model, 0, 0},
+        {"data", 0, DH_CLI_STR, &a->data, 0, 0},
+        {"protocol", 0, DH_CLI_STR, &a->protocol, 0, 0},
+        {"part", 0, DH_CLI_STR, &a->part, 0, 0},
+        {"split", 0, DH_CLI_STR, &a->split, 0, 0},
+        {"out", 'o', DH_CLI_STR, &a->out, 0, 0},
+        {"labels-out", 0, DH_CLI_STR, &a->labels_out, 0, 0},
+        {"format", 0, DH_CLI_STR, &a->format, 0, 0},
+        {"deephash-dir", 0, DH_CLI_STR, &a->deephash, 0, 0},
+        {"seed", 0, DH_CLI_U32, &a->seed, 0, 0xFFFFFFFFu},
+        {"threads", 0, DH_CLI_U32, &a->threads, 1, 4096},
+        {"size", 0, DH_CLI_U32, &a->size, 8, 4096}};
+    const dh_cli_spec spec = {CMD, usage, opts, sizeof opts / sizeof opts[0], NULL};
+    int rc = dh_cli_parse(&spec, argc, argv, a, NULL);
+    if (rc) return rc;
+    if (!a->model || !a->data || (!a->out && !a->deephash))
+        return dh_cli_usage_error(CMD, "--model, --data and -o (or --deephash-dir) are required");
+    if (a->deephash && (a->out || a->labels_out || a->part || a->split || a->format))
+        return dh_cli_usage_error(CMD, "--deephash-dir writes its own four files: no -o, "
+                                  "--labels-out, --part, --split or --format");
+    if (!a->deephash && !!a->protocol != !!a->part)
         return dh_cli_usage_error(CMD, "--protocol and --part go together");
+    if (!a->split) a->split = "test";
+    if (!a->format) a->format = "int8";
     const char *fmts[] = {"int8", "float32", "packed", "packbits", "continuous"};
     int ok = 0;
     for (int i = 0; i < 5; i++) ok |= !strcmp(a->format, fmts[i]);
     if (!ok) return dh_cli_usage_error(CMD, "--format: unknown format '%s'", a->format);
     if (strcmp(a->split, "train") && strcmp(a->split, "test"))
         return dh_cli_usage_error(CMD, "--split: '%s' is not train or test", a->split);
+    if (a->out && a->labels_out && !strcmp(a->out, "-") && !strcmp(a->labels_out, "-"))
+        return dh_cli_usage_error(CMD, "-o and --labels-out cannot both be stdout ('-')");
+    if ((rc = dh_cli_stdin_path(CMD, "--model", &a->model)) ||
+        (rc = dh_cli_stdout_path(CMD, "-o", &a->out)) ||
+        (rc = dh_cli_stdout_path(CMD, "--labels-out", &a->labels_out)))
+        return rc;
     return 0;
 }
 
@@ -139,32 +154,125 @@ static dh_status write_npy(const enc_args *a, const uint8_t *codes, const float 
     return st;
 }
 
+/* Encode ds in chunks (the same codes as one call: rows are encoded independently),
+ * drawing the progress line between chunks; `base` rows were done before (the progress
+ * counts them). */
+static dh_status encode_all(dh_model *m, const dh_dataset *ds, uint8_t *codes, float *u,
+                            dh_cli_progress *p, size_t base)
+{
+    const size_t n = dh_dataset_count(ds), chunk = 2048, cb = dh_code_bytes(dh_model_n_bits(m));
+    const size_t K = dh_model_n_bits(m);
+    if (n <= chunk) {
+        dh_status st = dh_model_encode_dataset(m, ds, codes, u);
+        dh_cli_progress_update(p, base + n);
+        return st;
+    }
+    int64_t *idx = malloc(chunk * sizeof *idx);
+    if (!idx) return DH_E_NO_MEMORY;
+    dh_status st = DH_OK;
+    for (size_t at = 0; st == DH_OK && at < n; at += chunk) {
+        size_t c = n - at < chunk ? n - at : chunk;
+        for (size_t r = 0; r < c; r++) idx[r] = (int64_t)(at + r);
+        dh_dataset *sub = NULL;
+        st = dh_dataset_subset(ds, idx, c, &sub);
+        if (st == DH_OK) st = dh_model_encode_dataset(m, sub, codes + at * cb, u ? u + at * K : NULL);
+        dh_dataset_free(sub);
+        dh_cli_progress_update(p, base + at + c);
+    }
+    free(idx);
+    return st;
+}
+
+static dh_status write_deephash_part(const char *dir, const char *part, const dh_dataset *ds,
+                                     const uint8_t *codes, uint32_t K)
+{
+    char path[4200];
+    size_t n = dh_dataset_count(ds), C = dh_dataset_n_classes(ds);
+    float *f = malloc(n * ((size_t)K > C ? (size_t)K : C) * sizeof(float) + 1);
+    if (!f) return DH_E_NO_MEMORY;
+    int64_t shape[2] = {(int64_t)n, (int64_t)K};
+    snprintf(path, sizeof path, "%s/%s_binary.npy", dir, part);
+    dh_status st = dh_codes_unpack_float(codes, n, K, 0, f); /* +1 / -1 */
+    if (st == DH_OK) st = dh_npy_save(path, DH_DTYPE_FLOAT32, 2, shape, f);
+    shape[1] = (int64_t)C;
+    snprintf(path, sizeof path, "%s/%s_label.npy", dir, part);
+    if (st == DH_OK) st = dh_dataset_get_labels(ds, 0, n, f); /* one-hot / multi-hot rows */
+    if (st == DH_OK) st = dh_npy_save(path, DH_DTYPE_FLOAT32, 2, shape, f);
+    free(f);
+    return st;
+}
+
+/* --deephash-dir: tst = queries (test split), trn = database (train split). */
+static int run_deephash(const enc_args *a, dh_model *m, dh_dataset **sets)
+{
+    int rc;
+    if (a->protocol)
+        rc = dh_cli_load_protocol(CMD, a->data, a->protocol, a->seed, a->size, &sets[0],
+                                  &sets[1], &sets[2]);
+    else if (!(rc = dh_cli_load_data(CMD, a->data, 1, a->size, &sets[1])))
+        rc = dh_cli_load_data(CMD, a->data, 0, a->size, &sets[2]);
+    if (rc || (rc = dh_cli_mkdir(CMD, a->deephash))) return rc;
+    const uint32_t K = dh_model_n_bits(m);
+    const dh_dataset *parts[2] = {sets[1], sets[2]};
+    const char *names[2] = {"tst", "trn"};
+    size_t n[2] = {dh_dataset_count(parts[0]), dh_dataset_count(parts[1])};
+    if (dh_cli_verbosity() > 1)
+        fprintf(stderr, "dh encode: %zu queries (tst) and %zu database items (trn), %u bits\n",
+                n[0], n[1], K);
+    dh_cli_progress p;
+    dh_cli_progress_start(&p, CMD, "samples", n[0] + n[1]);
+    dh_status st = DH_OK;
+    for (int k = 0; k < 2 && st == DH_OK; k++) {
+        uint8_t *codes = malloc(n[k] * dh_code_bytes(K) + 1);
+        st = codes ? encode_all(m, parts[k], codes, NULL, &p, k ? n[0] : 0) : DH_E_NO_MEMORY;
+        if (st == DH_OK) st = write_deephash_part(a->deephash, names[k], parts[k], codes, K);
+        free(codes);
+    }
+    if (st != DH_OK) return dh_cli_fail(CMD, st);
+    double dt = dh_cli_progress_elapsed(&p);
+    dh_cli_progress_done(&p, "%zu + %zu samples -> %s/{tst,trn}_{binary,label}.npy (%u bits) "
+                         "in %.1f s", n[0], n[1], a->deephash, K, dt);
+    return 0;
+}
+
 static int run(const enc_args *a, dh_dataset **sets)
 {
     int rc;
+    dh_model *m = NULL;
+    dh_status st = dh_model_load(a->model, &m);
+    if (st != DH_OK) return dh_cli_fail(CMD, st);
+    if (a->deephash) {
+        rc = run_deephash(a, m, sets);
+        dh_model_free(m);
+        return rc;
+    }
     dh_dataset *ds;
     if (a->protocol) {
         rc = dh_cli_load_protocol(CMD, a->data, a->protocol, a->seed, a->size, &sets[0], &sets[1],
                                   &sets[2]);
-        if (rc) return rc;
-        dh_dataset **p = dh_cli_part(a->part, &sets[0], &sets[1], &sets[2]);
-        if (!p) return dh_cli_usage_error(CMD, "--part: '%s' is not train, query or database", a->part);
-        ds = *p;
+        dh_dataset **p = rc ? NULL : dh_cli_part(a->part, &sets[0], &sets[1], &sets[2]);
+        if (!rc && !p)
+            rc = dh_cli_usage_error(CMD, "--part: '%s' is not train, query or database", a->part);
+        ds = p ? *p : NULL;
     } else {
-        if ((rc = dh_cli_load_data(CMD, a->data, !strcmp(a->split, "test"), a->size, &sets[0])))
-            return rc;
+        rc = dh_cli_load_data(CMD, a->data, !strcmp(a->split, "test"), a->size, &sets[0]);
         ds = sets[0];
     }
-    dh_model *m = NULL;
-    dh_status st = dh_model_load(a->model, &m);
-    if (st != DH_OK) return dh_cli_fail(CMD, st);
+    if (rc) {
+        dh_model_free(m);
+        return rc;
+    }
     uint32_t K = dh_model_n_bits(m);
     size_t n = dh_dataset_count(ds);
+    if (dh_cli_verbosity() > 1)
+        fprintf(stderr, "dh encode: %zu samples of %s, %u-bit model %s\n", n, a->data, K,
+                a->model);
     uint8_t *codes = malloc(n * dh_code_bytes(K) + 1);
     float *u = !strcmp(a->format, "continuous") ? malloc(n * K * sizeof(float) + 1) : NULL;
-    double t0 = dh_cli_now();
-    st = codes ? dh_model_encode_dataset(m, ds, codes, u) : DH_E_NO_MEMORY;
-    double dt = dh_cli_now() - t0;
+    dh_cli_progress p;
+    dh_cli_progress_start(&p, CMD, "samples", n);
+    st = codes ? encode_all(m, ds, codes, u, &p, 0) : DH_E_NO_MEMORY;
+    double dt = dh_cli_progress_elapsed(&p);
     if (st == DH_OK && ends_with(a->out, ".dhi")) {
         dh_index_options io;
         dh_index_options_init(&io);
@@ -182,20 +290,17 @@ static int run(const enc_args *a, dh_dataset **sets)
     free(u);
     dh_model_free(m);
     if (st != DH_OK) return dh_cli_fail(CMD, st);
-    fprintf(stderr, "dh encode: %zu samples -> %s (%u bits) in %.1f s (%.0f samples/s)\n", n,
-            a->out, K, dt, dt > 0 ? (double)n / dt : 0.0);
+    dh_cli_progress_done(&p, "%zu samples -> %s (%u bits) in %.1f s (%.0f samples/s)", n,
+                         dh_cli_stdout_taken() ? "stdout" : a->out, K, dt,
+                         dt > 0 ? (double)n / dt : 0.0);
     return 0;
 }
 
 int dh_cmd_encode(int argc, char **argv)
 {
-    if (dh_cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     enc_args a;
     int rc = parse(argc, argv, &a);
-    if (rc) return rc;
+    if (rc) return rc == DH_CLI_HELP ? DH_EXIT_OK : rc;
     if (a.threads) dh_set_num_threads(a.threads);
     dh_dataset *sets[3] = {NULL, NULL, NULL};
     rc = run(&a, sets);

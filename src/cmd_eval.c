@@ -163,37 +163,39 @@ static void print_json_array(FILE *fp, const double *v, size_t n)
 static void print_json(const eval_args *a, const side *q, const side *d, uint64_t topk,
                        const results *r)
 {
-    printf("{\"n_queries\": %zu, \"n_db\": %zu, \"n_bits\": %u, \"ties\": \"%s\", "
+    FILE *fp = dh_cli_report();
+    fprintf(fp, "{\"n_queries\": %zu, \"n_db\": %zu, \"n_bits\": %u, \"ties\": \"%s\", "
            "\"no_relevant\": \"%s\", \"topk\": %llu, \"map\": %.17g,\n",
            q->n, d->n, q->n_bits, TIES_NAME[a->ties], NOREL_NAME[a->no_relevant],
            (unsigned long long)topk, r->map);
-    printf(" \"precision_at_n\": {");
+    fprintf(fp, " \"precision_at_n\": {");
     for (size_t i = 0; i < a->n_at; i++)
-        printf("%s\"%llu\": %.17g", i ? ", " : "", (unsigned long long)a->at[i], r->p[i]);
-    printf("},\n \"recall_at_n\": {");
+        fprintf(fp, "%s\"%llu\": %.17g", i ? ", " : "", (unsigned long long)a->at[i], r->p[i]);
+    fprintf(fp, "},\n \"recall_at_n\": {");
     for (size_t i = 0; i < a->n_at; i++)
-        printf("%s\"%llu\": %.17g", i ? ", " : "", (unsigned long long)a->at[i], r->r[i]);
-    printf("},\n \"radius\": %u, \"ball_precision\": %.17g, \"ball_recall\": %.17g, "
+        fprintf(fp, "%s\"%llu\": %.17g", i ? ", " : "", (unsigned long long)a->at[i], r->r[i]);
+    fprintf(fp, "},\n \"radius\": %u, \"ball_precision\": %.17g, \"ball_recall\": %.17g, "
            "\"ball_empty_fraction\": %.17g,\n \"pr_precision\": ",
            a->radius, r->ball_p, r->ball_r, r->ball_e);
-    print_json_array(stdout, r->prp, q->n_bits + 1);
-    printf(",\n \"pr_recall\": ");
-    print_json_array(stdout, r->prr, q->n_bits + 1);
-    printf("}\n");
+    print_json_array(fp, r->prp, q->n_bits + 1);
+    fprintf(fp, ",\n \"pr_recall\": ");
+    print_json_array(fp, r->prr, q->n_bits + 1);
+    fprintf(fp, "}\n");
 }
 
 static void print_text(const eval_args *a, const side *q, const side *d, uint64_t topk,
                        const results *r)
 {
-    printf("queries %zu  database %zu  bits %u  labels %s  ties %s  no-relevant %s\n", q->n,
+    FILE *fp = dh_cli_report();
+    fprintf(fp, "queries %zu  database %zu  bits %u  labels %s  ties %s  no-relevant %s\n", q->n,
            d->n, q->n_bits, q->label_type == DH_LABELS_CLASS_I32 ? "class-ids" : "multi-hot",
            TIES_NAME[a->ties], NOREL_NAME[a->no_relevant]);
-    if (topk == d->n) printf("mAP@all        %.6f\n", r->map);
-    else printf("mAP@%-10llu %.6f\n", (unsigned long long)topk, r->map);
+    if (topk == d->n) fprintf(fp, "mAP@all        %.6f\n", r->map);
+    else fprintf(fp, "mAP@%-10llu %.6f\n", (unsigned long long)topk, r->map);
     for (size_t i = 0; i < a->n_at; i++)
-        printf("P@%-12llu %.6f   R@%llu %.6f\n", (unsigned long long)a->at[i], r->p[i],
+        fprintf(fp, "P@%-12llu %.6f   R@%llu %.6f\n", (unsigned long long)a->at[i], r->p[i],
                (unsigned long long)a->at[i], r->r[i]);
-    printf("P@H<=%-9u %.6f   R@H<=%u %.6f   empty balls %.2f%%\n", a->radius, r->ball_p,
+    fprintf(fp, "P@H<=%-9u %.6f   R@H<=%u %.6f   empty balls %.2f%%\n", a->radius, r->ball_p,
            a->radius, r->ball_r, 100.0 * r->ball_e);
 }
 
@@ -285,7 +287,7 @@ static int write_map(const char *path, int pca, const eval_args *a, const side *
              q->n_bits);
     int rc = dh_pic_code_map(path, title, codes_of(q), n, q->n_bits, cls,
                              n_names >= n_cls ? names : NULL, n_cls, pca, a->seed,
-                             isatty(fileno(stderr)) && !a->json);
+                             isatty(fileno(stderr)) && dh_cli_verbosity() > 0);
     free(cls);
     return rc ? DH_EXIT_IO : 0;
 }
@@ -294,9 +296,8 @@ static int write_map(const char *path, int pca, const eval_args *a, const side *
 
 static int32_t show_progress(double f, void *user)
 {
-    (void)user;
-    fprintf(stderr, "\rdh eval: %3.0f%%", 100.0 * f);
-    if (f >= 1.0) fprintf(stderr, "\r              \r");
+    dh_cli_progress *p = user;
+    dh_cli_progress_update(p, (size_t)(f * (double)p->total + 0.5));
     return 0;
 }
 
@@ -376,7 +377,9 @@ static int run(eval_args *a, side *q, side *d)
     o.label_type = q->label_type;
     o.n_classes = q->n_classes;
     o.n_threads = a->threads;
-    if (isatty(fileno(stderr)) && !a->json && !dh_cli_mpi_active()) o.progress = show_progress;
+    dh_cli_progress p;
+    dh_cli_progress_start(&p, CMD, "queries", q->n);
+    if (!dh_cli_mpi_active()) o.progress = show_progress, o.progress_user = &p;
     results r = {0};
     r.prp = calloc(2 * ((size_t)q->n_bits + 1), sizeof(double));
     if (!r.prp) return bad_file("--db-codes", a->dc, "out of memory");
@@ -396,19 +399,18 @@ static int run(eval_args *a, side *q, side *d)
     if (!rc && a->pr_rank_json && !dh_cli_mpi_active()) rc = write_pr_rank(a, &o, q, d);
     if (!rc && a->tsne_png && dh_cli_mpi_rank() == 0) rc = write_map(a->tsne_png, 0, a, q);
     if (!rc && a->pca_png && dh_cli_mpi_rank() == 0) rc = write_map(a->pca_png, 1, a, q);
+    if (!rc && dh_cli_mpi_rank() == 0)
+        dh_cli_progress_done(&p, "%zu queries against %zu database codes (%u bits) in %.2f s",
+                             q->n, d->n, q->n_bits, dh_cli_progress_elapsed(&p));
     free(r.prp);
     return rc;
 }
 
 int dh_cmd_eval(int argc, char **argv)
 {
-    if (dh_cli_wants_help(argc, argv)) {
-        dh__eval_usage(stdout);
-        return DH_EXIT_OK;
-    }
     eval_args a;
     int rc = dh__eval_parse_args(argc, argv, &a);
-    if (rc) return rc;
+    if (rc) return rc == DH_CLI_HELP ? DH_EXIT_OK : rc;
 #ifdef DH_NO_TRAINING
     if (a.model) return dh_cli_usage_error(CMD, "--model needs a libdh built with training");
 #else

@@ -52,6 +52,9 @@ void dh__eval_usage(FILE *fp)
             "  --pr-rank-at N,.. its cut-offs (default DeepHash-pytorch's 1, 500, 1000, ...,\n"
             "                    10000, capped at the database size)\n"
             "  --json            print the results as one JSON object\n"
+            "  -q, --quiet       no progress or summary line (stderr)\n"
+            "'-' as a file name: one input read from stdin, one output written to stdout\n"
+            "  (the metrics then go to stderr)\n"
             "  --threads N       threads (default: all cores / OMP_NUM_THREADS)\n"
             "under mpirun: --db-codes/--db-labels name rank r's part with %%d ('db-%%d.npy'),\n"
             "  parts in rank order; rank 0 prints what one process prints for the whole\n"
@@ -98,28 +101,12 @@ static int parse_enum(const char *flag, const char *v, const char *const *names,
     return dh_cli_usage_error(CMD, "%s: unknown value '%s'", flag, v);
 }
 
-/* One flag with its value at argv[*i + 1]; returns 0 or an exit code. */
-static int parse_flag(int argc, char **argv, int *i, eval_args *a)
+/* One option with its value; 0 or an exit code. */
+static int on_option(void *user, const char *f, const char *v)
 {
     static const char *const ties[] = {"index", "expected"};
     static const char *const norel[] = {"zero", "skip", "skip-unlabeled"};
-    const char *f = argv[*i];
-    if (!strcmp(f, "--json")) {
-        a->json = 1;
-        return 0;
-    }
-    static const char *const known[] = {"--query-codes", "--db-codes", "--query-labels",
-                                        "--db-labels", "--pr-csv", "--pr-png", "--topk",
-                                        "--ties", "--no-relevant", "--at", "--radius",
-                                        "--threads", "--model", "--data", "--protocol",
-                                        "--tsne-png", "--pca-png", "--map-points",
-                                        "--deephash-dir", "--pr-rank-json", "--pr-rank-at",
-                                        "--seed", "--bits"};
-    int ok = 0;
-    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) ok |= !strcmp(f, known[k]);
-    if (!ok) return dh_cli_usage_error(CMD, "unknown option '%s'", f);
-    if (*i + 1 >= argc) return dh_cli_usage_error(CMD, "%s needs a value", f);
-    const char *v = argv[++*i];
+    eval_args *a = user;
     uint64_t u = 0;
     if (!strcmp(f, "--query-codes")) a->qc = v;
     else if (!strcmp(f, "--db-codes")) a->dc = v;
@@ -169,32 +156,53 @@ static int parse_flag(int argc, char **argv, int *i, eval_args *a)
     return 0;
 }
 
+/* '-': one input from stdin, one output to stdout (the report then goes to stderr). */
+static int stdio_paths(eval_args *a)
+{
+    const char **in[] = {&a->qc, &a->dc, &a->ql, &a->dl, &a->model};
+    const char *in_f[] = {"--query-codes", "--db-codes", "--query-labels", "--db-labels", "--model"};
+    const char **out[] = {&a->pr_csv, &a->pr_png, &a->tsne_png, &a->pca_png, &a->pr_rank_json};
+    const char *out_f[] = {"--pr-csv", "--pr-png", "--tsne-png", "--pca-png", "--pr-rank-json"};
+    int rc = 0;
+    for (int i = 0; i < 5 && !rc; i++) rc = dh_cli_stdin_path(CMD, in_f[i], in[i]);
+    for (int i = 0; i < 5 && !rc; i++) rc = dh_cli_stdout_path(CMD, out_f[i], out[i]);
+    return rc;
+}
+
 int dh__eval_parse_args(int argc, char **argv, eval_args *a)
 {
     memset(a, 0, sizeof *a);
     a->radius = 2;
     a->seed = 1; /* as dh train */
-    for (int i = 1; i < argc; i++) {
-        int rc = parse_flag(argc, argv, &i, a);
-        if (rc) return rc;
-    }
+    static const char *const names[] = {"query-codes", "db-codes", "query-labels", "db-labels",
+                                        "pr-csv", "pr-png", "topk", "ties", "no-relevant", "at",
+                                        "radius", "threads", "model", "data", "protocol",
+                                        "tsne-png", "pca-png", "map-points", "deephash-dir",
+                                        "pr-rank-json", "pr-rank-at", "seed", "bits"};
+    enum { N = sizeof names / sizeof names[0] };
+    dh_cli_opt opts[N + 1];
+    for (size_t k = 0; k < N; k++) opts[k] = (dh_cli_opt){names[k], 0, DH_CLI_CALL, NULL, 0, 0};
+    opts[N] = (dh_cli_opt){"json", 0, DH_CLI_SET, &a->json, 0, 0};
+    const dh_cli_spec spec = {CMD, dh__eval_usage, opts, N + 1, on_option};
+    int rc = dh_cli_parse(&spec, argc, argv, a, NULL);
+    if (rc) return rc;
     if (a->model || a->data || a->protocol) {
         if (!a->model || !a->data || !a->protocol)
             return dh_cli_usage_error(CMD, "--model, --data and --protocol go together");
-        return 0;
+        return stdio_paths(a);
     }
     if (a->deephash_dir) { /* DeepHash-pytorch's save_path layout */
-        static const char *const names[4] = {"tst_binary", "trn_binary", "tst_label", "trn_label"};
+        static const char *const dnames[4] = {"tst_binary", "trn_binary", "tst_label", "trn_label"};
         const char **dst[4] = {&a->qc, &a->dc, &a->ql, &a->dl};
         for (int k = 0; k < 4; k++) {
             if (*dst[k]) return dh_cli_usage_error(CMD, "--deephash-dir names all four inputs");
-            snprintf(a->dh_paths[k], sizeof a->dh_paths[k], "%s/%s.npy", a->deephash_dir, names[k]);
+            snprintf(a->dh_paths[k], sizeof a->dh_paths[k], "%s/%s.npy", a->deephash_dir, dnames[k]);
             *dst[k] = a->dh_paths[k];
         }
     }
     const char *missing = !a->qc ? "--query-codes" : !a->dc ? "--db-codes"
                         : !a->ql ? "--query-labels" : !a->dl ? "--db-labels" : NULL;
     if (missing) return dh_cli_usage_error(CMD, "%s is required", missing);
-    return 0;
+    return stdio_paths(a);
 }
 

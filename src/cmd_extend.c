@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cli_data.h"
@@ -17,7 +18,8 @@ typedef struct ext_args {
     const char *model, *index, *labels, *data, *split, *method, *old_data, *optimizer, *codes;
     const char *out, *index_out, *labels_out, *encoder, *classes, *old_classes, *old_seed_s;
     uint32_t cls[2], old_cls[2], per_class, old_per_class, seed, old_seed, bits, epochs, batch;
-    uint32_t threads, verbose, create, old_samples;
+    uint32_t threads, old_samples;
+    int create;
     double lr, distill_codes, distill_features;
     int32_t new_codes, optim;
 } ext_args;
@@ -60,7 +62,10 @@ static void usage(FILE *fp)
         "  --seed S           sampling, shuffling and initialisation seed (default 1)\n"
         "  --bits K           --create: code length (default 64); else must equal the model's\n"
         "  --encoder SPEC     --create: smallcnn (default), mlp:D-H..., ... (as dh train)\n"
-        "  --threads N        threads (default: all cores)   --verbose  progress on stderr\n"
+        "  --threads N        threads (default: all cores)\n"
+        "  -v, --verbose      also the session's sizes and every epoch's line when stderr is\n"
+        "                     not a terminal (on a terminal: a progress line by default)\n"
+        "  -q, --quiet        errors only on stderr\n"
         "outputs:\n"
         "  -o, --out FILE     the fine-tuned model (required; may be --model)\n"
         "  --index-out FILE   the extended index (default: --index, replaced)\n"
@@ -71,51 +76,35 @@ static void usage(FILE *fp)
 
 static int parse_flags(int argc, char **argv, ext_args *a)
 {
-    static const struct { const char *flag; size_t off; } strs[] = {
-        {"--model", offsetof(ext_args, model)}, {"--index", offsetof(ext_args, index)},
-        {"--index-labels", offsetof(ext_args, labels)}, {"--data", offsetof(ext_args, data)},
-        {"--split", offsetof(ext_args, split)}, {"--method", offsetof(ext_args, method)},
-        {"--old-data", offsetof(ext_args, old_data)}, {"--codes", offsetof(ext_args, codes)},
-        {"--optimizer", offsetof(ext_args, optimizer)}, {"-o", offsetof(ext_args, out)},
-        {"--out", offsetof(ext_args, out)}, {"--index-out", offsetof(ext_args, index_out)},
-        {"--labels-out", offsetof(ext_args, labels_out)},
-        {"--encoder", offsetof(ext_args, encoder)}, {"--classes", offsetof(ext_args, classes)},
-        {"--old-classes", offsetof(ext_args, old_classes)},
-        {"--old-seed", offsetof(ext_args, old_seed_s)}};
-    static const struct { const char *flag; size_t off; uint32_t lo, hi; } u32s[] = {
-        {"--per-class", offsetof(ext_args, per_class), 1, 0xFFFFFFFFu},
-        {"--old-per-class", offsetof(ext_args, old_per_class), 1, 0xFFFFFFFFu},
-        {"--old-samples", offsetof(ext_args, old_samples), 1, 0xFFFFFFFFu},
-        {"--seed", offsetof(ext_args, seed), 0, 0xFFFFFFFFu},
-        {"--bits", offsetof(ext_args, bits), 1, DH_MAX_BITS},
-        {"--epochs", offsetof(ext_args, epochs), 1, 1000000},
-        {"--batch-size", offsetof(ext_args, batch), 2, 65536},
-        {"--threads", offsetof(ext_args, threads), 1, 4096}};
-    static const struct { const char *flag; size_t off; double hi; } f64s[] = {
-        {"--lr", offsetof(ext_args, lr), 1e6},
-        {"--distill-codes", offsetof(ext_args, distill_codes), 1e11},
-        {"--distill-features", offsetof(ext_args, distill_features), 1e11}};
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        int r = 0, done = 0;
-        if (!strcmp(argv[i], "--verbose")) { a->verbose = 1; continue; }
-        if (!strcmp(argv[i], "--create")) { a->create = 1; continue; }
-        for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !r; k++)
-            r = dh_cli_flag(argc, argv, &i, strs[k].flag, (const char **)((char *)a + strs[k].off));
-        for (size_t k = 0; k < sizeof u32s / sizeof u32s[0] && !r; k++)
-            if ((r = dh_cli_flag(argc, argv, &i, u32s[k].flag, &v)) > 0 &&
-                (done = dh_cli_u32(CMD, u32s[k].flag, v, u32s[k].lo, u32s[k].hi,
-                                   (uint32_t *)((char *)a + u32s[k].off))))
-                return done;
-        for (size_t k = 0; k < sizeof f64s / sizeof f64s[0] && !r; k++)
-            if ((r = dh_cli_flag(argc, argv, &i, f64s[k].flag, &v)) > 0 &&
-                (done = dh_cli_f64(CMD, f64s[k].flag, v, 0, f64s[k].hi,
-                                   (double *)((char *)a + f64s[k].off))))
-                return done;
-        if (r < 0) return dh_cli_usage_error(CMD, "%s needs a value", argv[i]);
-        if (!r) return dh_cli_usage_error(CMD, "unknown option '%s'", argv[i]);
-    }
-    return 0;
+    const dh_cli_opt opts[] = {
+        {"model", 0, DH_CLI_STR, &a->model, 0, 0}, {"index", 0, DH_CLI_STR, &a->index, 0, 0},
+        {"index-labels", 0, DH_CLI_STR, &a->labels, 0, 0},
+        {"data", 0, DH_CLI_STR, &a->data, 0, 0}, {"split", 0, DH_CLI_STR, &a->split, 0, 0},
+        {"method", 0, DH_CLI_STR, &a->method, 0, 0},
+        {"old-data", 0, DH_CLI_STR, &a->old_data, 0, 0},
+        {"codes", 0, DH_CLI_STR, &a->codes, 0, 0},
+        {"optimizer", 0, DH_CLI_STR, &a->optimizer, 0, 0},
+        {"out", 'o', DH_CLI_STR, &a->out, 0, 0},
+        {"index-out", 0, DH_CLI_STR, &a->index_out, 0, 0},
+        {"labels-out", 0, DH_CLI_STR, &a->labels_out, 0, 0},
+        {"encoder", 0, DH_CLI_STR, &a->encoder, 0, 0},
+        {"classes", 0, DH_CLI_STR, &a->classes, 0, 0},
+        {"old-classes", 0, DH_CLI_STR, &a->old_classes, 0, 0},
+        {"old-seed", 0, DH_CLI_STR, &a->old_seed_s, 0, 0},
+        {"per-class", 0, DH_CLI_U32, &a->per_class, 1, 0xFFFFFFFFu},
+        {"old-per-class", 0, DH_CLI_U32, &a->old_per_class, 1, 0xFFFFFFFFu},
+        {"old-samples", 0, DH_CLI_U32, &a->old_samples, 1, 0xFFFFFFFFu},
+        {"seed", 0, DH_CLI_U32, &a->seed, 0, 0xFFFFFFFFu},
+        {"bits", 0, DH_CLI_U32, &a->bits, 1, DH_MAX_BITS},
+        {"epochs", 0, DH_CLI_U32, &a->epochs, 1, 1000000},
+        {"batch-size", 0, DH_CLI_U32, &a->batch, 2, 65536},
+        {"threads", 0, DH_CLI_U32, &a->threads, 1, 4096},
+        {"lr", 0, DH_CLI_F64, &a->lr, 0, 1e6},
+        {"distill-codes", 0, DH_CLI_F64, &a->distill_codes, 0, 1e11},
+        {"distill-features", 0, DH_CLI_F64, &a->distill_features, 0, 1e11},
+        {"create", 0, DH_CLI_SET, &a->create, 0, 0}};
+    const dh_cli_spec spec = {CMD, usage, opts, sizeof opts / sizeof opts[0], NULL};
+    return dh_cli_parse(&spec, argc, argv, a, NULL);
 }
 
 static int pick(const char *flag, const char *s, const char *const *names, int n, int32_t *out)
@@ -138,6 +127,11 @@ static int parse(int argc, char **argv, ext_args *a)
     int rc = parse_flags(argc, argv, a);
     if (rc) return rc;
     if (!a->data || !a->out) return dh_cli_usage_error(CMD, "--data and -o are required");
+    const char *files[] = {a->model, a->index, a->labels, a->out, a->index_out, a->labels_out};
+    for (int i = 0; i < 6; i++)
+        if (files[i] && !strcmp(files[i], "-"))
+            return dh_cli_usage_error(CMD, "'-' (stdin/stdout) is not supported here: a session "
+                                      "replaces its three files together, by name");
     const char *in[] = {a->model, a->index, a->labels}, *in_flag[] = {"--model", "--index",
                                                                        "--index-labels"};
     for (int i = 0; i < 3; i++) {
@@ -295,7 +289,8 @@ static int run(const ext_args *a, ext_objs *o)
     int rc = load_inputs(a, o);
     if (rc || (rc = build(a, o))) return rc;
     size_t n_old = dh_index_count(o->index), n_new = dh_dataset_count(o->add);
-    if (a->verbose)
+    const int verbose = dh_cli_verbosity();
+    if (verbose > 1)
         fprintf(stderr, "dh extend: %s, %u bits, %u classes: %zu index rows + %zu new items%s\n",
                 a->method, dh_index_n_bits(o->index), o->labels.C, n_old, n_new,
                 o->old ? " (training on the old images too)" : "");
@@ -306,7 +301,7 @@ static int run(const ext_args *a, ext_objs *o)
     to.lr = a->lr;
     to.optimizer = a->optim;
     to.seed = a->seed;
-    to.verbose = a->verbose;
+    to.verbose = verbose > 1 || (verbose && isatty(fileno(stderr))); /* progress + epoch lines */
     dh_incremental_options io;
     dh_incremental_options_init(&io);
     io.new_codes = a->new_codes; /* auto, network, learned = DH_INCR_CODES_* 0, 1, 2 */
@@ -323,7 +318,7 @@ static int run(const ext_args *a, ext_objs *o)
     dh_model_set_metadata(o->model, "extend.data", a->data);
     if (a->classes) dh_model_set_metadata(o->model, "extend.classes", a->classes);
     if ((rc = write_outputs(a, o))) return rc;
-    printf("extended %s: %zu rows + %zu new (ids %lld..%lld) in %.1f s; model %s, labels %s\n",
+    fprintf(dh_cli_report(), "extended %s: %zu rows + %zu new (ids %lld..%lld) in %.1f s; model %s, labels %s\n",
            a->index_out, n_old, n_new, (long long)first, (long long)first + (long long)n_new - 1,
            dt, a->out, a->labels_out);
     return 0;
@@ -331,13 +326,9 @@ static int run(const ext_args *a, ext_objs *o)
 
 int dh_cmd_extend(int argc, char **argv)
 {
-    if (dh_cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     ext_args a;
     int rc = parse(argc, argv, &a);
-    if (rc) return rc;
+    if (rc) return rc == DH_CLI_HELP ? DH_EXIT_OK : rc;
     if (a.threads) dh_set_num_threads(a.threads);
     ext_objs o;
     memset(&o, 0, sizeof o);

@@ -27,6 +27,8 @@ static void usage(FILE *fp)
             "  --allow-missing   model tensors absent from the file keep their (random) values\n"
             "  --backbone-only   load only the encoder (dh_model_load_backbone); the head\n"
             "                    keeps its initialisation\n"
+            "  -o, --out FILE    the model ('-': stdout); WEIGHTS '-' is read from stdin\n"
+            "  -q, --quiet       no summary line (stderr)\n"
             "  -h, --help        this text\n");
 }
 
@@ -55,50 +57,50 @@ static int parse_floats(const char *flag, const char *s, float *out, int *n)
     return *n ? 0 : dh_cli_usage_error(CMD, "%s: empty list", flag);
 }
 
+static int on_option(void *user, const char *f, const char *v)
+{
+    import_args *a = user;
+    if (!strcmp(f, "--input")) {
+        unsigned c, h, w;
+        char extra;
+        if (sscanf(v, "%u,%u,%u%c", &c, &h, &w, &extra) != 3 || !c || !h || !w)
+            return dh_cli_usage_error(CMD, "--input: '%s' is not C,H,W", v);
+        a->input[0] = c, a->input[1] = h, a->input[2] = w, a->have_input = 1;
+        return 0;
+    }
+    if (!strcmp(f, "--strict")) return a->flags |= DH_BACKBONE_STRICT, 0;
+    if (!strcmp(f, "--allow-missing")) return a->flags |= DH_BACKBONE_ALLOW_MISSING, 0;
+    if (!strcmp(f, "--mean")) return parse_floats(f, v, a->mean, &a->n_mean);
+    return parse_floats(f, v, a->std, &a->n_std);
+}
+
 static int parse_args(int argc, char **argv, import_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *v = NULL;
-        int r;
-        if (!strcmp(f, "--strict")) a->flags |= DH_BACKBONE_STRICT;
-        else if (!strcmp(f, "--allow-missing")) a->flags |= DH_BACKBONE_ALLOW_MISSING;
-        else if (!strcmp(f, "--no-bias")) a->no_bias = 1;
-        else if (!strcmp(f, "--backbone-only")) a->backbone_only = 1;
-        else if ((r = dh_cli_flag(argc, argv, &i, "-o", &v)) != 0) {
-            if (r < 0) return dh_cli_usage_error(CMD, "-o needs a value");
-            a->out = v;
-        } else if ((r = dh_cli_flag(argc, argv, &i, "--encoder", &v)) != 0) {
-            if (r < 0) return dh_cli_usage_error(CMD, "--encoder needs a value");
-            a->encoder = v;
-        } else if ((r = dh_cli_flag(argc, argv, &i, "--head", &v)) != 0) {
-            if (r < 0) return dh_cli_usage_error(CMD, "--head needs a value");
-            a->head = v;
-        } else if ((r = dh_cli_flag(argc, argv, &i, "--bits", &v)) != 0) {
-            if (r < 0) return dh_cli_usage_error(CMD, "--bits needs a value");
-            if (dh_cli_u32(CMD, "--bits", v, 1, 4096, &a->bits)) return DH_EXIT_USAGE;
-        } else if ((r = dh_cli_flag(argc, argv, &i, "--input", &v)) != 0) {
-            if (r < 0) return dh_cli_usage_error(CMD, "--input needs a value");
-            unsigned c, h, w;
-            char extra;
-            if (sscanf(v, "%u,%u,%u%c", &c, &h, &w, &extra) != 3 || !c || !h || !w)
-                return dh_cli_usage_error(CMD, "--input: '%s' is not C,H,W", v);
-            a->input[0] = c, a->input[1] = h, a->input[2] = w, a->have_input = 1;
-        } else if ((r = dh_cli_flag(argc, argv, &i, "--mean", &v)) != 0) {
-            if (r < 0 || parse_floats("--mean", v, a->mean, &a->n_mean)) return DH_EXIT_USAGE;
-        } else if ((r = dh_cli_flag(argc, argv, &i, "--std", &v)) != 0) {
-            if (r < 0 || parse_floats("--std", v, a->std, &a->n_std)) return DH_EXIT_USAGE;
-        } else if (f[0] == '-' && f[1]) {
-            return dh_cli_usage_error(CMD, "unknown option '%s'", f);
-        } else if (!a->weights) {
-            a->weights = f;
-        } else {
-            return dh_cli_usage_error(CMD, "more than one weights file ('%s')", f);
-        }
-    }
+    const dh_cli_opt opts[] = {
+        {"out", 'o', DH_CLI_STR, &a->out, 0, 0},
+        {"encoder", 0, DH_CLI_STR, &a->encoder, 0, 0},
+        {"head", 0, DH_CLI_STR, &a->head, 0, 0},
+        {"bits", 0, DH_CLI_U32, &a->bits, 1, 4096},
+        {"input", 0, DH_CLI_CALL, NULL, 0, 0},
+        {"mean", 0, DH_CLI_CALL, NULL, 0, 0},
+        {"std", 0, DH_CLI_CALL, NULL, 0, 0},
+        {"strict", 0, DH_CLI_CALL_NOARG, NULL, 0, 0},
+        {"allow-missing", 0, DH_CLI_CALL_NOARG, NULL, 0, 0},
+        {"no-bias", 0, DH_CLI_SET, &a->no_bias, 0, 0},
+        {"backbone-only", 0, DH_CLI_SET, &a->backbone_only, 0, 0}};
+    const dh_cli_spec spec = {CMD, usage, opts, sizeof opts / sizeof opts[0], on_option};
+    int first = argc, rc = dh_cli_parse(&spec, argc, argv, a, &first);
+    if (rc) return rc;
+    if (first < argc) a->weights = argv[first];
+    if (first + 1 < argc)
+        return dh_cli_usage_error(CMD, "more than one weights file ('%s')", argv[first + 1]);
     if (!a->weights) return dh_cli_usage_error(CMD, "a weights file is required");
     if (!a->out) return dh_cli_usage_error(CMD, "-o MODEL.safetensors is required");
     if (!a->encoder) return dh_cli_usage_error(CMD, "--encoder is required");
     if (!a->bits) return dh_cli_usage_error(CMD, "--bits is required");
+    if ((rc = dh_cli_stdin_path(CMD, "WEIGHTS", &a->weights)) ||
+        (rc = dh_cli_stdout_path(CMD, "-o", &a->out)))
+        return rc;
     return 0;
 }
 
@@ -117,13 +119,9 @@ static int head_type(const char *s, int32_t *out)
 
 int dh_cmd_import(int argc, char **argv)
 {
-    if (dh_cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     import_args a = {0};
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc;
+    if (rc) return rc == DH_CLI_HELP ? DH_EXIT_OK : rc;
     dh_model_options mo;
     dh_model_options_init(&mo);
     mo.encoder = a.encoder;
@@ -148,7 +146,8 @@ int dh_cmd_import(int argc, char **argv)
     if (st == DH_OK) st = dh_model_save(m, a.out);
     dh_model_free(m);
     if (st != DH_OK) return dh_cli_fail(CMD, st);
-    fprintf(stderr, "dh import: %s: %u tensors loaded, %u in the file not used; wrote %s\n",
-            a.weights, loaded, ignored, a.out);
+    if (dh_cli_verbosity() > 0)
+        fprintf(stderr, "dh import: %s: %u tensors loaded, %u in the file not used; wrote %s\n",
+                a.weights, loaded, ignored, dh_cli_stdout_taken() ? "stdout" : a.out);
     return 0;
 }

@@ -17,114 +17,34 @@ typedef struct ix_args {
     int n_files;
     uint32_t bits, k, threads, flags, shards;
     int64_t radius; /* -1: k-NN */
-    int json, mmap, compact, faiss;
+    int json, mmap, compact, faiss, idmap2, raw;
     int32_t mih;         /* --mih[=M]: 0 none, -1 auto, else M tables */
     int32_t search_mode; /* --search-mode: DH_SEARCH_* */
 } ix_args;
 
 static int g_raw; /* --raw: files that are not .npy/.npz are raw packed codes */
 
-/* ---- usage ---- */
-
 static const char *const SUBS[] = {"build", "add", "remove", "search", "info", "export",
                                     "split", "import"};
-
-static void usage_sub(FILE *fp, const char *sub)
-{
-    if (!strcmp(sub, "build"))
-        fprintf(fp, "usage: dh index build -o OUT.dhi [--bits K] [--ids IDS.npy] [--mih[=M]] "
-                    "CODES...\n"
-                    "  Create an index from code files (ids 0, 1, ... unless --ids).\n"
-                    "  --mih[=M]       also build multi-index hashing tables (M tables, or\n"
-                    "                  'auto' = K / log2 n, the default), saved in the file;\n"
-                    "                  searches stay exact, faster for small k and radius\n"
-                    "  --bits K        code length, 1..4096; needed for raw files and for packed\n"
-                    "                  .npy codes whose K is not 8 x columns, else taken from\n"
-                    "                  the first .npy\n");
-    else if (!strcmp(sub, "add"))
-        fprintf(fp, "usage: dh index add INDEX.dhi [-o OUT.dhi] [--ids IDS.npy] CODES...\n"
-                    "  Append codes (ids continue after the largest id unless --ids) and save\n"
-                    "  atomically over INDEX.dhi (or to OUT.dhi).\n");
-    else if (!strcmp(sub, "remove"))
-        fprintf(fp, "usage: dh index remove INDEX.dhi --ids ID[,ID...]|IDS.npy [-o OUT.dhi]"
-                    " [--compact]\n"
-                    "  Remove rows by id (other ids never change) and save atomically.\n"
-                    "  --compact       drop the removed rows from the file now\n");
-    else if (!strcmp(sub, "search"))
-        fprintf(fp, "usage: dh index search INDEX.dhi --queries Q [-k K | --radius R] [--json]"
-                    " [--mmap]\n"
-                    "  k nearest codes (default k = 10) or all codes within Hamming distance R\n"
-                    "  (inclusive) of every query; ties go to the code added first.\n"
-                    "  Text output: one line 'query rank id distance' per result.\n"
-                    "  --mmap          map the index read-only instead of reading it\n"
-                    "  --search-mode M auto (default), scan or mih: how to use multi-index\n"
-                    "                  tables (results are identical)\n"
-                    "  Under mpirun, INDEX may name one shard per rank with %%d ('db-%%d.dhi')\n"
-                    "  or be one file whose rows r::P rank r keeps; rank 0 prints exactly\n"
-                    "  what the search of the whole index prints (docs/scale.md).\n");
-    else if (!strcmp(sub, "split"))
-        fprintf(fp, "usage: dh index split INDEX.dhi --shards N -o 'OUT-%%d.dhi'\n"
-                    "  Write N shards of consecutive live rows (ids kept) for\n"
-                    "  'mpirun -np N dh index search OUT-%%d.dhi' (docs/scale.md).\n");
-    else if (!strcmp(sub, "info"))
-        fprintf(fp, "usage: dh index info INDEX.dhi [--json]\n"
-                    "  Code length, row counts and tombstones of an index file.\n");
-    else if (!strcmp(sub, "export"))
-        fprintf(fp, "usage: dh index export INDEX.dhi -o OUT.npy [--format F] [--ids-out IDS.npy]\n"
-                    "  Write the live codes as a .npy file. F: float32 (default), float64,\n"
-                    "  int8 (±1 rows), packed (uint8, LSB-first), packbits (numpy.packbits).\n"
-                    "       dh index export INDEX.dhi --faiss -o OUT.bin [--idmap2]\n"
-                    "  Write a FAISS binary index file (faiss.read_index_binary reads it):\n"
-                    "  IndexBinaryFlat, or IndexBinaryIDMap2 when the ids are not 0..n-1.\n");
-    else if (!strcmp(sub, "import"))
-        fprintf(fp, "usage: dh index import --faiss FAISS.bin -o OUT.dhi\n"
-                    "  Read a FAISS binary index file (IndexBinaryFlat or IndexBinaryIDMap/\n"
-                    "  IDMap2 around one, as faiss.write_index_binary writes them) into a\n"
-                    "  libdh index: same codes (both LSB-first), same ids.\n");
-    fprintf(fp, "common options:\n"
-                "  --bitorder big|little  bit order of uint8 .npy / raw files (default little:\n"
-                "                  bit j = bit j%%8 of byte j/8; big = numpy.packbits)\n"
-                "  --threads N     threads (default: all cores)\n"
-                "  --isa NAME      force scalar, avx2, avx512bw or avx512vpopcnt kernels\n"
-                "  -h, --help      this text\n"
-                "  --raw           files that are not .npy/.npz are raw packed codes (with --bits)\n"
-                "code files: .npy ±1 rows (float32/float64/int8), bool rows, or packed uint8\n"
-                "rows; a .npz archive with one array, or ARCHIVE.npz:NAME for one of several;\n"
-                "anything else only with --raw (a raw file of packed codes, needs --bits).\n");
-}
+static const char *g_sub = "build"; /* for usage() */
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: dh index <build|add|remove|search|info|export|import|split> [options]\n"
-                "'dh index <subcommand> --help' describes each.\n");
+    dh_cli_index_usage(fp, g_sub);
 }
 
 /* ---- argument parsing ---- */
 
 static int parse_u32(const char *flag, const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (!*s || *end || errno || s[0] == '-' || v < lo || v > hi)
-        return dh_cli_usage_error(CMD, "%s: '%s' is not an integer in %u..%u", flag, s, lo, hi);
-    *out = (uint32_t)v;
-    return 0;
+    return dh_cli_u32(CMD, flag, s, lo, hi, out);
 }
 
-static int set_value(ix_args *a, const char *f, const char *v)
+/* The options with their own parsing (--radius, --bitorder, --search-mode, --mih[=M]). */
+static int on_option(void *user, const char *f, const char *v)
 {
-    if (!strcmp(f, "-o") || !strcmp(f, "--out")) a->out = v;
-    else if (!strcmp(f, "--queries")) a->queries = v;
-    else if (!strcmp(f, "--ids")) a->ids = v;
-    else if (!strcmp(f, "--ids-out")) a->ids_out = v;
-    else if (!strcmp(f, "--format")) a->format = v;
-    else if (!strcmp(f, "--isa")) a->isa = v;
-    else if (!strcmp(f, "--bits")) return parse_u32(f, v, 1, DH_MAX_BITS, &a->bits);
-    else if (!strcmp(f, "-k") || !strcmp(f, "--k")) return parse_u32(f, v, 1, 1u << 30, &a->k);
-    else if (!strcmp(f, "--threads")) return parse_u32(f, v, 0, 4096, &a->threads);
-    else if (!strcmp(f, "--shards")) return parse_u32(f, v, 1, 65536, &a->shards);
-    else if (!strcmp(f, "--radius")) {
+    ix_args *a = user;
+    if (!strcmp(f, "--radius")) {
         uint32_t r;
         if (parse_u32(f, v, 0, 4096, &r)) return DH_EXIT_USAGE;
         a->radius = r;
@@ -140,7 +60,12 @@ static int set_value(ix_args *a, const char *f, const char *v)
                 return 0;
             }
         return dh_cli_usage_error(CMD, "--search-mode: '%s' is not auto, scan or mih", v);
-    } else return dh_cli_usage_error(CMD, "unknown option '%s' for 'dh index %s'", f, a->sub);
+    } else { /* --mih[=M] */
+        uint32_t m = 0;
+        if (!v || !strcmp(v, "auto")) a->mih = DH_MIH_AUTO;
+        else if (parse_u32("--mih", v, 1, 256, &m)) return DH_EXIT_USAGE;
+        else a->mih = (int32_t)m;
+    }
     return 0;
 }
 
@@ -149,30 +74,44 @@ static int parse_args(int argc, char **argv, ix_args *a)
     memset(a, 0, sizeof *a);
     a->sub = argv[0];
     a->radius = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (f[0] != '-' || !f[1]) {
-            if (a->n_files == (int)(sizeof a->files / sizeof a->files[0]))
-                return dh_cli_usage_error(CMD, "too many files");
-            a->files[a->n_files++] = f;
-        } else if (!strcmp(f, "--json")) a->json = 1;
-        else if (!strcmp(f, "--mmap")) a->mmap = 1;
-        else if (!strcmp(f, "--compact")) a->compact = 1;
-        else if (!strcmp(f, "--faiss")) a->faiss = 1;
-        else if (!strcmp(f, "--raw")) g_raw = 1;
-        else if (!strcmp(f, "--idmap2")) a->faiss |= 2;
-        else if (!strncmp(f, "--mih", 5) && (f[5] == '\0' || f[5] == '=')) {
-            uint32_t m = 0;
-            if (f[5] == '\0' || !strcmp(f + 6, "auto")) a->mih = DH_MIH_AUTO;
-            else if (parse_u32("--mih", f + 6, 1, 256, &m)) return DH_EXIT_USAGE;
-            else a->mih = (int32_t)m;
-        }
-        else if (i + 1 >= argc) {
-            if (!strcmp(f, "-o") || !strncmp(f, "--", 2) || !strcmp(f, "-k"))
-                return dh_cli_usage_error(CMD, "option '%s' needs a value", f);
-            return dh_cli_usage_error(CMD, "unknown option '%s'", f);
-        } else if (set_value(a, f, argv[++i]) != 0) return DH_EXIT_USAGE;
+    const dh_cli_opt opts[] = {
+        {"out", 'o', DH_CLI_STR, &a->out, 0, 0},
+        {"queries", 0, DH_CLI_STR, &a->queries, 0, 0},
+        {"ids", 0, DH_CLI_STR, &a->ids, 0, 0},
+        {"ids-out", 0, DH_CLI_STR, &a->ids_out, 0, 0},
+        {"format", 0, DH_CLI_STR, &a->format, 0, 0},
+        {"isa", 0, DH_CLI_STR, &a->isa, 0, 0},
+        {"bits", 0, DH_CLI_U32, &a->bits, 1, DH_MAX_BITS},
+        {"k", 'k', DH_CLI_U32, &a->k, 1, 1u << 30},
+        {"threads", 0, DH_CLI_U32, &a->threads, 0, 4096},
+        {"shards", 0, DH_CLI_U32, &a->shards, 1, 65536},
+        {"radius", 0, DH_CLI_CALL, NULL, 0, 0},
+        {"bitorder", 0, DH_CLI_CALL, NULL, 0, 0},
+        {"search-mode", 0, DH_CLI_CALL, NULL, 0, 0},
+        {"mih", 0, DH_CLI_CALL_OPTARG, NULL, 0, 0},
+        {"json", 0, DH_CLI_SET, &a->json, 0, 0},
+        {"mmap", 0, DH_CLI_SET, &a->mmap, 0, 0},
+        {"compact", 0, DH_CLI_SET, &a->compact, 0, 0},
+        {"faiss", 0, DH_CLI_SET, &a->faiss, 0, 0},
+        {"idmap2", 0, DH_CLI_SET, &a->idmap2, 0, 0},
+        {"raw", 0, DH_CLI_SET, &a->raw, 0, 0}};
+    const dh_cli_spec spec = {CMD, usage, opts, sizeof opts / sizeof opts[0], on_option};
+    int first = argc, rc = dh_cli_parse(&spec, argc, argv, a, &first);
+    if (rc) return rc;
+    g_raw = a->raw;
+    for (int i = first; i < argc; i++) {
+        if (a->n_files == (int)(sizeof a->files / sizeof a->files[0]))
+            return dh_cli_usage_error(CMD, "too many files");
+        a->files[a->n_files++] = argv[i];
     }
+    /* '-': one input from stdin (a code file, the index, --queries or --ids), -o to stdout */
+    for (int i = 0; i < a->n_files; i++)
+        if ((rc = dh_cli_stdin_path(CMD, "a file operand", &a->files[i]))) return rc;
+    if ((rc = dh_cli_stdin_path(CMD, "--queries", &a->queries)) ||
+        (rc = dh_cli_stdin_path(CMD, "--ids", &a->ids)) ||
+        (rc = dh_cli_stdout_path(CMD, "-o", &a->out)) ||
+        (rc = dh_cli_stdout_path(CMD, "--ids-out", &a->ids_out)))
+        return rc;
     if (a->threads) dh_set_num_threads(a->threads);
     if (a->isa) {
         for (int32_t i = DH_ISA_SCALAR; i <= DH_ISA_AVX512VPOPCNT; i++)
@@ -315,6 +254,8 @@ static int add_files(dh_index *ix, const ix_args *a, int first, const int64_t *i
                      size_t n_ids)
 {
     size_t used = 0;
+    dh_cli_progress p;
+    dh_cli_progress_start(&p, CMD, "files", (size_t)(a->n_files - first));
     for (int f = first; f < a->n_files; f++) {
         uint32_t bits = dh_index_n_bits(ix);
         uint8_t *codes = NULL;
@@ -331,7 +272,9 @@ static int add_files(dh_index *ix, const ix_args *a, int first, const int64_t *i
         free(codes);
         if (st != DH_OK) return dh_cli_fail(CMD, st);
         used += ids ? n : 0;
+        dh_cli_progress_update(&p, (size_t)(f - first + 1));
     }
+    if (p.shown) fprintf(stderr, "\r\033[K"); /* the outcome is printed by the caller */
     if (ids && used != n_ids) {
         fprintf(stderr, "dh %s: --ids has %zu ids for %zu codes\n", CMD, n_ids, used);
         return DH_EXIT_FAIL;
@@ -382,7 +325,9 @@ static int cmd_build_add(const ix_args *a, int build)
     }
     const char *dst = build ? a->out : (a->out ? a->out : a->files[0]);
     if (!rc) rc = save_or_fail(ix, dst);
-    if (!rc) printf("%s: %zu codes of %u bits\n", dst, dh_index_count(ix), dh_index_n_bits(ix));
+    if (!rc)
+        fprintf(dh_cli_report(), "%s: %zu codes of %u bits\n", dh_cli_stdout_taken() ? "stdout" : dst,
+                dh_index_count(ix), dh_index_n_bits(ix));
     free(ids);
     dh_index_free(ix);
     return rc;
@@ -401,7 +346,7 @@ static int cmd_remove(const ix_args *a)
     if (st == DH_OK) st = dh_index_remove_ids(ix, ids, n_ids, &removed);
     if (st == DH_OK && a->compact) st = dh_index_compact(ix);
     rc = st == DH_OK ? save_or_fail(ix, a->out ? a->out : a->files[0]) : dh_cli_fail(CMD, st);
-    if (!rc) printf("removed %zu rows; %zu remain\n", removed, dh_index_count(ix));
+    if (!rc) fprintf(dh_cli_report(), "removed %zu rows; %zu remain\n", removed, dh_index_count(ix));
     free(ids);
     dh_index_free(ix);
     return rc;
@@ -423,7 +368,62 @@ static void print_row(const ix_args *a, size_t q, const int64_t *ids, const int3
     printf("]}%s\n", last ? "" : ",");
 }
 
-/* One index, or (under mpirun) this rank's shard of one: `shard` non-NULL. */
+/* This rank's shard under mpirun (`shard` non-NULL): one collective call for all queries. */
+static dh_status search_shard(const ix_args *a, void *shard, const uint8_t *q, size_t nq)
+{
+    dh_status st;
+    if (a->radius >= 0) {
+        dh_range_result *res = NULL;
+        st = dh_cli_mpi_range(shard, q, nq, (uint32_t)a->radius, &res);
+        const size_t *lims = dh_range_result_lims(res);
+        for (size_t i = 0; st == DH_OK && i < nq; i++)
+            print_row(a, i, dh_range_result_ids(res) + lims[i],
+                      dh_range_result_distances(res) + lims[i], lims[i + 1] - lims[i], i + 1 == nq);
+        dh_range_result_free(res);
+        return st;
+    }
+    int32_t *D = malloc(nq * a->k * sizeof *D + 4);
+    int64_t *I = malloc(nq * a->k * sizeof *I + 8);
+    st = !D || !I ? DH_E_NO_MEMORY : dh_cli_mpi_search(shard, q, nq, a->k, D, I);
+    for (size_t i = 0; st == DH_OK && i < nq; i++)
+        print_row(a, i, I + i * a->k, D + i * a->k, a->k, i + 1 == nq);
+    free(D);
+    free(I);
+    return st;
+}
+
+/* One index: the queries in chunks, printed as they come, with the progress line. */
+static dh_status search_chunks(const ix_args *a, const dh_index *ix, const uint8_t *q, size_t nq,
+                               dh_cli_progress *p)
+{
+    const size_t chunk = 4096, cb = dh_code_bytes(dh_index_n_bits(ix));
+    const size_t kc = a->radius >= 0 ? 1 : (size_t)a->k * (nq < chunk ? nq : chunk);
+    int32_t *D = malloc(kc * sizeof *D + 4);
+    int64_t *I = malloc(kc * sizeof *I + 8);
+    dh_status st = !D || !I ? DH_E_NO_MEMORY : DH_OK;
+    for (size_t at = 0; st == DH_OK && at < nq; at += chunk) {
+        size_t c = nq - at < chunk ? nq - at : chunk;
+        if (a->radius >= 0) {
+            dh_range_result *res = NULL;
+            st = dh_index_range_search(ix, q + at * cb, c, (uint32_t)a->radius, &res);
+            const size_t *lims = dh_range_result_lims(res);
+            for (size_t i = 0; st == DH_OK && i < c; i++)
+                print_row(a, at + i, dh_range_result_ids(res) + lims[i],
+                          dh_range_result_distances(res) + lims[i], lims[i + 1] - lims[i],
+                          at + i + 1 == nq);
+            dh_range_result_free(res);
+        } else {
+            st = dh_index_search(ix, q + at * cb, c, a->k, D, I);
+            for (size_t i = 0; st == DH_OK && i < c; i++)
+                print_row(a, at + i, I + i * a->k, D + i * a->k, a->k, at + i + 1 == nq);
+        }
+        dh_cli_progress_update(p, at + c);
+    }
+    free(D);
+    free(I);
+    return st;
+}
+
 static dh_status run_search(const ix_args *a, const dh_index *ix, void *shard, uint32_t bits,
                             const uint8_t *q, size_t nq)
 {
@@ -432,28 +432,14 @@ static dh_status run_search(const ix_args *a, const dh_index *ix, void *shard, u
                a->radius >= 0 ? "radius" : "k",
                a->radius >= 0 ? (long long)a->radius : (long long)a->k);
     else printf("# query rank id distance\n");
-    dh_status st;
-    if (a->radius >= 0) {
-        dh_range_result *res = NULL;
-        st = shard ? dh_cli_mpi_range(shard, q, nq, (uint32_t)a->radius, &res)
-                   : dh_index_range_search(ix, q, nq, (uint32_t)a->radius, &res);
-        const size_t *lims = dh_range_result_lims(res);
-        for (size_t i = 0; st == DH_OK && i < nq; i++)
-            print_row(a, i, dh_range_result_ids(res) + lims[i],
-                      dh_range_result_distances(res) + lims[i], lims[i + 1] - lims[i], i + 1 == nq);
-        dh_range_result_free(res);
-    } else {
-        int32_t *D = malloc(nq * a->k * sizeof *D + 4);
-        int64_t *I = malloc(nq * a->k * sizeof *I + 8);
-        st = !D || !I ? DH_E_NO_MEMORY
-             : shard  ? dh_cli_mpi_search(shard, q, nq, a->k, D, I)
-                      : dh_index_search(ix, q, nq, a->k, D, I);
-        for (size_t i = 0; st == DH_OK && i < nq; i++)
-            print_row(a, i, I + i * a->k, D + i * a->k, a->k, i + 1 == nq);
-        free(D);
-        free(I);
-    }
+    dh_cli_progress p;
+    dh_cli_progress_start(&p, CMD, "queries", nq);
+    dh_status st = shard ? search_shard(a, shard, q, nq) : search_chunks(a, ix, q, nq, &p);
     if (a->json && st == DH_OK) printf("]}\n");
+    double dt = dh_cli_progress_elapsed(&p);
+    if (st == DH_OK && dh_cli_mpi_rank() == 0)
+        dh_cli_progress_done(&p, "%zu queries in %.2f s (%.0f queries/s)", nq, dt,
+                             dt > 0 ? (double)nq / dt : 0.0);
     return st;
 }
 
@@ -530,7 +516,7 @@ static int cmd_info(const ix_args *a)
 
 static int cmd_import(const ix_args *a)
 {
-    if (!(a->faiss & 1) || a->n_files != 1 || !a->out)
+    if (!a->faiss || a->n_files != 1 || !a->out)
         return dh_cli_usage_error(CMD, "import needs --faiss FAISS.bin and -o OUT.dhi");
     dh_index *ix = NULL;
     dh_status st = dh_index_import_faiss(a->files[0], &ix);
@@ -544,12 +530,12 @@ static int cmd_import(const ix_args *a)
 
 static int cmd_export(const ix_args *a)
 {
-    if (a->faiss) {
+    if (a->faiss || a->idmap2) {
         if (a->n_files != 1 || !a->out)
             return dh_cli_usage_error(CMD, "export --faiss needs INDEX.dhi and -o OUT.bin");
         dh_index *ix = NULL;
         dh_status st = dh_index_load(a->files[0], &ix);
-        if (st == DH_OK) st = dh_index_export_faiss(ix, a->out, (a->faiss & 2) ? DH_FAISS_IDMAP2 : 0);
+        if (st == DH_OK) st = dh_index_export_faiss(ix, a->out, a->idmap2 ? DH_FAISS_IDMAP2 : 0);
         dh_index_free(ix);
         return st == DH_OK ? 0 : dh_cli_fail(CMD, st);
     }
@@ -570,7 +556,7 @@ static int cmd_export(const ix_args *a)
 int dh_cmd_index(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        usage(argc < 2 ? stderr : stdout);
+        dh_cli_index_usage(argc < 2 ? stderr : stdout, NULL);
         return argc < 2 ? DH_EXIT_USAGE : DH_EXIT_OK;
     }
     const char *sub = argv[1];
@@ -578,16 +564,13 @@ int dh_cmd_index(int argc, char **argv)
     for (size_t i = 0; i < sizeof SUBS / sizeof SUBS[0]; i++) known |= !strcmp(sub, SUBS[i]);
     if (!known) {
         fprintf(stderr, "dh index: unknown subcommand '%s'\n", sub);
-        usage(stderr);
+        dh_cli_index_usage(stderr, NULL);
         return DH_EXIT_USAGE;
     }
-    if (dh_cli_wants_help(argc - 1, argv + 1)) {
-        usage_sub(stdout, sub);
-        return DH_EXIT_OK;
-    }
+    g_sub = sub;
     ix_args a;
     int rc = parse_args(argc - 1, argv + 1, &a);
-    if (rc) return rc;
+    if (rc) return rc == DH_CLI_HELP ? DH_EXIT_OK : rc;
     if (!strcmp(sub, "build")) return cmd_build_add(&a, 1);
     if (!strcmp(sub, "add")) return cmd_build_add(&a, 0);
     if (!strcmp(sub, "remove")) return cmd_remove(&a);

@@ -14,7 +14,8 @@ static void usage(FILE *fp)
 {
     fprintf(fp, "usage: dh info FILE...\n"
                 "  Describe libdh files: code indexes (.dhi), models and checkpoints\n"
-                "  (safetensors) and .npy arrays. Exit code 1 if a file is malformed.\n");
+                "  (safetensors) and .npy arrays. Exit code 1 if a file is malformed.\n"
+                "  FILE '-' is read from stdin (once).\n");
 }
 
 static const char *head_name(int32_t t)
@@ -104,13 +105,17 @@ static int info_one(const char *path)
 
 int dh_cmd_info(int argc, char **argv)
 {
-    if (dh_cli_wants_help(argc, argv) || argc < 2) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? DH_EXIT_USAGE : 0;
+    const dh_cli_spec spec = {CMD, usage, NULL, 0, NULL};
+    int first = argc, rc = dh_cli_parse(&spec, argc, argv, NULL, &first);
+    if (rc) return rc == DH_CLI_HELP ? DH_EXIT_OK : rc;
+    if (first >= argc) {
+        usage(stderr);
+        return DH_EXIT_USAGE;
     }
-    int rc = 0;
-    for (int i = 1; i < argc; i++) {
-        int r = info_one(argv[i]);
+    for (int i = first; i < argc; i++) {
+        const char *path = argv[i];
+        int r = dh_cli_stdin_path(CMD, "FILE", &path);
+        if (!r) r = info_one(path);
         if (r && !rc) rc = r;
     }
     return rc;

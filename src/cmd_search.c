@@ -16,7 +16,8 @@ typedef struct search_args {
     const char *index, *model, *data, *split;
     const char *images[256];
     int n_images;
-    uint32_t k, json, threads, size;
+    uint32_t k, threads, size;
+    int json;
 } search_args;
 
 static void usage(FILE *fp)
@@ -29,11 +30,23 @@ static void usage(FILE *fp)
         "                     input); repeat for more\n"
         "  --data SPEC        every sample of a data set (see 'dh train --help');\n"
         "                     --split train|test (default test)\n"
-        "  -k K               results per query (default 10)\n"
+        "  -k, --k K          results per query (default 10)\n"
         "  --json             JSON output: {\"k\", \"n_bits\", \"results\": [{\"query\", \"ids\",\n"
         "                     \"distances\"}, ...]} (as 'dh index search --json')\n"
         "  --threads N        threads (default: all cores)\n"
+        "  -q, --quiet        no progress or summary line (stderr)\n"
+        "  -h, --help         this text\n"
+        "  any one of --index, --model and --image may be '-' (read from stdin)\n"
         "text output: one line 'query rank id distance' per result.\n");
+}
+
+static int on_option(void *user, const char *flag, const char *v)
+{
+    search_args *a = user;
+    (void)flag;
+    if (a->n_images == 256) return dh_cli_usage_error(CMD, "at most 256 --image");
+    a->images[a->n_images++] = v;
+    return 0;
 }
 
 static int parse(int argc, char **argv, search_args *a)
@@ -41,29 +54,26 @@ static int parse(int argc, char **argv, search_args *a)
     memset(a, 0, sizeof *a);
     a->k = 10;
     a->split = "test";
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        int r = 0, e = 0;
-        if (!strcmp(argv[i], "--json")) a->json = 1;
-        else if ((r = dh_cli_flag(argc, argv, &i, "--index", &a->index)) ||
-                 (r = dh_cli_flag(argc, argv, &i, "--model", &a->model)) ||
-                 (r = dh_cli_flag(argc, argv, &i, "--data", &a->data)) ||
-                 (r = dh_cli_flag(argc, argv, &i, "--split", &a->split)))
-            e = r < 0;
-        else if ((r = dh_cli_flag(argc, argv, &i, "--image", &v))) {
-            if (r > 0 && a->n_images == 256) return dh_cli_usage_error(CMD, "at most 256 --image");
-            if (r > 0) a->images[a->n_images++] = v;
-            e = r < 0;
-        } else if ((r = dh_cli_flag(argc, argv, &i, "-k", &v)))
-            e = r < 0 || dh_cli_u32(CMD, "-k", v, 1, 1000000, &a->k);
-        else if ((r = dh_cli_flag(argc, argv, &i, "--threads", &v)))
-            e = r < 0 || dh_cli_u32(CMD, "--threads", v, 1, 4096, &a->threads);
-        else return dh_cli_usage_error(CMD, "unknown option '%s'", argv[i]);
-        if (e) return r < 0 ? dh_cli_usage_error(CMD, "%s needs a value", argv[i]) : DH_EXIT_USAGE;
-    }
+    const dh_cli_opt opts[] = {
+        {"index", 0, DH_CLI_STR, &a->index, 0, 0},
+        {"model", 0, DH_CLI_STR, &a->model, 0, 0},
+        {"data", 0, DH_CLI_STR, &a->data, 0, 0},
+        {"split", 0, DH_CLI_STR, &a->split, 0, 0},
+        {"image", 0, DH_CLI_CALL, NULL, 0, 0},
+        {"k", 'k', DH_CLI_U32, &a->k, 1, 1000000},
+        {"json", 0, DH_CLI_SET, &a->json, 0, 0},
+        {"threads", 0, DH_CLI_U32, &a->threads, 1, 4096}};
+    const dh_cli_spec spec = {CMD, usage, opts, sizeof opts / sizeof opts[0], on_option};
+    int rc = dh_cli_parse(&spec, argc, argv, a, NULL);
+    if (rc) return rc;
     if (!a->index || !a->model) return dh_cli_usage_error(CMD, "--index and --model are required");
     if (!a->n_images == !a->data)
         return dh_cli_usage_error(CMD, "give either --image files or --data");
+    if ((rc = dh_cli_stdin_path(CMD, "--index", &a->index)) ||
+        (rc = dh_cli_stdin_path(CMD, "--model", &a->model)))
+        return rc;
+    for (int i = 0; i < a->n_images; i++)
+        if ((rc = dh_cli_stdin_path(CMD, "--image", &a->images[i]))) return rc;
     return 0;
 }
 
@@ -122,6 +132,30 @@ static void print_results(const search_args *a, uint32_t K, size_t nq, const int
     if (a->json) printf("\n]}\n");
 }
 
+/* --data queries: encoded and searched in chunks, with the progress line between. */
+static dh_status search_data(const search_args *a, dh_index *ix, dh_model *m,
+                             const dh_dataset *ds, uint8_t *codes, int32_t *dist, int64_t *ids,
+                             dh_cli_progress *p)
+{
+    const size_t nq = dh_dataset_count(ds), chunk = 2048, cb = dh_code_bytes(dh_model_n_bits(m));
+    int64_t *idx = malloc(chunk * sizeof *idx);
+    if (!idx) return DH_E_NO_MEMORY;
+    dh_status st = DH_OK;
+    for (size_t at = 0; st == DH_OK && at < nq; at += chunk) {
+        size_t c = nq - at < chunk ? nq - at : chunk;
+        for (size_t r = 0; r < c; r++) idx[r] = (int64_t)(at + r);
+        dh_dataset *sub = NULL;
+        st = dh_dataset_subset(ds, idx, c, &sub);
+        if (st == DH_OK) st = dh_model_encode_dataset(m, sub, codes + at * cb, NULL);
+        dh_dataset_free(sub);
+        if (st == DH_OK)
+            st = dh_index_search(ix, codes + at * cb, c, a->k, dist + at * a->k, ids + at * a->k);
+        dh_cli_progress_update(p, at + c);
+    }
+    free(idx);
+    return st;
+}
+
 static int run(const search_args *a, dh_index *ix, dh_model *m, dh_dataset **ds)
 {
     uint32_t K = dh_model_n_bits(m);
@@ -138,12 +172,19 @@ static int run(const search_args *a, dh_index *ix, dh_model *m, dh_dataset **ds)
     int32_t *dist = malloc(nq * a->k * sizeof(int32_t) + 1);
     int64_t *ids = malloc(nq * a->k * sizeof(int64_t) + 1);
     dh_status st = DH_OK;
+    dh_cli_progress p;
+    dh_cli_progress_start(&p, CMD, "queries", nq);
     if (!codes || !dist || !ids) rc = DH_EXIT_FAIL;
-    else if (a->data) st = dh_model_encode_dataset(m, *ds, codes, NULL);
-    else rc = encode_images(a, m, codes);
-    if (!rc && st == DH_OK) st = dh_index_search(ix, codes, nq, a->k, dist, ids);
+    else if (a->data) st = search_data(a, ix, m, *ds, codes, dist, ids, &p);
+    else if (!(rc = encode_images(a, m, codes))) st = dh_index_search(ix, codes, nq, a->k, dist, ids);
     if (!rc && st != DH_OK) rc = dh_cli_fail(CMD, st);
     if (!rc) print_results(a, K, nq, dist, ids);
+    if (!rc) {
+        double dt = dh_cli_progress_elapsed(&p);
+        dh_cli_progress_done(&p, "%zu queries, k = %u, against %zu codes in %.2f s (%.0f "
+                             "queries/s)", nq, a->k, dh_index_count(ix), dt,
+                             dt > 0 ? (double)nq / dt : 0.0);
+    }
     free(codes);
     free(dist);
     free(ids);
@@ -152,13 +193,9 @@ static int run(const search_args *a, dh_index *ix, dh_model *m, dh_dataset **ds)
 
 int dh_cmd_search(int argc, char **argv)
 {
-    if (dh_cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     search_args a;
     int rc = parse(argc, argv, &a);
-    if (rc) return rc;
+    if (rc) return rc == DH_CLI_HELP ? DH_EXIT_OK : rc;
     if (a.threads) dh_set_num_threads(a.threads);
     dh_index *ix = NULL;
     dh_model *m = NULL;

@@ -60,26 +60,59 @@ int dh_cli_wants_help(int argc, char **argv)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: dh <command> [options]   (libdh %s)\n\ncommands:\n", dh_version_string());
+    fprintf(fp, "usage: dh [-V|--version] <command> [options]   (libdh %s)\n\ncommands:\n",
+            dh_version_string());
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(fp, "  %-8s %s\n", commands[i].name, commands[i].summary);
-    fprintf(fp, "\n'dh <command> --help' describes each command.\n"
+    fprintf(fp, "\n'dh help <command>' or 'dh <command> --help' describes each command.\n"
+                "every command: --opt=value or --opt value, bundled short options (-qk5),\n"
+                "  '--' ends the options, '-' is stdin/stdout where a file is read or written,\n"
+                "  -q/--quiet (errors only), -v/--verbose (more detail), -h/--help; progress\n"
+                "  lines with ETA on a terminal (stderr), one summary line otherwise\n"
                 "exit codes: 0 ok, 1 failure, 2 usage error, 3 file not found/unreadable\n");
+}
+
+static dh_cli_fn find(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(name, commands[i].name)) return commands[i].fn;
+    return NULL;
+}
+
+/* `dh help CMD [SUB]`: exactly what `dh CMD [SUB] --help` prints. */
+static int help(int argc, char **argv)
+{
+    if (argc < 3) {
+        usage(stdout);
+        return DH_EXIT_OK;
+    }
+    dh_cli_fn fn = find(argv[2]);
+    if (!fn) {
+        fprintf(stderr, "dh help: unknown command '%s'\n", argv[2]);
+        usage(stderr);
+        return DH_EXIT_USAGE;
+    }
+    char *args[8];
+    int n = 0;
+    for (int i = 2; i < argc && n < 6; i++) args[n++] = argv[i];
+    args[n++] = (char *)"--help";
+    args[n] = NULL;
+    return fn(n, args);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-        !strcmp(argv[1], "help")) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? DH_EXIT_USAGE : DH_EXIT_OK;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (!strcmp(argv[1], "help")) return help(argc, argv);
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         printf("dh %s\n", dh_version_string());
         return DH_EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    dh_cli_fn fn = find(argv[1]);
+    if (fn) return dh_cli_stdio_finish(fn(argc - 1, argv + 1));
     fprintf(stderr, "dh: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return DH_EXIT_USAGE;
