@@ -629,8 +629,9 @@ enum {
     DH_AUG_FLIP = 1 << 3,         /* horizontal flip with probability flip_prob */
     DH_AUG_COLOR_JITTER = 1 << 4, /* brightness, contrast, saturation factors in [1-x, 1+x] */
     DH_AUG_GRAYSCALE = 1 << 5,    /* to grey (3 equal channels) with probability grayscale_prob */
-    DH_AUG_BLUR = 1 << 6          /* Since 1.2: with probability 1/2, a 3x3 Gaussian blur with
-                                     sigma ~ U(0.1, 2) (torchvision GaussianBlur(3), reflect) */
+    DH_AUG_BLUR = 1 << 6          /* Since 1.2: with probability blur_prob (default 1/2), a 3x3
+                                     Gaussian blur with sigma ~ U(0.1, 2) (torchvision
+                                     GaussianBlur(3), reflect) */
 };
 
 /** Options of dh_loader_create. */
@@ -659,10 +660,18 @@ typedef struct dh_loader_options {
     float resize_ratio;     /* DH_AUG_CENTER_CROP crop/shorter side; default 0.875 (224 of 256) */
     float mean[4];          /* per channel, on pixel/255; default 0 */
     float std[4];           /* per channel; default 1 */
+    float blur_prob;        /* DH_AUG_BLUR probability in [0, 1]; default 0.5. Since: 1.3 */
 } dh_loader_options;
 
 /** Fill `opts` with the defaults above. Since: 1.0 */
 DH_API void dh_loader_options_init(dh_loader_options *opts);
+
+/** The size-aware DH_AUG_RANDOM_CROP padding the trainer's recipes use for a
+ *  height x width model input: 2 * floor(min(height, width) / 16) pixels (2 at 28,
+ *  4 at 32, 8 at 64; the loader's own default stays 4). Inputs of at least
+ *  DH_RECIPE_RESIZED_CROP_MIN pixels (224-class) get a random resized crop instead
+ *  (docs/recipes.md). Thread-safety: pure. Since: 1.3 */
+DH_API int32_t dh_crop_padding_default(uint32_t height, uint32_t width);
 
 /** Shuffled mini-batches over a dataset (opaque). Batches are deterministic for
  *  a seed: epoch e's order is a permutation drawn from (seed, e), and sample i's
@@ -1460,11 +1469,40 @@ typedef struct dh_loss_options {
                               see dh_class_balanced_weights */
 } dh_loss_options;
 
-/** A method's recommended optimiser settings (dh_loss_get_recipe), from the
- *  reference implementation named in docs/methods.md. */
+/** Recipe settings (dh_loss_recipe.setting, dh_trainer_options.recipe_setting).
+ *  Since: 1.3 */
+enum {
+    DH_RECIPE_AUTO = -1,      /* trainer: from the model's encoder (alexnet and resnet18
+                                 with the ImageNet stem: pretrained; others: scratch) */
+    DH_RECIPE_SCRATCH = 0,    /* small encoders trained from scratch (smallcnn, mlp,
+                                 resnet18-cifar) */
+    DH_RECIPE_PRETRAINED = 1, /* pretrained ImageNet backbones (--backbone); the papers'
+                                 recipes */
+    DH_RECIPE_ANY = 2         /* a table row that serves both settings */
+};
+
+/** Inputs with min(height, width) >= this many pixels (224-class) use a random resized
+ *  crop (area scale 0.08..1, aspect 3/4..4/3, torchvision's defaults) where a recipe
+ *  asks for a crop; smaller inputs a zero-padded random crop of
+ *  dh_crop_padding_default pixels. Since: 1.3 */
+#define DH_RECIPE_RESIZED_CROP_MIN 128
+
+/** Which tensors weight decay touches (dh_loss_recipe.decay_scope,
+ *  dh_trainer_options.decay_scope). Since: 1.3 */
+enum {
+    DH_DECAY_ALL = 0,    /* every tensor, as a plain PyTorch optimizer over
+                            model.parameters() */
+    DH_DECAY_WEIGHTS = 1 /* weights only: no decay on biases and normalisation layers */
+};
+
+/** A method's training recipe: one row of libdh's recipe table (lib/loss/recipe.c,
+ *  docs/recipes.md), selected by method x setting x variant (dh_loss_recipe_lookup).
+ *  dh_loss_get_recipe returns the method's pretrained default (the papers' values,
+ *  docs/methods.md). Fields after epochs are Since 1.3 and filled only when
+ *  struct_size covers them. */
 typedef struct dh_loss_recipe {
     size_t struct_size;       /* set by the caller to sizeof(dh_loss_recipe) */
-    const char *optimizer;    /* static: "sgd", "sgd-nesterov", "adam", "rmsprop" */
+    const char *optimizer;    /* static: "sgd", "sgd-nesterov", "adam", "adamw", "rmsprop" */
     double lr;                /* learning rate of the hash head */
     double momentum;          /* SGD momentum (0 for adaptive optimisers) */
     double weight_decay;
@@ -1472,6 +1510,29 @@ typedef struct dh_loss_recipe {
     double param_lr_mult;     /* multiplier for the loss's own parameters' lr */
     uint32_t batch_size;
     uint32_t epochs;
+    /* Since: 1.3 */
+    const char *method;       /* static: the method's name */
+    const char *variant;      /* static: "default", "reference", "paper", or the method's
+                                 own (e.g. hashnet "dhp") */
+    const char *source;       /* static: where the values come from, one line */
+    int32_t setting;          /* DH_RECIPE_SCRATCH, _PRETRAINED, or _ANY (table rows) */
+    int32_t schedule;         /* DH_SCHED_* over epochs (the trainer ticks once per epoch) */
+    double lr_min_ratio;      /* DH_SCHED_COSINE floor as a fraction of lr (0: to zero) */
+    uint32_t warmup_epochs;   /* linear warm-up epochs */
+    uint32_t augment;         /* DH_AUG_* of training batches; a lookup with an input size
+                                 >= DH_RECIPE_RESIZED_CROP_MIN turns DH_AUG_RANDOM_CROP into
+                                 DH_AUG_RESIZED_CROP */
+    int32_t crop_padding;     /* DH_AUG_RANDOM_CROP padding in pixels; -1: size-aware
+                                 (dh_crop_padding_default; a lookup with an input size
+                                 resolves it) */
+    int32_t decay_scope;      /* DH_DECAY_* */
+    double quant_weight;      /* method constants where the literature disagrees (DPSH
+                                 lambda, CSQ lambda, DSH alpha); NaN: the method's
+                                 built-in default (dh_loss_options_apply_recipe) */
+    double scale;             /* HashNet alpha (10/K official, 0.1 DeepHash-pytorch); NaN */
+    double margin;            /* DSH m (2K), ...; NaN: built-in */
+    int32_t loss_variant;     /* dh_loss_options.variant; -1: built-in */
+    int32_t loss_schedule;    /* dh_loss_options.schedule (HashNet beta); -1: built-in */
 } dh_loss_recipe;
 
 /** Fill `opts` with struct_size and "method default" markers; n_bits and n_classes
@@ -1494,11 +1555,13 @@ enum {
                                       is the vocabulary size (dh_loss_method_tag_flags) */
 };
 
-/** DH_LOSS_FLAG_* of a method by name (case-insensitive); 0 for supervised and
- *  unknown methods. Thread-safety: pure. Since: 1.2 */
+/** DH_LOSS_FLAG_* of a method by name (case-insensitive): the unsupervised bits, and
+ *  DH_LOSS_FLAG_TAGS for the tag methods (wdht, tagrefine; reported here since 1.3,
+ *  1.2 reported it only through dh_loss_method_tag_flags); 0 for supervised and
+ *  unknown methods (and NULL). Thread-safety: pure. Since: 1.2 */
 DH_API uint32_t dh_loss_method_flags(const char *method);
-/** DH_LOSS_FLAG_TAGS for the tag methods (wdht, tagrefine; case-insensitive), else
- *  0. Thread-safety: pure. Since: 1.2 */
+/** Alias kept for 1.2 callers: dh_loss_method_flags(method) & DH_LOSS_FLAG_TAGS.
+ *  Thread-safety: pure. Since: 1.2 */
 DH_API uint32_t dh_loss_method_tag_flags(const char *method);
 
 /** Create a loss.
@@ -1567,9 +1630,43 @@ DH_API dh_status dh_loss_update_codes(dh_loss *loss, const float *U, const int64
  *  Thread-safety: shared. Since: 1.0 */
 DH_API dh_status dh_loss_head_hint(const dh_loss *loss, int32_t *activation, float *beta);
 
-/** The method's recommended optimiser settings. recipe->struct_size must be set.
+/** The method's recommended optimiser settings: its pretrained default row (the
+ *  papers' values; crop_padding -1 = size-aware). recipe->struct_size must be set.
  *  Returns DH_OK, DH_E_INVALID_ARG. Thread-safety: shared. Since: 1.0 */
 DH_API dh_status dh_loss_get_recipe(const dh_loss *loss, dh_loss_recipe *recipe);
+
+/** Look up a recipe in libdh's table (docs/recipes.md).
+ *  method: name, case-insensitive (dh_loss_method_name). setting: DH_RECIPE_SCRATCH or
+ *  DH_RECIPE_PRETRAINED. variant: NULL or "default" (the shipped default: the
+ *  method x setting row, else the method's "paper" row), "paper" (the papers' /
+ *  official code's values), "reference" (issue 14's PyTorch reference recipe: Adam
+ *  1e-3, cosine per epoch to 0, 20 epochs, batch 128, weight decay 0 except DSH 4e-3
+ *  and OrthoHash 5e-4 on every tensor, random crop + flip; supervised methods), or a
+ *  method's own name (hashnet "dhp"); case-insensitive. A row for the exact setting
+ *  wins over a DH_RECIPE_ANY row. input_size: min(height, width) of the model input,
+ *  or 0 (unknown: crop_padding stays -1 and the augment flags as stored); with a size
+ *  the crop is resolved (DH_RECIPE_RESIZED_CROP_MIN, dh_crop_padding_default).
+ *  recipe->struct_size must be set; out->setting is the setting asked for.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, setting out of range, struct_size unset),
+ *  DH_E_NOT_FOUND (unknown method, or no such variant for it: the message lists the
+ *  method's variants). Thread-safety: pure. Since: 1.3 */
+DH_API dh_status dh_loss_recipe_lookup(const char *method, int32_t setting, const char *variant,
+                                       uint32_t input_size, dh_loss_recipe *recipe);
+
+/** Rows of the recipe table: count, and row i as stored (setting may be
+ *  DH_RECIPE_ANY, crop_padding -1 = size-aware). recipe->struct_size must be set.
+ *  Returns DH_OK, DH_E_INVALID_ARG (NULL, i out of range). Thread-safety: pure.
+ *  Since: 1.3 */
+DH_API size_t dh_loss_recipe_count(void);
+DH_API dh_status dh_loss_recipe_row(size_t i, dh_loss_recipe *recipe);
+
+/** Copy a recipe's method constants (quant_weight, scale, margin, loss_variant,
+ *  loss_schedule) into loss options, for dh_loss_create: only into fields still at
+ *  "method default" (NaN / -1), and only the recipe's values that are set (not NaN
+ *  / -1), so explicit options win. Returns DH_OK, DH_E_INVALID_ARG (NULL,
+ *  struct_size unset). Thread-safety: pure. Since: 1.3 */
+DH_API dh_status dh_loss_options_apply_recipe(dh_loss_options *opts,
+                                              const dh_loss_recipe *recipe);
 
 /** The options in force, method defaults resolved. opts->struct_size must be set.
  *  Thread-safety: shared. Since: 1.0 */
@@ -1817,7 +1914,8 @@ DH_API dh_status dh_index_add_rows(dh_index *index, const void *rows, int32_t fo
  *  k rows exist, the tail is padded with id -1 and distance INT32_MAX (FAISS pads
  *  with -1 and INT_MAX too). n_queries may be 0.
  *  Returns DH_OK, DH_E_INVALID_ARG (NULL arguments, k = 0, n_queries * k overflows),
- *  DH_E_NO_MEMORY. Thread-safety: shared (takes the read lock). Since: 1.0 */
+ *  DH_E_NO_MEMORY, DH_E_IO (a mapped index's file changed, see dh_index_load_mmap()).
+ *  Thread-safety: shared (takes the read lock). Since: 1.0 */
 DH_API dh_status dh_index_search(const dh_index *index, const uint8_t *queries,
                                  size_t n_queries, uint32_t k, int32_t *out_dist,
                                  int64_t *out_ids);
@@ -1833,8 +1931,8 @@ typedef struct dh_range_result dh_range_result;
  *  radius   0..K (larger values are clamped to K: everything matches).
  *  out      receives a result object (NULL after a failure). Hits of each query are
  *           sorted by distance, ties by insertion order.
- *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NO_MEMORY. Thread-safety: shared.
- *  Since: 1.0 */
+ *  Returns DH_OK, DH_E_INVALID_ARG, DH_E_NO_MEMORY, DH_E_IO (a mapped index's file
+ *  changed, see dh_index_load_mmap()). Thread-safety: shared. Since: 1.0 */
 DH_API dh_status dh_index_range_search(const dh_index *index, const uint8_t *queries,
                                        size_t n_queries, uint32_t radius,
                                        dh_range_result **out);
@@ -1927,12 +2025,17 @@ DH_API dh_status dh_index_load(const char *path, dh_index **out);
  *  sequential read for the CRC). The result supports search, range search, export
  *  and save; add, remove and compact return DH_E_STATE. The file must not be
  *  modified in place while mapped (dh_index_save() replaces it safely).
- *  WARNING: if another process truncates or rewrites the mapped file in place, the
- *  next search touching the lost pages kills this process with SIGBUS (the kernel's
- *  rule for shared mappings; libdh cannot turn it into an error). For files that
- *  others may modify, use dh_index_load(), which copies the file into memory and is
- *  immune (the safe mode); the mapping is validated against the file's size at load.
- *  Returns as dh_index_load(); DH_E_UNSUPPORTED on a big-endian host.
+ *  A header that claims more rows than the file holds is DH_E_FORMAT; a file that
+ *  changes size while it is loaded is refused (DH_E_IO), never SIGBUS during the load.
+ *  The index keeps the file open (one descriptor) and, from 1.3, every search, range
+ *  search, export and save first checks that the file's size and modification time
+ *  are unchanged: after a truncation, growth or in-place rewrite they return DH_E_IO
+ *  naming the file, and only dh_index_free() remains useful (load it again).
+ *  WARNING: a truncation that lands while a call is already reading the lost pages
+ *  still kills this process with SIGBUS (the kernel's rule for shared mappings; the
+ *  check only closes the window between calls). For files that others may modify,
+ *  use dh_index_load(), which copies the file into memory and is immune (the safe
+ *  mode). Returns as dh_index_load(); DH_E_UNSUPPORTED on a big-endian host.
  *  Thread-safety: pure. Since: 1.0 */
 DH_API dh_status dh_index_load_mmap(const char *path, dh_index **out);
 
@@ -2308,23 +2411,32 @@ typedef struct dh_train_progress {
  *  checkpoints already written stay intact). Must not call into the trainer. */
 typedef int32_t (*dh_train_callback)(const dh_train_progress *progress, void *user);
 
+/** dh_trainer_options.augment: the recipe's augmentations (the default since 1.3;
+ *  0 = none). Not a loader flag. Since: 1.3 */
+#define DH_AUG_RECIPE 0x80000000u
+
 /** Options of dh_trainer_create(). Fill with dh_trainer_options_init(). Zero or
- *  negative "use default" values take the loss's recipe (dh_loss_get_recipe). */
+ *  negative "use default" values take the recipe's (since 1.3 a row of the recipe
+ *  table, dh_loss_recipe_lookup(method of the loss, recipe_setting, recipe, the
+ *  model's input size); before, dh_loss_get_recipe); dh_trainer_get_options and
+ *  dh_trainer_options_resolve return the resolved set. */
 typedef struct dh_trainer_options {
     size_t struct_size;         /* set by dh_trainer_options_init() */
     uint32_t epochs;            /* 0: the recipe's */
     uint32_t batch_size;        /* 0: the recipe's */
     uint64_t seed;              /* shuffling and augmentation; default 1 */
     int32_t optimizer;          /* DH_OPTIM_*, or -1 (default): the recipe's */
-    int32_t schedule;           /* DH_SCHED_* over epochs; -1 (default): cosine to
-                                   lr/100 over the run */
+    int32_t schedule;           /* DH_SCHED_* over epochs; -1 (default): the recipe's
+                                   (cosine to lr * lr_min_ratio over the run) */
     double lr;                  /* 0: the recipe's */
     double momentum;            /* < 0 (default): the recipe's */
     double weight_decay;        /* < 0 (default): the recipe's */
-    double backbone_lr_mult;    /* 0 (default): 1 (training from scratch); set e.g. 0.1
-                                   or the recipe's for pretrained backbones */
-    uint32_t warmup_epochs;     /* linear warm-up epochs; default 0 */
-    uint32_t augment;           /* DH_AUG_* flags for training batches; default 0 */
+    double backbone_lr_mult;    /* 0 (default): the recipe's (1 in the scratch setting,
+                                   e.g. 0.1 for pretrained backbones) */
+    uint32_t warmup_epochs;     /* linear warm-up epochs; 0 (default): the recipe's */
+    uint32_t augment;           /* DH_AUG_* flags for training batches (feature rows:
+                                   ignored); DH_AUG_RECIPE (default since 1.3): the
+                                   recipe's; 0: none */
     uint32_t eval_every;        /* evaluate every this many epochs (and after the last)
                                    when a validation split is set; 0 (default): only
                                    after the last epoch */
@@ -2341,6 +2453,26 @@ typedef struct dh_trainer_options {
     void *callback_user;        /* passed to callback */
     int32_t supervision;        /* DH_SUPERVISION_*; tag methods (DH_LOSS_FLAG_TAGS)
                                    always use the tags. Since: 1.2 */
+    /* Since: 1.3 -- every loader knob (dh_loader_options) and the recipe. */
+    int32_t crop_padding;       /* DH_AUG_RANDOM_CROP padding in pixels; < 0 (default): the
+                                   recipe's, size-aware: dh_crop_padding_default */
+    float flip_prob;            /* DH_AUG_FLIP probability; < 0 (default): 0.5 */
+    float scale_min;            /* DH_AUG_RESIZED_CROP area fraction; <= 0 (default): 0.08 */
+    float scale_max;            /* <= 0 (default): 1 */
+    float ratio_min;            /* DH_AUG_RESIZED_CROP aspect ratio; <= 0 (default): 3/4 */
+    float ratio_max;            /* <= 0 (default): 4/3 */
+    float brightness;           /* DH_AUG_COLOR_JITTER strengths in [0, 1]; < 0 (default): 0.4 */
+    float contrast;             /* < 0 (default): 0.4 */
+    float saturation;           /* < 0 (default): 0.4 */
+    float grayscale_prob;       /* DH_AUG_GRAYSCALE probability; < 0 (default): 0.2 */
+    float blur_prob;            /* DH_AUG_BLUR probability; < 0 (default): 0.5 */
+    double lr_min_ratio;        /* DH_SCHED_COSINE floor as a fraction of lr; < 0 (default):
+                                   the recipe's (before 1.3 always 0.01) */
+    const char *recipe;         /* recipe variant (dh_loss_recipe_lookup): "default",
+                                   "reference", "paper", or a method's own; NULL (default):
+                                   "default"; borrowed for dh_trainer_create only */
+    int32_t recipe_setting;     /* DH_RECIPE_*; DH_RECIPE_AUTO (default): from the encoder */
+    int32_t decay_scope;        /* DH_DECAY_*; -1 (default): the recipe's */
 } dh_trainer_options;
 
 /** What the loss learns from (dh_trainer_options.supervision). Since: 1.2 */
@@ -2354,6 +2486,26 @@ enum {
 /** Fill `opts` with struct_size and the defaults above. NULL: no-op.
  *  Thread-safety: pure. Since: 1.0 */
 DH_API void dh_trainer_options_init(dh_trainer_options *opts);
+
+/** Resolve every "default / the recipe's" field of `opts` as dh_trainer_create would,
+ *  without a model or data (e.g. to print the recipe a run will use): the recipe row
+ *  dh_loss_recipe_lookup(method, setting, opts->recipe, min(input_height,
+ *  input_width)) fills epochs, batch_size, optimizer, schedule, lr, momentum,
+ *  weight_decay, backbone_lr_mult, warmup_epochs, augment, crop_padding, lr_min_ratio
+ *  and decay_scope where opts leaves them at default; the loader knobs get the
+ *  loader's defaults (flip 0.5, scale 0.08..1, ratio 3/4..4/3, jitter 0.4, grey 0.2,
+ *  blur 0.5). setting: opts->recipe_setting, or when DH_RECIPE_AUTO from `encoder`
+ *  (a dh_model_options.encoder spec; NULL: scratch). out->recipe is the variant's
+ *  static name; momentum is 0 for Adam/AdamW; optimizer is a DH_OPTIM_* (an
+ *  "sgd-nesterov" recipe: DH_OPTIM_SGD, and the trainer sets Nesterov). The trainer
+ *  also clamps batch_size to the training-set size and ignores augment on feature
+ *  rows. opts: NULL for the defaults; out->struct_size must be set (opts and out may
+ *  be the same). Returns DH_OK, DH_E_INVALID_ARG (NULL method or out, a knob out of
+ *  range, named), DH_E_NOT_FOUND (unknown method or variant), DH_E_VERSION.
+ *  Thread-safety: pure. Since: 1.3 */
+DH_API dh_status dh_trainer_options_resolve(const dh_trainer_options *opts, const char *method,
+                                            const char *encoder, uint32_t input_height,
+                                            uint32_t input_width, dh_trainer_options *out);
 
 /** Create a trainer for `model` with `loss` over `train`.
  *  The model, loss and dataset are borrowed and must outlive the trainer; the loss
@@ -2394,6 +2546,12 @@ DH_API dh_status dh_trainer_run(dh_trainer *trainer);
 /** The latest numbers (event DH_TRAIN_EVENT_EPOCH of the last finished epoch).
  *  out->struct_size must be set by the caller. Since: 1.0 */
 DH_API dh_status dh_trainer_get_progress(const dh_trainer *trainer, dh_train_progress *out);
+
+/** The trainer's options with every default resolved (dh_trainer_options_resolve,
+ *  plus the clamped batch size; augment 0 on feature rows; recipe: the variant's
+ *  static name; checkpoint_path borrowed from the trainer). out->struct_size must be
+ *  set. Returns DH_OK, DH_E_INVALID_ARG. Thread-safety: shared. Since: 1.3 */
+DH_API dh_status dh_trainer_get_options(const dh_trainer *trainer, dh_trainer_options *out);
 
 /** The optimizer the trainer built (borrowed), e.g. to read the learning rate.
  *  Since: 1.0 */

@@ -32,6 +32,9 @@ struct dh_index {
     uint64_t *tomb;     /* [ceil(cap/64)] bitmap of removed rows, or NULL if none yet */
     void *map;          /* mmap'ed file (read-only index), else NULL */
     size_t map_len;
+    int map_fd;         /* with map: the file, kept open to see whether it changed */
+    int64_t map_mtime_ns; /* with map: its modification time when validated */
+    char *map_path;     /* with map: its path, for messages */
     pthread_rwlock_t lock; /* readers: search/save/export; writer: add/remove/compact */
     struct dh__mih *mih;   /* multi-index tables (lib/index/mih.h), or NULL */
     int32_t mih_want;      /* tables kept up to date: 0 none, -1 auto m, else m */
@@ -44,6 +47,11 @@ void dh__index_wrlock(dh_index *ix);
 void dh__index_unlock(const dh_index *ix);
 /** Allocate the shell of an index (no rows); used by create and load. */
 dh_status dh__index_new(uint32_t n_bits, dh_index **out);
+/** A mapped index (dh_index_load_mmap) whose file was truncated, grown or rewritten
+ *  since it was validated: DH_E_IO naming `fn`, the file and the sizes, instead of a
+ *  SIGBUS on the lost pages or reads of unvalidated bytes. DH_OK for other indexes.
+ *  Every entry point that reads rows calls it (index_io.c). */
+dh_status dh__index_map_check(const dh_index *ix, const char *fn);
 /** Grow owned storage to hold at least `rows` rows. */
 dh_status dh__index_reserve(dh_index *ix, size_t rows);
 /** Drop removed rows, keeping the order of the others (caller holds the write lock). */

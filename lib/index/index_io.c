@@ -143,6 +143,7 @@ dh_status dh_index_save(const dh_index *ix, const char *path)
 {
     DH_CHECK_ARG_MSG(ix != NULL, "dh_index_save: index is NULL");
     DH_CHECK_ARG_MSG(path != NULL && *path, "dh_index_save: path is NULL or empty");
+    DH_TRY(dh__index_map_check(ix, "dh_index_save"));
     writer *w = dh__alloc(sizeof *w);
     if (!w) return DH_E_NO_MEMORY;
     w->crc = 0;
@@ -358,6 +359,55 @@ dh_status dh_index_load(const char *path, dh_index **out)
     return st;
 }
 
+/* ---- mapped files: validated once, then checked unchanged on every use ---- */
+
+static int64_t mtime_ns(const struct stat *sb)
+{
+    return (int64_t)sb->st_mtim.tv_sec * 1000000000 + (int64_t)sb->st_mtim.tv_nsec;
+}
+
+/* Why the file under a mapping no longer is the validated one, or NULL. */
+static const char *map_changed(int fd, size_t len, int64_t mtime, long long *now_size)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        *now_size = -1;
+        return "cannot be examined any more";
+    }
+    *now_size = (long long)sb.st_size;
+    if ((uint64_t)sb.st_size < len) return "was truncated";
+    if ((uint64_t)sb.st_size > len) return "grew";
+    if (mtime_ns(&sb) != mtime) return "was rewritten in place";
+    return NULL;
+}
+
+dh_status dh__index_map_check(const dh_index *ix, const char *fn)
+{
+    if (!ix->map) return DH_OK;
+    long long now;
+    const char *why = map_changed(ix->map_fd, ix->map_len, ix->map_mtime_ns, &now);
+    if (!why) return DH_OK;
+    return dh__set_error(DH_E_IO, "%s: mapped index file '%s' %s after it was loaded (%zu "
+                         "bytes then, %lld now); load it again (dh_index_load copies the file "
+                         "and is not affected)", fn, ix->map_path, why, ix->map_len, now);
+}
+
+/* Fault the mapping in through the kernel: pages past a truncated end then fail here
+ * with EFAULT rather than with SIGBUS during validation. Kernels before 5.14 lack
+ * MADV_POPULATE_READ (EINVAL): the size check after validation still applies. */
+static dh_status populate(void *map, size_t len, const char *what)
+{
+#ifdef MADV_POPULATE_READ
+    if (madvise(map, len, MADV_POPULATE_READ) != 0 && errno != EINVAL)
+        return dh__set_error(errno == EFAULT ? DH_E_FORMAT : DH_E_IO,
+                             "%s: cannot read the mapped file (%s): truncated while loading?",
+                             what, strerror(errno));
+#else
+    (void)map, (void)len, (void)what;
+#endif
+    return DH_OK;
+}
+
 dh_status dh_index_load_mmap(const char *path, dh_index **out)
 {
     DH_CHECK_ARG_MSG(out != NULL, "dh_index_load_mmap: out is NULL");
@@ -370,21 +420,50 @@ dh_status dh_index_load_mmap(const char *path, dh_index **out)
     DH_TRY(dh__open_regular(path, &fd, &len)); /* FIFOs refused without blocking */
     char what[600];
     snprintf(what, sizeof what, "index file '%s'", path);
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size != len) {
+        close(fd);
+        return dh__set_error(DH_E_IO, "%s changed size while being opened", what);
+    }
+    int64_t mtime = mtime_ns(&sb);
     if (len < DH__IX_HEADER) {
         close(fd);
         return dh__set_error(DH_E_FORMAT, "%s: file is %zu bytes, shorter than the %u-byte "
                              "index header", what, len, DH__IX_HEADER);
     }
+    size_t plen = strlen(path) + 1;
+    char *pcopy = dh__alloc(plen);
+    if (!pcopy) {
+        close(fd);
+        return DH_E_NO_MEMORY;
+    }
+    memcpy(pcopy, path, plen);
     void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED)
+    if (map == MAP_FAILED) {
+        close(fd);
+        dh__free(pcopy);
         return dh__set_error(DH_E_IO, "cannot map '%s': %s", path, strerror(errno));
-    dh_status st = dh__index_load_buffer(map, len, 1, what, out);
+    }
+    dh_status st = populate(map, len, what);
+    if (st == DH_OK) st = dh__index_load_buffer(map, len, 1, what, out);
+    long long now;
+    const char *why = st == DH_OK ? map_changed(fd, len, mtime, &now) : NULL;
+    if (why) {
+        dh_index_free(*out);
+        *out = NULL;
+        st = dh__set_error(DH_E_IO, "%s %s while being loaded (%zu bytes, now %lld)", what, why,
+                           len, now);
+    }
     if (st != DH_OK) {
         munmap(map, len);
+        close(fd);
+        dh__free(pcopy);
         return st;
     }
     (*out)->map = map;
     (*out)->map_len = len;
+    (*out)->map_fd = fd;
+    (*out)->map_mtime_ns = mtime;
+    (*out)->map_path = pcopy;
     return DH_OK;
 }

@@ -179,6 +179,7 @@ dh_status dh_index_export_npy(const dh_index *ix, const char *path, int32_t form
     const char *fn = "dh_index_export_npy";
     DH_CHECK_ARG_MSG(ix != NULL, "%s: index is NULL", fn);
     DH_CHECK_ARG_MSG(path != NULL && *path, "%s: path is NULL or empty", fn);
+    DH_TRY(dh__index_map_check(ix, fn));
     int32_t dtype = dtype_of(format);
     if (!dtype) return dh__set_error(DH_E_INVALID_ARG, "%s: unknown code format %d", fn, format);
     size_t rb = dh__code_row_bytes(format, ix->n_bits), bytes;

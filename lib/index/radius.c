@@ -146,6 +146,7 @@ dh_status dh_index_range_search(const dh_index *ix, const uint8_t *queries, size
     DH_CHECK_ARG_MSG(queries != NULL || n_queries == 0, "%s: queries is NULL", fn);
     if (n_queries > SIZE_MAX / sizeof(size_t) - 1)
         return dh__set_error(DH_E_INVALID_ARG, "%s: n_queries %zu is too large", fn, n_queries);
+    if (n_queries > 0) DH_TRY(dh__index_map_check(ix, fn));
     dh_range_result *res = dh__calloc(1, sizeof *res);
     if (!res) return DH_E_NO_MEMORY;
     res->nq = n_queries;

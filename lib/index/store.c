@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 /* ---- locking ----
  * pthread_rwlock_* only fail on misuse (EDEADLK, EAGAIN at ~2^31 readers); libdh never
@@ -95,7 +96,11 @@ void dh_index_free(dh_index *ix)
 {
     if (!ix) return;
     if (ix->readonly) { /* rows live in the mapping (or a borrowed buffer) */
-        if (ix->map) munmap(ix->map, ix->map_len);
+        if (ix->map) {
+            munmap(ix->map, ix->map_len);
+            close(ix->map_fd);
+            dh__free(ix->map_path);
+        }
     } else {
         dh__free_aligned(ix->codes);
         dh__free(ix->ids);
@@ -348,6 +353,7 @@ dh_status dh_index_export(const dh_index *ix, int32_t format, size_t start, size
                           void *out_rows, int64_t *out_ids)
 {
     DH_CHECK_ARG_MSG(ix != NULL, "dh_index_export: index is NULL");
+    DH_TRY(dh__index_map_check(ix, "dh_index_export"));
     if (out_rows && dh__code_row_bytes(format, ix->n_bits) == 0)
         return dh__set_error(DH_E_INVALID_ARG, "dh_index_export: unknown code format %d", format);
     dh__index_rdlock(ix);

@@ -282,6 +282,7 @@ dh_status dh_index_search(const dh_index *ix, const uint8_t *queries, size_t n_q
         return dh__set_error(DH_E_INVALID_ARG, "%s: n_queries %zu x k %u overflows", fn,
                              n_queries, k);
     if (n_queries == 0) return DH_OK;
+    DH_TRY(dh__index_map_check(ix, fn));
     dh__index_rdlock(ix);
     dh_status st = ix->mih ? dh__mih_search_locked(ix, queries, n_queries, k, out_dist, out_ids)
                            : dh__index_search_scan_locked(ix, queries, n_queries, k, out_dist,
