@@ -145,6 +145,7 @@ def status_name(status):
 
 
 def last_error():
+    """The detail message of this thread's last failed libdh call (dh_last_error)."""
     return lib.dh_last_error().decode(errors="replace")
 
 

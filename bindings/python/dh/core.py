@@ -28,10 +28,12 @@ def set_num_threads(n):
 
 
 def get_num_threads():
+    """Threads libdh's parallel loops use (set_num_threads, OMP_NUM_THREADS)."""
     return int(_get_threads())
 
 
 def cpu_has_isa(isa):
+    """True if this CPU can run the kernel set `isa` (dh.ISA_SCALAR, ISA_AVX2, ...)."""
     return bool(_has_isa(isa))
 
 
@@ -46,16 +48,20 @@ def set_isa(isa):
 
 
 def get_isa():
+    """The kernel set in use for Hamming distances (dh.ISA_* constant)."""
     return int(_get_isa())
 
 
 def isa_name(isa):
+    """The name of kernel set `isa` ('scalar', 'avx2', 'avx512bw', 'avx512vpopcnt', ...)."""
     return _isa_name(isa).decode()
 
 
 def code_bytes(n_bits):
+    """Bytes of one packed code of `n_bits` bits: ceil(n_bits / 8) (dh_code_bytes)."""
     return int(_code_bytes(n_bits))
 
 
 def has_training():
+    """True if this libdh was built with training (models, losses, trainers; oneDNN)."""
     return bool(_has_training())

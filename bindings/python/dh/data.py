@@ -28,6 +28,7 @@ _pp = ctypes.POINTER(_vp)
 
 
 class ImagelistOptions(ctypes.Structure):
+    """ctypes mirror of dh_imagelist_options (root, label format, size, cache)."""
     _fields_ = [("struct_size", _sz), ("root", ctypes.c_char_p), ("n_classes", _u32),
                 ("label_format", _i32), ("height", _u32), ("width", _u32),
                 ("channels", _u32), ("resize_mode", _i32), ("cache_bytes", _u64),
@@ -176,20 +177,25 @@ class Dataset(Handle):
 
     @classmethod
     def load_idx(cls, images_path, labels_path):
+        """Load an IDX image file and its IDX label file (raw or .gz), as MNIST ships them."""
         return cls._make(_load_idx, _b(images_path), _b(labels_path))
 
     @classmethod
     def fashion_mnist(cls, split="train", dir=None):
+        """Load Fashion-MNIST's 'train' or 'test' split from `dir` (None: the installed package)."""
         return cls._make(_load_fm, _b(dir), SPLIT_TEST if split == "test" else SPLIT_TRAIN)
 
     @staticmethod
     def fashion_mnist_dir():
+        """The folder Fashion-MNIST is read from by default ('' when none is found)."""
         buf = ctypes.create_string_buffer(4096)
         _fm_dir(buf, 4096)
         return buf.value.decode()
 
     @classmethod
     def cifar(cls, dir, variant=CIFAR10, split="train"):
+        """Load CIFAR-10 (variant=CIFAR10) or CIFAR-100 binary batches from `dir`; split 'train' or
+        'test'."""
         return cls._make(_load_cifar, _b(dir), variant,
                          SPLIT_TEST if split == "test" else SPLIT_TRAIN)
 
@@ -221,6 +227,8 @@ class Dataset(Handle):
 
     @classmethod
     def from_images(cls, images, class_ids=None, labels=None, n_classes=None):
+        """A dataset of uint8 images [n, H, W, C] (copied), with class_ids [n] or multi-hot labels
+        [n, C]."""
         im = as_array(images, np.uint8, "images", ndim=4)
         ids, lab, C = cls._labels_args(im.shape[0], class_ids, labels, n_classes)
         return cls._make(_from_images, ptr(im, ctypes.c_uint8), im.shape[0], im.shape[1],
@@ -229,6 +237,8 @@ class Dataset(Handle):
 
     @classmethod
     def from_features(cls, features, class_ids=None, labels=None, n_classes=None):
+        """A dataset of feature rows [n, d] (copied), with class_ids [n] or multi-hot labels [n,
+        C]."""
         f = as_array(features, np.float32, "features", ndim=2)
         ids, lab, C = cls._labels_args(f.shape[0], class_ids, labels, n_classes)
         return cls._make(_from_features, ptr(f, ctypes.c_float), f.shape[0], f.shape[1],
@@ -236,16 +246,22 @@ class Dataset(Handle):
 
     @classmethod
     def load_npy(cls, samples_path, labels_path=None):
+        """Load samples (feature rows or images) and optional labels from .npy files."""
         return cls._make(_load_npy, _b(samples_path), _b(labels_path))
 
     def __len__(self):
         return int(_count(self._h))
 
-    n_classes = property(lambda self: int(_n_classes(self._h)))
-    n_tags = property(lambda self: int(_n_tags(self._h)))
-    is_image = property(lambda self: bool(_is_image(self._h)))
-    is_multilabel = property(lambda self: bool(_is_multilabel(self._h)))
-    sample_size = property(lambda self: int(_sample_size(self._h)))
+    n_classes = property(lambda self: int(_n_classes(self._h)),
+                         doc="Number of classes (label columns).")
+    n_tags = property(lambda self: int(_n_tags(self._h)),
+                      doc="Number of tags per sample (0 without tags).")
+    is_image = property(lambda self: bool(_is_image(self._h)),
+                        doc="True for image samples, False for feature rows.")
+    is_multilabel = property(lambda self: bool(_is_multilabel(self._h)),
+                             doc="True if a sample may carry several labels.")
+    sample_size = property(lambda self: int(_sample_size(self._h)),
+                           doc="Values per sample: d for feature rows, H*W*C for images.")
 
     @property
     def image_shape(self):
@@ -262,18 +278,24 @@ class Dataset(Handle):
         return out
 
     def labels(self, first=0, count=None):
+        """Label rows of samples [first, first+count) as float32 0/1 [count, n_classes]."""
         return self._rows(_get_labels, self.n_classes, np.float32, first, count)
 
     def class_ids(self, first=0, count=None):
+        """Class ids of samples [first, first+count) as int32 (-1 for multi-label or unlabelled
+        rows)."""
         return self._rows(_get_cls, None, np.int32, first, count)
 
     def tags(self, first=0, count=None):
+        """Tag rows of samples [first, first+count) as float32 0/1 [count, n_tags]."""
         return self._rows(_get_tags, self.n_tags, np.float32, first, count)
 
     def origin(self, first=0, count=None):
+        """Index of each sample of [first, first+count) in the dataset it came from (int64)."""
         return self._rows(_get_origin, None, np.int64, first, count)
 
     def set_tags(self, tags):
+        """Attach tag rows [len(self), n_tags] (0/1, copied) for weak supervision."""
         t = as_array(tags, np.float32, "tags", ndim=2)
         if t.shape[0] != len(self):
             raise ValueError(f"tags: {t.shape[0]} rows for {len(self)} samples")
@@ -292,6 +314,7 @@ class Dataset(Handle):
         return t
 
     def image(self, i):
+        """Image i as a uint8 array shaped image_shape."""
         out = np.empty(self.image_shape or (0,), dtype=np.uint8)
         _get_image(self._h, i, ptr(out, ctypes.c_uint8))
         return out
@@ -307,10 +330,13 @@ class Dataset(Handle):
         return out
 
     def subset(self, indices):
+        """A new Dataset of the samples at `indices` (shared storage, in that order)."""
         idx = np.ascontiguousarray(indices, dtype=np.int64)
         return Dataset._make(_subset, self._h, ptr(idx, ctypes.c_int64), idx.size)
 
     def concat(self, other):
+        """A new Dataset: this one's samples followed by `other`'s (shared storage; same shape and
+        classes)."""
         return Dataset._make(_concat, self._h, other._h)
 
 
@@ -348,10 +374,12 @@ def split_per_class(ds, per_class, seed=0):
 
 
 def split_longtail(ds, imbalance, max_per_class=0, seed=0):
+    """Long-tailed subset of `ds`: class c keeps n_max * imbalance^(-c/(C-1)) random samples."""
     return Dataset._make(_longtail, ds._h, float(imbalance), max_per_class, seed)
 
 
 def split_classes(ds, first_class, n_classes):
+    """The samples of classes first_class .. first_class + n_classes - 1 of `ds` (a new Dataset)."""
     return Dataset._make(_classes, ds._h, first_class, n_classes)
 
 
@@ -385,11 +413,13 @@ class Loader(Handle):
             return "<dh.Loader (closed)>"
         return f"<dh.Loader batch_size={self.batch_size}>"
 
-    batch_size = property(lambda self: int(_lo_bs(self._h)))
-    n_classes = property(lambda self: int(_lo_nc(self._h)))
+    batch_size = property(lambda self: int(_lo_bs(self._h)), doc="Samples per batch.")
+    n_classes = property(lambda self: int(_lo_nc(self._h)),
+                         doc="Number of classes of the loaded dataset.")
 
     @property
     def sample_shape(self):
+        """(C, H, W) of image batches, or (d,) of feature rows."""
         c = int(_lo_c(self._h))
         if c == 0:
             return (int(_lo_sample(self._h)),)
@@ -399,11 +429,13 @@ class Loader(Handle):
         return int(_lo_bpe(self._h))
 
     def position(self):
+        """(epoch, batch) the next batch comes from."""
         e, b = _u64(), _u64()
         _lo_pos(self._h, ctypes.byref(e), ctypes.byref(b))
         return int(e.value), int(b.value)
 
     def seek(self, epoch, batch=0):
+        """Continue from batch `batch` of epoch `epoch` (the same order as an uninterrupted run)."""
         _lo_seek(self._h, epoch, batch)
 
     def next(self):

@@ -146,18 +146,22 @@ class Shard:
 
     @property
     def total(self):
+        """Rows of the whole (all ranks') index."""
         return int(_total(self._h))
 
     @property
     def count(self):
+        """Rows this rank's shard holds."""
         return int(_count(self._h))
 
     @property
     def n_bits(self):
+        """Code length in bits."""
         return int(_n_bits(self._h))
 
     @property
     def layout(self):
+        """'contiguous' (consecutive row blocks) or 'strided' (rows r::P)."""
         return "strided" if _layout(self._h) == STRIDED else "contiguous"
 
     def _q(self, queries, root):

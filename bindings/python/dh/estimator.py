@@ -110,6 +110,7 @@ class DeepHash:
         return m.encode(np.ascontiguousarray(x))
 
     def fit_transform(self, x, y=None):
+        """fit(x, y), then transform(x): the training samples' codes."""
         return self.fit(x, y).transform(x)
 
     def index(self, database, **index_options):

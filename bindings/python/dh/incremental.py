@@ -20,6 +20,8 @@ _CODES = {"auto": CODES_AUTO, "network": CODES_NETWORK, "learned": CODES_LEARNED
 
 
 class IncrementalOptions(ctypes.Structure):
+    """ctypes mirror of dh_incremental_options (new-code source, distillation weights, old
+    samples)."""
     _fields_ = [("struct_size", ctypes.c_size_t), ("new_codes", ctypes.c_int32),
                 ("reserved0", ctypes.c_int32), ("first_id", ctypes.c_int64),
                 ("distill_codes", ctypes.c_double), ("distill_features", ctypes.c_double),

@@ -116,6 +116,7 @@ def _path(p):
 
 
 def code_bytes_of(n_bits):
+    """Bytes of one packed code of `n_bits` bits: ceil(n_bits / 8)."""
     return (int(n_bits) + 7) // 8
 
 
@@ -236,6 +237,7 @@ class Index:
 
     # ---- lifetime ----
     def close(self):
+        """Free the index now (also done on garbage collection and by `with`)."""
         if self._h:
             _free(self._h)
             self._h = None
@@ -260,10 +262,12 @@ class Index:
 
     @property
     def n_bits(self):
+        """Code length in bits (FAISS calls it d)."""
         return int(_n_bits(self._handle()))
 
     @property
     def code_size(self):
+        """Bytes per code (FAISS's code_size): ceil(n_bits / 8)."""
         return code_bytes_of(self.n_bits)
 
     # FAISS's names for the same facts
@@ -298,10 +302,12 @@ class Index:
 
     @property
     def n_removed(self):
+        """Removed rows still held until compact()."""
         return int(_n_removed(self._handle()))
 
     @property
     def readonly(self):
+        """True for an index mapped read-only (mmap=True)."""
         return bool(_readonly(self._handle()))
 
     # ---- adding ----
@@ -345,6 +351,7 @@ class Index:
                   ptr(ids, ctypes.c_int64))
 
     def add_with_ids(self, codes, ids, bitorder="little"):
+        """Append codes with explicit int64 ids (as FAISS IndexBinaryIDMap.add_with_ids)."""
         if ids is None:
             raise ValueError("add_with_ids: ids is None")
         self.add(codes, ids, bitorder)
@@ -402,6 +409,7 @@ class Index:
         _build_mih(self._handle(), _mih_m(m, False))
 
     def drop_mih(self):
+        """Drop the multi-index hashing tables (searches then scan)."""
         _drop_mih(self._handle())
 
     @property
@@ -425,6 +433,7 @@ class Index:
         return int(n.value)
 
     def compact(self):
+        """Drop removed rows from memory (ids never change)."""
         _compact(self._handle())
 
     # ---- export, files ----

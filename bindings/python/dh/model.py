@@ -130,6 +130,7 @@ class Model(Handle):
 
     @classmethod
     def load(cls, path):
+        """Load a model written by Model.save (safetensors, validated strictly)."""
         h = _vp()
         _m_load(c_path(path), ctypes.byref(h))
         return cls(h)
@@ -144,20 +145,24 @@ class Model(Handle):
 
     @property
     def n_bits(self):
+        """Code length in bits."""
         return int(_m_nbits(self._h))
 
     @property
     def input_shape(self):
+        """(C, H, W) for image models, (d,) for feature models."""
         shape = (ctypes.c_int64 * 3)()
         nd = _m_shape(self._h, shape)
         return tuple(int(shape[i]) for i in range(nd))
 
     @property
     def encoder(self):
+        """The encoder spec the model was built with ('smallcnn', 'mlp:16-32', ...)."""
         return _m_opts(self._h).contents.encoder.decode()
 
     @property
     def head_beta(self):
+        """The hash head's scale beta (scaled-tanh heads); settable."""
         return float(_h_get_beta(_m_head(self._h)))
 
     @head_beta.setter
@@ -187,6 +192,7 @@ class Model(Handle):
         return (codes, cont) if return_continuous else codes
 
     def save(self, path):
+        """Save the model (weights, head, input spec, metadata) as safetensors, atomically."""
         _m_save(self._h, c_path(path))
 
     def load_backbone(self, path, strict=False, allow_missing=False):
@@ -220,6 +226,7 @@ class Model(Handle):
                  _DTYPE_INT64, a.ndim, shape, a.ctypes.data_as(_vp))
 
     def get_tensor(self, name):
+        """A copy of the model's tensor `name` (encoder or head) as a numpy array."""
         dt, nd, data = _i32(), _u32(), _vp()
         shape = (ctypes.c_int64 * 8)()
         _m_get_t(self._h, name.encode(), ctypes.byref(dt), ctypes.byref(nd), shape,
@@ -231,9 +238,11 @@ class Model(Handle):
         return np.frombuffer(buf, dtype).reshape(dims).copy()
 
     def set_metadata(self, key, value):
+        """Store the string `value` under `key` in the model's metadata (saved with it)."""
         _m_set_md(self._h, key.encode(), value.encode())
 
     def get_metadata(self, key):
+        """The metadata value stored under `key` (str), or None."""
         v = _m_get_md(self._h, key.encode())
         return None if v is None else v.decode()
 
@@ -285,6 +294,7 @@ class Optimizer(Handle):
         return "<dh.Optimizer>" if getattr(self, "_h", None) else "<dh.Optimizer (closed)>"
 
     def add_param(self, name, data, grad, group=0, no_decay=False):
+        """Add a float32 tensor and its gradient buffer (same shape), in param group `group`."""
         data = as_array(data, np.float32, "data")
         grad = as_array(grad, np.float32, "grad")
         if data.shape != grad.shape:
@@ -294,21 +304,26 @@ class Optimizer(Handle):
         self._keep += [data, grad]
 
     def add_model(self, model):
+        """Add every learnable tensor of `model` (kept alive by the optimizer)."""
         _o_add_model(self._h, model._h)
         self._keep.append(model)
 
     def step(self):
+        """One update of every parameter from its gradient."""
         _o_step(self._h)
 
     def zero_grad(self):
+        """Set every gradient to zero."""
         _o_zero(self._h)
 
     @property
     def step_count(self):
+        """Updates done so far."""
         return int(_o_get_step(self._h))
 
     @property
     def lr(self):
+        """The current learning rate (after schedules)."""
         v = ctypes.c_double()
         _o_get_lr(self._h, ctypes.byref(v))
         return v.value

@@ -72,6 +72,7 @@ class Encoder:
         self._n = None  # batch of the last training forward
 
     def close(self):
+        """Free the encoder now (also done on garbage collection and by `with`)."""
         if self._h:
             _free(self._h)
             self._h = None
@@ -148,6 +149,7 @@ class Encoder:
         return dx
 
     def zero_grad(self):
+        """Set the gradients of every encoder parameter to zero."""
         _zero_grad(self._handle())
 
     def __repr__(self):

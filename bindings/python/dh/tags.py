@@ -23,6 +23,7 @@ FORMATS = {"matrix": 1, "nuswide": 1, "files": 2, "mirflickr": 2, "list": 3}
 
 
 class TagsOptions(ctypes.Structure):
+    """ctypes mirror of dh_tags_options (format, unknown-tag policy, vocabulary, limits)."""
     _fields_ = [("struct_size", ctypes.c_size_t), ("format", ctypes.c_int32),
                 ("unknown", ctypes.c_int32), ("vocabulary", ctypes.c_char_p),
                 ("min_count", ctypes.c_uint32), ("max_tags", ctypes.c_uint32),
@@ -53,6 +54,8 @@ class Tags:
     @classmethod
     def load(cls, path, format="list", vocabulary=None, unknown="error", min_count=1,
              max_tags=0, max_images=0):
+        """Read tags from `path`: format 'list', 'matrix' (needs vocabulary) or 'files'; unknown
+        tags 'error' or 'skip'."""
         if format not in FORMATS:
             raise ValueError(f"format {format!r}: want one of {sorted(FORMATS)}")
         if unknown not in ("error", "skip"):
@@ -69,11 +72,14 @@ class Tags:
 
     @classmethod
     def synthesize(cls, dataset, scheme="fashion-mnist-tags", keep=0.5, noise=0.2, seed=0):
+        """Generated tags for `dataset` (scheme 'fashion-mnist-tags': keep each class tag w.p.
+        keep, add noise)."""
         h = _vp()
         _synth(dataset._h, scheme.encode(), float(keep), float(noise), int(seed), ctypes.byref(h))
         return cls(h)
 
     def close(self):
+        """Free the tags now (also done on garbage collection and by `with`)."""
         if self._h:
             _free(self._h)
             self._h = None
@@ -91,18 +97,22 @@ class Tags:
 
     @property
     def vocab_size(self):
+        """Number of distinct tags (columns)."""
         return _vocab(self._h)
 
     @property
     def names(self):
+        """The tag names, in column order."""
         return [_name(self._h, i).decode() for i in range(self.vocab_size)]
 
     def matrix(self):
+        """All tag rows as float32 0/1 [n_images, vocab_size]."""
         out = np.empty((len(self), self.vocab_size), dtype=np.float32)
         _get(self._h, 0, len(self), ptr(out, ctypes.c_float))
         return out
 
     def attach(self, dataset):
+        """Attach these tags to `dataset` (row i = sample i) for weak supervision."""
         _attach(dataset._h, self._h)
 
     def __repr__(self):
@@ -110,6 +120,7 @@ class Tags:
 
 
 def synthesize_tags(dataset, scheme="fashion-mnist-tags", keep=0.5, noise=0.2, seed=0):
+    """Tags.synthesize(dataset, scheme, keep, noise, seed)."""
     return Tags.synthesize(dataset, scheme, keep, noise, seed)
 
 

@@ -23,6 +23,7 @@ AUG_RESIZED_CROP, AUG_RANDOM_CROP, AUG_CENTER_CROP, AUG_FLIP, AUG_COLOR_JITTER, 
 
 
 class TrainProgress(ctypes.Structure):
+    """ctypes mirror of dh_train_progress (epoch, batch, loss, speed, ETA, mAP)."""
     _fields_ = [("struct_size", ctypes.c_size_t), ("event", ctypes.c_int32),
                 ("epoch", ctypes.c_int32), ("epochs", ctypes.c_int32),
                 ("best_epoch", ctypes.c_int32), ("batch", ctypes.c_uint64),
@@ -32,6 +33,7 @@ class TrainProgress(ctypes.Structure):
                 ("map", ctypes.c_double), ("best_map", ctypes.c_double)]
 
     def as_dict(self):
+        """The fields as a dict (struct_size left out)."""
         return {f: getattr(self, f) for f, _ in self._fields_ if f != "struct_size"}
 
 
@@ -39,6 +41,7 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.POINTER(TrainProgress), ctyp
 
 
 class TrainerOptions(ctypes.Structure):
+    """ctypes mirror of dh_trainer_options (epochs, batch size, optimizer, schedule, ...)."""
     _fields_ = [("struct_size", ctypes.c_size_t), ("epochs", ctypes.c_uint32),
                 ("batch_size", ctypes.c_uint32), ("seed", ctypes.c_uint64),
                 ("optimizer", ctypes.c_int32), ("schedule", ctypes.c_int32),
@@ -104,6 +107,7 @@ class Trainer(Handle):
         return f"<dh.Trainer epochs={self._opts.epochs} batch_size={self._opts.batch_size}>"
 
     def set_validation(self, query, database):
+        """Validate on query vs database datasets (None, None: no validation)."""
         _set_val(self._h, query._h if query else None, database._h if database else None)
         self._keep[3:] = [query, database]
 
@@ -125,6 +129,7 @@ class Trainer(Handle):
         return self.progress()
 
     def progress(self):
+        """Where training stands, as a dict (epoch, batch, loss, ETA, map/best_map or None)."""
         p = TrainProgress()
         p.struct_size = ctypes.sizeof(p)
         _progress(self._h, ctypes.byref(p))
