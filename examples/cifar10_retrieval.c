@@ -14,20 +14,23 @@
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s CIFAR_DIR [--encoder E] [--weights F] [--method M] "
-                        "[--bits K] [--epochs N] [--small Q,T]\n", argv[0]);
+    const char *usage = "CIFAR_DIR [--encoder E] [--weights F] [--method M] [--bits K] "
+                        "[--epochs N] [--small Q,T]";
+    example_help(argc, argv, usage);
+    if (argc < 2 || argv[1][0] == '-') {
+        fprintf(stderr, "usage: %s %s\n", argv[0], usage);
         return 2;
     }
     const char *dir = argv[1], *encoder = "smallcnn", *weights = NULL, *method = "csq";
     uint32_t K = 64, epochs = 30, small_q = 0, small_t = 0;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--encoder")) encoder = argv[i + 1];
-        else if (!strcmp(argv[i], "--weights")) weights = argv[i + 1];
-        else if (!strcmp(argv[i], "--method")) method = argv[i + 1];
-        else if (!strcmp(argv[i], "--bits")) K = (uint32_t)atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--epochs")) epochs = (uint32_t)atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--small")) sscanf(argv[i + 1], "%u,%u", &small_q, &small_t);
+    for (int i = 2; i < argc; i += 2) {
+        const char *v = example_value(argc, argv, i);
+        if (!strcmp(argv[i], "--encoder")) encoder = v;
+        else if (!strcmp(argv[i], "--weights")) weights = v;
+        else if (!strcmp(argv[i], "--method")) method = v;
+        else if (!strcmp(argv[i], "--bits")) K = example_u32("--bits", v, 1, 4096);
+        else if (!strcmp(argv[i], "--epochs")) epochs = example_u32("--epochs", v, 1, 100000);
+        else if (!strcmp(argv[i], "--small")) example_pair(v, &small_q, &small_t);
         else return fprintf(stderr, "unknown option %s\n", argv[i]), 2;
     }
 

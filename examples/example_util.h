@@ -1,9 +1,12 @@
 /* examples/example_util.h -- the few helpers the retrieval examples share:
- * error checking, and "encode query + database, print mAP". Public API only. */
+ * error checking, strict command-line values, and "encode query + database, print mAP".
+ * Public API only. */
 #ifndef DH_EXAMPLE_UTIL_H
 #define DH_EXAMPLE_UTIL_H
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <dh.h>
 
@@ -15,6 +18,50 @@
             exit(1);                                                                 \
         }                                                                            \
     } while (0)
+
+/* -h/--help anywhere in argv: print the usage to stdout and exit 0 (so that no example
+ * reads "--help" as a folder or a number). */
+static inline void example_help(int argc, char **argv, const char *usage)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: %s %s\n", argv[0], usage);
+            exit(0);
+        }
+}
+
+/* A whole decimal number in [lo, hi], else a message and exit 2 (never atoi's 0). */
+static inline uint32_t example_u32(const char *flag, const char *s, uint32_t lo, uint32_t hi)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!*s || *end || errno || s[0] == '-' || v < lo || v > hi) {
+        fprintf(stderr, "%s: '%s' is not an integer in %u..%u\n", flag, s, lo, hi);
+        exit(2);
+    }
+    return (uint32_t)v;
+}
+
+/* The value of option argv[i] (argv[i + 1]), else a message and exit 2. */
+static inline const char *example_value(int argc, char **argv, int i)
+{
+    if (i + 1 >= argc) {
+        fprintf(stderr, "%s needs a value\n", argv[i]);
+        exit(2);
+    }
+    return argv[i + 1];
+}
+
+/* "Q,T" of --small, else a message and exit 2. */
+static inline void example_pair(const char *s, uint32_t *a, uint32_t *b)
+{
+    char extra;
+    if (sscanf(s, "%u,%u%c", a, b, &extra) != 2) {
+        fprintf(stderr, "--small: '%s' is not Q,T\n", s);
+        exit(2);
+    }
+}
 
 /* Encode both sets and return mAP@topk (0 = all); multi-hot labels when the data
  * set is multi-label, class ids otherwise. */

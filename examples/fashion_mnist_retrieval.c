@@ -4,24 +4,14 @@
  *
  *   fashion_mnist_retrieval [EPOCHS] [FASHION_MNIST_DIR]
  */
-#include <stdio.h>
-#include <stdlib.h>
-
-#include <dh.h>
-
-#define CHECK(call)                                                                  \
-    do {                                                                             \
-        dh_status st_ = (call);                                                      \
-        if (st_ != DH_OK) {                                                          \
-            fprintf(stderr, "%s failed: %s\n", #call, dh_last_error());              \
-            exit(1);                                                                 \
-        }                                                                            \
-    } while (0)
+#include "example_util.h"
 
 int main(int argc, char **argv)
 {
-    uint32_t epochs = argc > 1 ? (uint32_t)atoi(argv[1]) : 12, K = 64;
+    example_help(argc, argv, "[EPOCHS] [FASHION_MNIST_DIR]");
+    uint32_t epochs = argc > 1 ? example_u32("EPOCHS", argv[1], 1, 100000) : 12, K = 64;
     const char *dir = argc > 2 ? argv[2] : NULL; /* NULL: the installed package */
+    if (argc > 3) return fprintf(stderr, "usage: %s [EPOCHS] [FASHION_MNIST_DIR]\n", argv[0]), 2;
 
     /* 1. data: the fashion-mnist protocol (database = 60k train, queries = 10k test) */
     dh_dataset *train_all, *test, *train, *query, *db;

@@ -43,20 +43,23 @@ static void small_split(const dh_dataset *all, uint32_t q_per, uint32_t t_per,
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s LIST ROOT [--weights F] [--method M] [--bits K] "
-                        "[--epochs N] [--size S] [--small Q,T]\n", argv[0]);
+    const char *usage = "LIST ROOT [--weights F] [--method M] [--bits K] [--epochs N] "
+                        "[--size S] [--small Q,T]";
+    example_help(argc, argv, usage);
+    if (argc < 3 || argv[1][0] == '-' || argv[2][0] == '-') {
+        fprintf(stderr, "usage: %s %s\n", argv[0], usage);
         return 2;
     }
     const char *weights = NULL, *method = "csq";
     uint32_t K = 64, epochs = 20, size = 224, small_q = 0, small_t = 0;
-    for (int i = 3; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--weights")) weights = argv[i + 1];
-        else if (!strcmp(argv[i], "--method")) method = argv[i + 1];
-        else if (!strcmp(argv[i], "--bits")) K = (uint32_t)atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--epochs")) epochs = (uint32_t)atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--size")) size = (uint32_t)atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--small")) sscanf(argv[i + 1], "%u,%u", &small_q, &small_t);
+    for (int i = 3; i < argc; i += 2) {
+        const char *v = example_value(argc, argv, i);
+        if (!strcmp(argv[i], "--weights")) weights = v;
+        else if (!strcmp(argv[i], "--method")) method = v;
+        else if (!strcmp(argv[i], "--bits")) K = example_u32("--bits", v, 1, 4096);
+        else if (!strcmp(argv[i], "--epochs")) epochs = example_u32("--epochs", v, 1, 100000);
+        else if (!strcmp(argv[i], "--size")) size = example_u32("--size", v, 8, 4096);
+        else if (!strcmp(argv[i], "--small")) example_pair(v, &small_q, &small_t);
         else return fprintf(stderr, "unknown option %s\n", argv[i]), 2;
     }
 
