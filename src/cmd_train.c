@@ -10,6 +10,7 @@
 #include "cli_mpi.h"
 #include "cli_data.h"
 #include "cli_tags.h"
+#include "cmd_train_knobs.h"
 
 static const char *CMD = "train";
 static volatile sig_atomic_t g_stop;
@@ -18,6 +19,7 @@ typedef struct train_args {
     const char *data, *protocol, *encoder, *method, *out, *checkpoint, *backbone, *optimizer;
     const char *schedule, *augment, *mean, *std, *features, *feature_source, *supervision;
     dh_cli_tag_args tg; /* weak supervision: src/cli_tags.h */
+    dh_cli_knobs kn;    /* recipe and augmentation knobs: src/cmd_train_knobs.h */
     uint32_t bits, epochs, batch, seed, eval_every, threads, size, warmup, resume, quiet, meta;
     uint32_t eval_topk, clusters, refresh;
     char encoder_buf[32];
@@ -70,12 +72,27 @@ static void usage(FILE *fp)
         "                     multi-hot labels (the tags-as-labels baseline); wdht and\n"
         "                     tagrefine always learn from tags\n"
         "optimisation:\n"
-        "  --epochs N --batch-size B --lr X (defaults: the method's recipe)\n"
+        "  every option below defaults to the method's recipe (docs/recipes.md)\n"
+        "  --recipe NAME      default, reference (issue 14's PyTorch recipe), paper, or the\n"
+        "                     method's own (hashnet: dhp)\n"
+        "  --recipe-setting scratch|pretrained|auto   table rows to use (default auto:\n"
+        "                     pretrained with --backbone, alexnet or resnet18)\n"
+        "  --show-recipe      print the resolved recipe (with these flags) and exit; needs\n"
+        "                     no --data (input size from --size, --data or the encoder)\n"
+        "  --epochs N --batch-size B --lr X\n"
         "  --optimizer sgd|adam|adamw|rmsprop --momentum X --weight-decay X\n"
-        "  --schedule constant|step|cosine (default cosine)  --warmup EPOCHS\n"
-        "  --backbone-lr-mult X   learning-rate multiplier of the encoder (default 1)\n"
-        "  --augment LIST     comma list of crop,resized-crop,flip,jitter,gray,blur (default\n"
-        "                     none; cibhash: resized-crop,flip,jitter,gray,blur)\n"
+        "  --decay-scope all|weights   tensors weight decay touches (weights: not biases or\n"
+        "                     norm layers)\n"
+        "  --schedule constant|step|cosine  --lr-floor X (cosine floor, fraction of lr)\n"
+        "  --warmup EPOCHS    --backbone-lr-mult X  learning-rate multiplier of the encoder\n"
+        "  --augment LIST     comma list of crop,resized-crop,flip,jitter,gray,blur, or none\n"
+        "                     (recipes: crop,flip; cibhash: resized-crop,flip,jitter,gray,blur)\n"
+        "  --crop-padding N   crop's zero padding (default 2*floor(min(H,W)/16): 2 at 28,\n"
+        "                     4 at 32; inputs >= 128 use resized-crop instead of crop)\n"
+        "  --crop-scale MIN,MAX --crop-ratio MIN,MAX   resized-crop area and aspect ranges\n"
+        "                     (default 0.08,1 and 0.75,1.333)\n"
+        "  --flip-prob P --gray-prob P --blur-prob P   (defaults 0.5, 0.2, 0.5)\n"
+        "  --jitter B,C,S     colour-jitter brightness, contrast, saturation (default 0.4)\n"
         "  --seed S           shuffling/augmentation/initialisation seed (default 1)\n"
         "  --eval-every N     validate every N epochs (needs --protocol); best weights kept\n"
         "  --eval-topk K      validation mAP@K (default: the protocol's)\n"
@@ -108,8 +125,10 @@ static int parse_floats(const char *s, float out[4])
 
 static int augment_flags(const char *s, uint32_t *out)
 {
+    *out = DH_AUG_RECIPE; /* no --augment: the recipe's */
+    if (!s) return 0;
     *out = 0;
-    if (!s || !strcmp(s, "none")) return 0;
+    if (!strcmp(s, "none")) return 0;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", s);
     for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
@@ -170,6 +189,7 @@ static int parse(int argc, char **argv, train_args *a)
     a->seed = 1;
     a->momentum = a->weight_decay = a->quant = a->margin = a->scale = NAN;
     a->tg.keep = a->tg.noise = NAN;
+    dh_cli_knobs_init(&a->kn);
     static const struct { const char *flag; size_t off; } strs[] = {
         {"--data", offsetof(train_args, data)}, {"--protocol", offsetof(train_args, protocol)},
         {"--encoder", offsetof(train_args, encoder)}, {"--method", offsetof(train_args, method)},
@@ -191,6 +211,8 @@ static int parse(int argc, char **argv, train_args *a)
         if (!strcmp(argv[i], "--quiet")) { a->quiet = 1; continue; }
         if (!strcmp(argv[i], "--meta-embedding")) { a->meta = 1; continue; }
         if (!strcmp(argv[i], "--skip-unknown-tags")) { a->tg.skip_unknown = 1; continue; }
+        if ((rc = dh_cli_knobs_parse(CMD, argc, argv, &i, &a->kn, &matched))) return rc;
+        if (matched) continue;
         for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !matched; k++) {
             int r = dh_cli_flag(argc, argv, &i, strs[k].flag, (const char **)((char *)a + strs[k].off));
             if (r < 0) return dh_cli_usage_error(CMD, "%s needs a value", strs[k].flag);
@@ -200,8 +222,8 @@ static int parse(int argc, char **argv, train_args *a)
         if ((rc = parse_num(argc, argv, &i, a, &matched))) return rc;
         if (!matched) return dh_cli_usage_error(CMD, "unknown option '%s'", argv[i]);
     }
-    if (!a->data) return dh_cli_usage_error(CMD, "--data is required");
-    if (!a->out) return dh_cli_usage_error(CMD, "-o/--out is required");
+    if (!a->data && !a->kn.show) return dh_cli_usage_error(CMD, "--data is required");
+    if (!a->out && !a->kn.show) return dh_cli_usage_error(CMD, "-o/--out is required");
     if (a->resume && !a->checkpoint) return dh_cli_usage_error(CMD, "--resume needs --checkpoint");
     if (a->feature_source && strcmp(a->feature_source, "input") && strcmp(a->feature_source, "model"))
         return dh_cli_usage_error(CMD, "--feature-source: '%s' is not input or model",
@@ -310,6 +332,8 @@ static int build_model(train_args *a, train_objs *o)
     if (!isnan(a->quant)) lo.quant_weight = a->quant;
     if (!isnan(a->margin)) lo.margin = a->margin;
     if (!isnan(a->scale)) lo.scale = a->scale;
+    int krc = dh_cli_knobs_loss(CMD, &a->kn, a->method, a->encoder, a->backbone != NULL, &lo);
+    if (krc) return krc;
     dh_status st = dh_loss_create(a->method, &lo, &o->loss);
     int32_t act = DH_LOSS_HEAD_TANH;
     if (st == DH_OK) st = dh_loss_head_hint(o->loss, &act, NULL);
@@ -346,22 +370,59 @@ static int build_model(train_args *a, train_objs *o)
     return 0;
 }
 
+/* The trainer options the flags ask for (recipe fields left at default). */
+static int trainer_flags(const train_args *a, dh_trainer_options *to)
+{
+    int rc;
+    dh_trainer_options_init(to);
+    if ((rc = optimizer_type(a->optimizer, &to->optimizer))) return rc;
+    if ((rc = schedule_type(a->schedule, &to->schedule))) return rc;
+    if ((rc = augment_flags(a->augment, &to->augment))) return rc;
+    if ((rc = dh_cli_knobs_trainer(CMD, &a->kn, a->backbone != NULL, to))) return rc;
+    to->epochs = a->epochs;
+    to->batch_size = a->batch;
+    to->lr = a->lr;
+    if (!isnan(a->momentum)) to->momentum = a->momentum;
+    if (!isnan(a->weight_decay)) to->weight_decay = a->weight_decay;
+    to->backbone_lr_mult = a->backbone_mult;
+    to->warmup_epochs = a->warmup;
+    return 0;
+}
+
+/* --show-recipe: the recipe a run with these flags would use, without reading data
+ * (the input size from --size, else the data set's name, else the encoder's). */
+static int show_recipe(const train_args *a)
+{
+    dh_trainer_options to;
+    int rc = trainer_flags(a, &to);
+    if (rc) return rc;
+    const char *enc = a->encoder ? a->encoder : "smallcnn", *from = "--size";
+    uint32_t size = a->size;
+    const char *d = a->protocol ? a->protocol : (a->data ? a->data : "");
+    if (!size && (!strncmp(enc, "mlp", 3) || !strncmp(enc, "pixels", 6))) from = "feature rows";
+    else if (!size && (!strncmp(d, "fashion-mnist", 13) || !strncmp(d, "idx:", 4)))
+        size = 28, from = "28x28 data";
+    else if (!size && !strncmp(d, "cifar", 5)) size = 32, from = "32x32 data";
+    else if (!size) {
+        size = !strcmp(enc, "alexnet") || !strcmp(enc, "resnet18") ? 224 : !strcmp(enc, "smallcnn") ? 28 : 32;
+        from = "the encoder's usual input; --size S to choose";
+    }
+    dh_loss_options lo;
+    dh_loss_options_init(&lo);
+    if (!isnan(a->quant)) lo.quant_weight = a->quant;
+    if (!isnan(a->margin)) lo.margin = a->margin;
+    if (!isnan(a->scale)) lo.scale = a->scale;
+    if ((rc = dh_cli_knobs_loss(CMD, &a->kn, a->method, enc, a->backbone != NULL, &lo))) return rc;
+    return dh_cli_knobs_show(CMD, &a->kn, a->method, enc, a->backbone != NULL, size, from, &to,
+                             &lo);
+}
+
 static int build_trainer(const train_args *a, train_objs *o)
 {
     dh_trainer_options to;
-    dh_trainer_options_init(&to);
-    int rc;
-    if ((rc = optimizer_type(a->optimizer, &to.optimizer))) return rc;
-    if ((rc = schedule_type(a->schedule, &to.schedule))) return rc;
-    if ((rc = augment_flags(a->augment, &to.augment))) return rc;
-    to.epochs = a->epochs;
-    to.batch_size = a->batch;
+    int rc = trainer_flags(a, &to);
+    if (rc) return rc;
     to.seed = a->seed;
-    to.lr = a->lr;
-    if (!isnan(a->momentum)) to.momentum = a->momentum;
-    if (!isnan(a->weight_decay)) to.weight_decay = a->weight_decay;
-    to.backbone_lr_mult = a->backbone_mult;
-    to.warmup_epochs = a->warmup;
     to.eval_every = a->eval_every;
     to.checkpoint_path = a->checkpoint;
     to.resume = a->resume;
@@ -421,6 +482,7 @@ int dh_cmd_train(int argc, char **argv)
     train_args a;
     int rc = parse(argc, argv, &a);
     if (rc) return rc;
+    if (a.kn.show) return show_recipe(&a);
     if (a.threads) dh_set_num_threads(a.threads);
     train_objs o;
     memset(&o, 0, sizeof o);

@@ -183,7 +183,7 @@ dh_status dh__augment(const uint8_t *img, uint32_t h, uint32_t w, uint32_t c,
         for (uint32_t k = 0; k < 3; k++) memcpy(out + k * ohw, s->b, ohw * sizeof(float));
     }
     /* draws only under the flag, so streams without it are unchanged */
-    if ((p->flags & DH_AUG_BLUR) && dh__rng_unif(rng) < 0.5)
+    if ((p->flags & DH_AUG_BLUR) && dh__rng_unif(rng) < p->blur_prob)
         blur3(out, c, p->out_h, p->out_w, unif(rng, 0.1, 2.0), s->b);
     for (uint32_t k = 0; k < c; k++) {
         float m = p->mean[k], inv = p->inv_std[k];

@@ -103,11 +103,15 @@ void dh__listfile_free(dh__listfile *lf);
 dh_status dh__imagelist_get(dh__imagelist *l, size_t j, uint8_t *out);
 void dh__imagelist_destroy(dh__imagelist *l);
 
+/** The options a loader runs with (defaults and output size filled in); tests and the
+ *  trainer's checks read them. */
+const dh_loader_options *dh__loader_options(const dh_loader *L);
+
 /* ---- augmentation (lib/data/augment.c) ---- */
 typedef struct dh__aug_params {
     uint32_t flags, out_h, out_w, pad;
     float flip_prob, scale_min, scale_max, ratio_min, ratio_max;
-    float brightness, contrast, saturation, gray_prob, resize_ratio;
+    float brightness, contrast, saturation, gray_prob, resize_ratio, blur_prob;
     float mean[4], inv_std[4];
 } dh__aug_params;
 

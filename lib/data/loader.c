@@ -247,6 +247,8 @@ dh_status dh_loader_seek(dh_loader *L, uint64_t epoch, uint64_t batch)
 }
 
 dh_status dh_loader_set_epoch(dh_loader *L, uint64_t epoch) { return dh_loader_seek(L, epoch, 0); }
+
+const dh_loader_options *dh__loader_options(const dh_loader *L) { return L ? &L->o : NULL; }
 dh_status dh_loader_reset(dh_loader *L) { return dh_loader_seek(L, 0, 0); }
 
 /* ---- creation ---- */
@@ -267,6 +269,7 @@ void dh_loader_options_init(dh_loader_options *o)
     o->grayscale_prob = 0.2f;
     o->resize_ratio = 0.875f;
     for (int k = 0; k < 4; k++) o->std[k] = 1.0f;
+    o->blur_prob = 0.5f;
 }
 
 static dh_status check_image_opts(const dh_loader_options *o, const dh__source *s)
@@ -291,6 +294,10 @@ static dh_status check_image_opts(const dh_loader_options *o, const dh__source *
     DH_CHECK_ARG_MSG(o->brightness >= 0 && o->brightness <= 1 && o->contrast >= 0 &&
                      o->contrast <= 1 && o->saturation >= 0 && o->saturation <= 1,
                      "dh_loader_create: jitter strengths must be in [0, 1]");
+    DH_CHECK_ARG_MSG(o->flip_prob >= 0 && o->flip_prob <= 1 && o->grayscale_prob >= 0 &&
+                     o->grayscale_prob <= 1 && o->blur_prob >= 0 && o->blur_prob <= 1,
+                     "dh_loader_create: flip_prob, grayscale_prob and blur_prob must be in "
+                     "[0, 1]");
     for (uint32_t k = 0; k < s->channels; k++)
         DH_CHECK_ARG_MSG(o->std[k] > 0, "dh_loader_create: std[%u] must be > 0", k);
     return DH_OK;
@@ -328,6 +335,7 @@ static void set_aug(dh_loader *L)
     p->ratio_min = o->ratio_min, p->ratio_max = o->ratio_max;
     p->brightness = o->brightness, p->contrast = o->contrast, p->saturation = o->saturation;
     p->gray_prob = o->grayscale_prob, p->resize_ratio = o->resize_ratio;
+    p->blur_prob = o->blur_prob;
     for (int k = 0; k < 4; k++) p->mean[k] = o->mean[k], p->inv_std[k] = 1.0f / o->std[k];
 }
 

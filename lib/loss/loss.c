@@ -197,18 +197,9 @@ dh_status dh_loss_head_hint(const dh_loss *L, int32_t *activation, float *beta)
 dh_status dh_loss_get_recipe(const dh_loss *L, dh_loss_recipe *r)
 {
     DH_CHECK_ARG(L != NULL && r != NULL);
-    dh_loss_recipe d;
-    memset(&d, 0, sizeof d);
-    d.struct_size = sizeof d;
-    d.backbone_lr_mult = 1;
-    d.param_lr_mult = 1;
-    L->m->recipe(&d);
-    size_t want = r->struct_size;
-    DH_CHECK_ARG_MSG(want >= sizeof(size_t), "dh_loss_get_recipe: recipe->struct_size %zu "
-                     "not set", want);
-    memcpy((char *)r + sizeof(size_t), (char *)&d + sizeof(size_t),
-           (want < sizeof d ? want : sizeof d) - sizeof(size_t));
-    return DH_OK;
+    DH_CHECK_ARG_MSG(r->struct_size >= sizeof(size_t), "dh_loss_get_recipe: recipe->struct_size "
+                     "%zu not set", r->struct_size);
+    return dh__loss_recipe_default(L->m->name, r); /* the table, lib/loss/recipe.c */
 }
 
 dh_status dh_loss_get_options(const dh_loss *L, dh_loss_options *o)

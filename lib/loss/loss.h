@@ -108,6 +108,9 @@ static inline void dh__loss_distill_defaults(const dh_loss *L, double *w_codes,
     if (L->m->distill) L->m->distill(L->K, w_codes, w_features);
 }
 
+/** The method's pretrained default row of the recipe table (lib/loss/recipe.c). */
+dh_status dh__loss_recipe_default(const char *method, dh_loss_recipe *out);
+
 /* ---- tensors ---- */
 /** Add a zero-filled tensor (parameter when is_buffer == 0, with a grad array). */
 dh_status dh__loss_add_tensor(dh_loss *L, const char *name, int32_t is_buffer, int32_t ndim,

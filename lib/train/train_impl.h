@@ -16,6 +16,7 @@ struct dh_trainer {
     dh_loader *loader;
     dh_optimizer *opt;
     uint64_t batches;           /* per epoch */
+    int32_t nesterov;           /* the recipe's "sgd-nesterov" (resolve.c) */
     /* batch buffers */
     float *x, *y, *U, *dU;
     int32_t *cls;
@@ -38,6 +39,13 @@ struct dh_trainer {
     float *par_bucket;          /* flat bucket of tensors for one collective */
 };
 
+/** Recipes (resolve.c): fill o's "default" fields from the recipe row of (method, the
+ *  setting of o or the encoder's, o->recipe, min(height, width)) and the loader's
+ *  defaults; validate the knobs. nesterov (may be NULL) receives the recipe's flag. */
+dh_status dh__trainer_resolve(dh_trainer_options *o, const char *method, const char *encoder,
+                              uint32_t height, uint32_t width, int32_t *nesterov);
+/** DH_RECIPE_PRETRAINED for the ImageNet-stem encoders (alexnet, resnet18), else scratch. */
+int32_t dh__trainer_setting_for(const char *encoder);
 dh_status dh__trainer_make_loader(dh_trainer *t);
 dh_status dh__trainer_alloc_buffers(dh_trainer *t);
 /** After each epoch: method hooks (ADSH's database-code update). */
@@ -67,6 +75,9 @@ dh_status dh__checkpoint_save(dh_trainer *t, const char *path);
 /** If `path` exists, restore everything and set start_epoch; a missing file starts
  *  from scratch; a file for another model/loss is DH_E_SHAPE / DH_E_FORMAT. */
 dh_status dh__checkpoint_try_resume(dh_trainer *t);
+/** Restore from a checkpoint image in memory (the fuzz target's entry): all or
+ *  nothing, every tensor and counter checked before anything is copied. */
+dh_status dh__checkpoint_resume_buffer(dh_trainer *t, const uint8_t *buf, size_t len);
 /** The unsupervised regime (unsup.c): images per network row group (2 for two-view
  *  methods, else 1); feature bank at creation and per epoch; label-free batches; the
  *  shallow baselines' closed-form fit (dh_trainer_run's whole work for them). */

@@ -22,49 +22,51 @@ void dh_trainer_options_init(dh_trainer_options *o)
     o->momentum = -1;
     o->weight_decay = -1;
     o->keep_best = 1;
+    o->augment = DH_AUG_RECIPE; /* Since 1.3: the recipe's (0 = none) */
+    o->crop_padding = -1;
+    o->flip_prob = o->scale_min = o->scale_max = o->ratio_min = o->ratio_max = -1.0f;
+    o->brightness = o->contrast = o->saturation = o->grayscale_prob = o->blur_prob = -1.0f;
+    o->lr_min_ratio = -1;
+    o->recipe_setting = DH_RECIPE_AUTO;
+    o->decay_scope = -1;
 }
 
-static int optimizer_from_name(const char *s, int32_t *nesterov)
+/* Resolve the recipe's fields (resolve.c) against the loss's method and the model's
+ * encoder and input size. */
+static dh_status resolve_options(dh_trainer *t)
 {
-    *nesterov = 0;
-    if (!s) return DH_OPTIM_ADAM;
-    if (!strcmp(s, "sgd")) return DH_OPTIM_SGD;
-    if (!strcmp(s, "sgd-nesterov")) return (*nesterov = 1), DH_OPTIM_SGD;
-    if (!strcmp(s, "rmsprop")) return DH_OPTIM_RMSPROP;
-    if (!strcmp(s, "adamw")) return DH_OPTIM_ADAMW;
-    return DH_OPTIM_ADAM;
+    int64_t shape[3] = {0, 0, 0};
+    int32_t nd = dh_model_input_shape(t->model, shape);
+    uint32_t h = nd == 3 ? (uint32_t)shape[1] : 0, w = nd == 3 ? (uint32_t)shape[2] : 0;
+    const dh_model_options *mo = dh_model_get_options(t->model);
+    return dh__trainer_resolve(&t->o, t->loss->m->name, mo ? mo->encoder : NULL, h, w,
+                               &t->nesterov);
 }
 
-/* Resolve "use the recipe" fields and build the optimizer over model + loss. */
+/* Build the optimizer over model + loss from the resolved options. */
 static dh_status build_optimizer(dh_trainer *t)
 {
+    const dh_trainer_options *o = &t->o;
     dh_loss_recipe r;
     memset(&r, 0, sizeof r);
     r.struct_size = sizeof r;
-    DH_TRY(dh_loss_get_recipe(t->loss, &r));
-    dh_trainer_options *o = &t->o;
-    if (!o->epochs) o->epochs = r.epochs ? r.epochs : 20;
-    if (!o->batch_size) o->batch_size = r.batch_size ? r.batch_size : 64;
+    DH_TRY(dh_loss_recipe_lookup(t->loss->m->name, o->recipe_setting, o->recipe, 0, &r));
     dh_optimizer_options oo;
     dh_optimizer_options_init(&oo);
-    int32_t nesterov = 0;
-    int32_t recipe_type = optimizer_from_name(r.optimizer, &nesterov);
-    oo.type = o->optimizer >= 0 ? o->optimizer : recipe_type;
-    oo.nesterov = (o->optimizer < 0 || o->optimizer == DH_OPTIM_SGD) ? nesterov : 0;
-    oo.lr = o->lr > 0 ? o->lr : (r.lr > 0 ? r.lr : 1e-3);
-    oo.momentum = o->momentum >= 0 ? o->momentum : r.momentum;
-    if (oo.type == DH_OPTIM_ADAM || oo.type == DH_OPTIM_ADAMW) oo.momentum = 0;
-    if (oo.nesterov && oo.momentum <= 0) oo.nesterov = 0;
-    oo.weight_decay = o->weight_decay >= 0 ? o->weight_decay : r.weight_decay;
-    oo.lr_mult_backbone = o->backbone_lr_mult > 0 ? o->backbone_lr_mult : 1.0;
+    oo.type = o->optimizer;
+    oo.nesterov = t->nesterov;
+    oo.lr = o->lr;
+    oo.momentum = o->momentum;
+    oo.weight_decay = o->weight_decay;
+    oo.lr_mult_backbone = o->backbone_lr_mult;
     oo.lr_mult_loss = r.param_lr_mult > 0 ? r.param_lr_mult : 1.0;
-    oo.apply_no_decay = 1;
+    oo.apply_no_decay = o->decay_scope == DH_DECAY_WEIGHTS;
     oo.schedule_unit = (uint32_t)(t->batches ? t->batches : 1);
-    int32_t sched = o->schedule >= 0 ? o->schedule : DH_SCHED_COSINE;
+    int32_t sched = o->schedule;
     oo.schedule = sched;
     if (sched == DH_SCHED_COSINE) {
         oo.t_max = o->epochs;
-        oo.eta_min = oo.lr * 0.01;
+        oo.eta_min = oo.lr * o->lr_min_ratio;
     } else if (sched == DH_SCHED_STEP) {
         oo.step_size = o->epochs > 2 ? o->epochs * 2 / 3 : 1;
         oo.gamma = 0.1;
@@ -154,6 +156,7 @@ dh_status dh_trainer_create(dh_model *model, dh_loss *loss, const dh_dataset *tr
     t->best_map = NAN;
     t->last_map = NAN;
     DH_TRY_GOTO(check_shapes(t), fail);
+    DH_TRY_GOTO(resolve_options(t), fail);
     DH_TRY_GOTO(dh__trainer_make_loader(t), fail);
     DH_TRY_GOTO(init_loss(t), fail);
     DH_TRY_GOTO(dh__trainer_unsup_setup(t), fail);

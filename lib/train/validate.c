@@ -10,20 +10,27 @@ dh_status dh__trainer_make_loader(dh_trainer *t)
 {
     dh_loader_options lo;
     dh_loader_options_init(&lo);
-    dh_loss_recipe r;
-    memset(&r, 0, sizeof r);
-    r.struct_size = sizeof r;
-    DH_TRY(dh_loss_get_recipe(t->loss, &r));
-    uint32_t bs = t->o.batch_size ? t->o.batch_size : (r.batch_size ? r.batch_size : 64);
+    dh_trainer_options *o = &t->o; /* resolved (resolve.c) */
+    uint32_t bs = o->batch_size;
     size_t n = dh_dataset_count(t->train);
     if (bs > n) bs = (uint32_t)n;
-    t->o.batch_size = bs;
+    o->batch_size = bs;
     lo.batch_size = bs;
     lo.shuffle = 1;
     lo.drop_last = n >= 2 * (size_t)bs; /* batch-norm needs full-ish batches */
-    lo.seed = t->o.seed;
-    lo.augment = dh_dataset_is_image(t->train) ? t->o.augment : 0;
+    lo.seed = o->seed;
+    if (!dh_dataset_is_image(t->train)) o->augment = 0;
+    lo.augment = o->augment;
+    if (o->crop_padding >= 0) lo.crop_padding = (uint32_t)o->crop_padding;
+    lo.flip_prob = o->flip_prob;
+    lo.scale_min = o->scale_min, lo.scale_max = o->scale_max;
+    lo.ratio_min = o->ratio_min, lo.ratio_max = o->ratio_max;
+    lo.brightness = o->brightness, lo.contrast = o->contrast, lo.saturation = o->saturation;
+    lo.grayscale_prob = o->grayscale_prob;
+    lo.blur_prob = o->blur_prob;
     dh__trainer_unsup_loader(t, &lo); /* two views + their default augmentations */
+    o->augment = lo.augment, o->scale_min = lo.scale_min; /* report what the loader uses */
+    o->crop_padding = (int32_t)lo.crop_padding;
     DH_TRY(dh__model_loader_options(t->model, t->train, &lo));
     DH_TRY(dh_loader_create(t->train, &lo, &t->loader));
     t->batches = dh_loader_batches_per_epoch(t->loader);
