@@ -304,7 +304,7 @@ static int build_model(train_args *a, train_objs *o)
     lo.n_train = dh_dataset_count(o->train);
     lo.seed = a->seed;
     uint32_t flags = dh_loss_method_flags(a->method);
-    if (flags) { /* unsupervised: n_classes is k of kmeans (0: its default), else unused */
+    if (flags & DH_LOSS_FLAG_UNSUPERVISED) { /* n_classes: k of kmeans (0: default), else unused */
         lo.n_classes = a->clusters;
         if (a->feature_source && !strcmp(a->feature_source, "model")) lo.variant = 1;
         if (a->refresh) lo.update_every = (int32_t)a->refresh;

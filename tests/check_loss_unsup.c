@@ -455,6 +455,17 @@ START_TEST(test_unsup_bad_inputs)
                                                        DH_LOSS_FLAG_SHALLOW);
     ck_assert_uint_eq(dh_loss_method_flags("csq"), 0);
     ck_assert_uint_eq(dh_loss_method_flags(NULL), 0);
+    ck_assert_uint_eq(dh_loss_method_flags("kmeans"), DH_LOSS_FLAG_UNSUPERVISED |
+                                                         DH_LOSS_FLAG_FEATURES);
+    ck_assert_uint_eq(dh_loss_method_flags("unknown-method-with-a-name-over-32-chars"), 0);
+    { /* every unsupervised method: the UNSUPERVISED bit and no TAGS bit */
+        const char *un[] = {"cibhash", "bihalf", "ssdh", "kmeans", "sgh", "lsh", "pcah", "itq"};
+        for (size_t i = 0; i < sizeof un / sizeof un[0]; i++) {
+            uint32_t fl = dh_loss_method_flags(un[i]);
+            ck_assert_uint_eq(fl & (DH_LOSS_FLAG_UNSUPERVISED | DH_LOSS_FLAG_TAGS),
+                              DH_LOSS_FLAG_UNSUPERVISED);
+        }
+    }
     /* kmeans' default k is 10 when n_classes is 0 */
     o.n_classes = 0, o.n_train = N_;
     ck_assert_dh_ok(dh_loss_create("kmeans", &o, &L));

@@ -202,6 +202,18 @@ START_TEST(test_tag_vectors_errors)
     ck_assert_uint_eq(dh_loss_method_tag_flags("tagrefine"), DH_LOSS_FLAG_TAGS);
     ck_assert_uint_eq(dh_loss_method_tag_flags("dpsh"), 0);
     ck_assert_uint_eq(dh_loss_method_tag_flags("wdhtx"), 0);
+    /* dh_loss_method_flags reports the tag bit too (since 1.3), and the tag methods
+     * carry no unsupervised bit; dh_loss_method_tag_flags is its TAGS bit for every
+     * method (the 1.2 alias) */
+    ck_assert_uint_eq(dh_loss_method_flags("wdht"), DH_LOSS_FLAG_TAGS);
+    ck_assert_uint_eq(dh_loss_method_flags("TagRefine"), DH_LOSS_FLAG_TAGS);
+    for (size_t i = 0; i < dh_loss_method_count(); i++) {
+        const char *nm = dh_loss_method_name(i);
+        uint32_t fl = dh_loss_method_flags(nm);
+        ck_assert_uint_eq(dh_loss_method_tag_flags(nm), fl & DH_LOSS_FLAG_TAGS);
+        if (fl & DH_LOSS_FLAG_TAGS) ck_assert_uint_eq(fl, DH_LOSS_FLAG_TAGS);
+    }
+    ck_assert_uint_eq(dh_loss_method_tag_flags(NULL), 0);
 }
 END_TEST
 

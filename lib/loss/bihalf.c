@@ -151,6 +151,7 @@ const dh__loss_method dh__loss_bihalf = {
     .summary = "BiHalf (Li & van Gemert, AAAI 2021): per-bit median split, similarity "
                "reconstruction",
     .head = DH_LOSS_HEAD_IDENTITY,
+    .flags = DH_LOSS_FLAG_UNSUPERVISED | DH_LOSS_FLAG_FEATURES,
     .needs_index = 1,
     .defaults = bihalf_defaults,
     .recipe = bihalf_recipe,

@@ -128,6 +128,7 @@ const dh__loss_method dh__loss_cibhash = {
     .name = "cibhash",
     .summary = "CIBHash (Qiu et al., IJCAI 2021): two views, NT-Xent on stochastic codes + KL",
     .head = DH_LOSS_HEAD_IDENTITY,
+    .flags = DH_LOSS_FLAG_UNSUPERVISED | DH_LOSS_FLAG_TWO_VIEWS,
     .defaults = cib_defaults,
     .recipe = cib_recipe,
     .create = cib_create,

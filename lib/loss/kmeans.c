@@ -259,6 +259,7 @@ const dh__loss_method dh__loss_kmeans = {
     .name = "kmeans",
     .summary = "k-means pseudo-labels hashed to Hadamard/GV centres (DU3H two-stage family)",
     .head = DH_LOSS_HEAD_IDENTITY,
+    .flags = DH_LOSS_FLAG_UNSUPERVISED | DH_LOSS_FLAG_FEATURES,
     .needs_index = 1,
     .defaults = kmeans_defaults,
     .recipe = kmeans_recipe,

@@ -49,6 +49,18 @@ static const dh__loss_method *find_method(const char *name)
     return NULL;
 }
 
+uint32_t dh_loss_method_flags(const char *method)
+{
+    const dh__loss_method *m = method ? find_method(method) : NULL;
+    return m ? m->flags : 0;
+}
+
+/* The 1.2 name for the tag bit alone; kept (released ABI) as an alias. */
+uint32_t dh_loss_method_tag_flags(const char *method)
+{
+    return dh_loss_method_flags(method) & DH_LOSS_FLAG_TAGS;
+}
+
 static dh_status unknown_method(const char *name)
 {
     char list[256];

@@ -57,6 +57,7 @@ struct dh__loss_method {
     int32_t head;           /* DH_LOSS_HEAD_* */
     int32_t single_label;   /* 1: rejects multi-label rows */
     int32_t needs_index;    /* 1: indices + n_train required */
+    uint32_t flags;         /* DH_LOSS_FLAG_* (dh_loss_method_flags); 0: supervised */
     void (*defaults)(dh_loss_options *o, uint32_t K, uint32_t C);
     void (*recipe)(dh_loss_recipe *r);
     dh_status (*create)(dh_loss *L);   /* allocate tensors and state */

@@ -109,6 +109,7 @@ const dh__loss_method dh__loss_sgh = {
     .summary = "binary autoencoder (SGH-style): stochastic neurons, linear decoder of the "
                "features",
     .head = DH_LOSS_HEAD_IDENTITY,
+    .flags = DH_LOSS_FLAG_UNSUPERVISED | DH_LOSS_FLAG_FEATURES,
     .needs_index = 1,
     .defaults = sgh_defaults,
     .recipe = sgh_recipe,

@@ -217,6 +217,7 @@ static dh_status shallow_fb(dh_loss *L, const dh__loss_batch *b, double *value)
 
 #define SHALLOW(id, nm, sum)                                                                    \
     const dh__loss_method id = {.name = nm, .summary = sum, .head = DH_LOSS_HEAD_IDENTITY,      \
+                                .flags = DH_LOSS_FLAG_UNSUPERVISED | DH_LOSS_FLAG_SHALLOW,     \
                                 .defaults = shallow_defaults, .recipe = shallow_recipe,        \
                                 .fb = shallow_fb}
 SHALLOW(dh__loss_lsh, "lsh", "LSH: random Gaussian projections of the centred rows (shallow)");

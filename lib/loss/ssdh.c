@@ -143,6 +143,7 @@ const dh__loss_method dh__loss_ssdh = {
     .name = "ssdh",
     .summary = "SSDH (Yang et al., IJCAI 2018): similarity from feature-distance thresholds",
     .head = DH_LOSS_HEAD_TANH,
+    .flags = DH_LOSS_FLAG_UNSUPERVISED | DH_LOSS_FLAG_FEATURES,
     .needs_index = 1,
     .defaults = ssdh_defaults,
     .recipe = ssdh_recipe,

@@ -8,13 +8,14 @@
 
 #include "loss/loss.h"
 
-/* Flags of the unsupervised rows of the method table (0: supervised method); the
- * same values as the public DH_LOSS_FLAG_* */
+/* The unsupervised bits of dh__loss_method.flags (0: a supervised or tag method); the
+ * public DH_LOSS_FLAG_* values */
 enum {
     DH__UNSUP = DH_LOSS_FLAG_UNSUPERVISED, /* labels are neither required nor read */
     DH__UNSUP_VIEWS = DH_LOSS_FLAG_TWO_VIEWS, /* batch rows [0, B/2), [B/2, B): two views */
     DH__UNSUP_FEATS = DH_LOSS_FLAG_FEATURES,  /* reads the feature bank via batch indices */
-    DH__UNSUP_SHALLOW = DH_LOSS_FLAG_SHALLOW  /* closed-form fit of the head (no gradient) */
+    DH__UNSUP_SHALLOW = DH_LOSS_FLAG_SHALLOW, /* closed-form fit of the head (no gradient) */
+    DH__UNSUP_MASK = DH__UNSUP | DH__UNSUP_VIEWS | DH__UNSUP_FEATS | DH__UNSUP_SHALLOW
 };
 
 /* Feature sources (dh_loss_options.variant of the feature methods) */
@@ -34,7 +35,8 @@ typedef struct dh__featbank {
     dh_status (*refit)(dh_loss *L);
 } dh__featbank;
 
-/** Flags of a method / of the loss's method (0 for supervised ones and NULL). */
+/** The unsupervised flags (m->flags & DH__UNSUP_MASK) of a method / of the loss's method
+ *  (0 for supervised and tag methods, and NULL). */
 uint32_t dh__method_unsup_flags(const dh__loss_method *m);
 uint32_t dh__loss_unsup_flags(const dh_loss *L);
 /** n_classes a method uses when the caller gave 0 (k of k-means: 10; others 1). */

@@ -1,33 +1,14 @@
-/* lib/loss/unsup_common.c -- what the unsupervised methods share: their flags, the
- * validated label-free forward/backward, and the feature bank (N x D rows that SSDH,
- * k-means pseudo-labels, BiHalf and SGH read through the batch indices). */
-#include <ctype.h>
+/* lib/loss/unsup_common.c -- what the unsupervised methods share: their flags (the
+ * unsupervised bits of dh__loss_method.flags), the validated label-free
+ * forward/backward, and the feature bank (N x D rows that SSDH, k-means pseudo-labels,
+ * BiHalf and SGH read through the batch indices). */
 #include <string.h>
 
 #include "loss/unsup.h"
 
-/* The unsupervised rows of the method table: their flags. (Kept beside the vtables
- * rather than as a dh__loss_method field: the existing vtables are positional
- * initialisers, and -Wmissing-field-initializers rejects a new trailing field.) */
-static const struct {
-    const dh__loss_method *m;
-    uint32_t flags;
-} unsup_rows[] = {
-    {&dh__loss_cibhash, DH__UNSUP | DH__UNSUP_VIEWS},
-    {&dh__loss_bihalf, DH__UNSUP | DH__UNSUP_FEATS},
-    {&dh__loss_ssdh, DH__UNSUP | DH__UNSUP_FEATS},
-    {&dh__loss_kmeans, DH__UNSUP | DH__UNSUP_FEATS},
-    {&dh__loss_sgh, DH__UNSUP | DH__UNSUP_FEATS},
-    {&dh__loss_lsh, DH__UNSUP | DH__UNSUP_SHALLOW},
-    {&dh__loss_pcah, DH__UNSUP | DH__UNSUP_SHALLOW},
-    {&dh__loss_itq, DH__UNSUP | DH__UNSUP_SHALLOW},
-};
-
 uint32_t dh__method_unsup_flags(const dh__loss_method *m)
 {
-    for (size_t i = 0; i < sizeof unsup_rows / sizeof unsup_rows[0]; i++)
-        if (unsup_rows[i].m == m) return unsup_rows[i].flags;
-    return 0;
+    return m ? m->flags & DH__UNSUP_MASK : 0;
 }
 
 uint32_t dh__loss_unsup_flags(const dh_loss *L)
@@ -125,15 +106,4 @@ dh_status dh__unsup_forward_backward(dh_loss *L, const float *U, size_t B,
 dh_status dh_loss_set_features(dh_loss *loss, const float *features, size_t n, size_t dim)
 {
     return dh__unsup_set_features(loss, features, n, dim, 1);
-}
-
-uint32_t dh_loss_method_flags(const char *method)
-{
-    if (!method) return 0;
-    for (size_t i = 0; i < sizeof unsup_rows / sizeof unsup_rows[0]; i++) {
-        const char *a = unsup_rows[i].m->name, *b = method;
-        while (*a && tolower((unsigned char)*b) == *a) a++, b++;
-        if (!*a && !*b) return unsup_rows[i].flags; /* the DH__UNSUP* values are public */
-    }
-    return 0;
 }

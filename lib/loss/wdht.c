@@ -12,19 +12,7 @@
 
 uint32_t dh__method_weak_flags(const dh__loss_method *m)
 {
-    return (m == &dh__loss_wdht || m == &dh__loss_tagrefine) ? DH_LOSS_FLAG_TAGS : 0;
-}
-
-uint32_t dh_loss_method_tag_flags(const char *method)
-{
-    if (!method) return 0;
-    const dh__loss_method *ms[] = {&dh__loss_wdht, &dh__loss_tagrefine};
-    for (size_t i = 0; i < 2; i++) {
-        const char *a = ms[i]->name, *b = method;
-        while (*a && (*b | 0x20) == *a) a++, b++;
-        if (!*a && !*b) return DH_LOSS_FLAG_TAGS;
-    }
-    return 0;
+    return m ? m->flags & DH_LOSS_FLAG_TAGS : 0;
 }
 
 /* ---- the objective ---- */
@@ -293,6 +281,7 @@ const dh__loss_method dh__loss_wdht = {
     .name = "wdht",
     .summary = "Weakly supervised hashing through tag embeddings (Gattupalli et al., CVPR 2019)",
     .head = DH_LOSS_HEAD_TANH,
+    .flags = DH_LOSS_FLAG_TAGS,
     .defaults = wdht_defaults,
     .recipe = wdht_recipe,
     .create = weak_create,
@@ -305,6 +294,7 @@ const dh__loss_method dh__loss_tagrefine = {
     .name = "tagrefine",
     .summary = "WDHT objective on tags refined from Hamming neighbours (EWSH-style)",
     .head = DH_LOSS_HEAD_TANH,
+    .flags = DH_LOSS_FLAG_TAGS,
     .needs_index = 1,
     .defaults = wdht_defaults,
     .recipe = wdht_recipe,

@@ -11,7 +11,8 @@
 #define DH__TAGEMBED_MAX 8192u /* vocabulary limit of the co-occurrence embedding */
 #define DH__TAGEMBED_DIM 64u   /* its default dimension (min with T) */
 
-/** DH_LOSS_FLAG_TAGS for the tag methods, 0 for the others (and NULL). */
+/** DH_LOSS_FLAG_TAGS for the tag methods (m->flags & DH_LOSS_FLAG_TAGS), 0 for the
+ *  others (and NULL). */
 uint32_t dh__method_weak_flags(const dh__loss_method *m);
 
 /** PPMI (T x T, doubles, row-major) of the co-occurrence of the 0/1 rows Y (n x T). */

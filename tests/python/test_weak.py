@@ -72,6 +72,8 @@ def test_wdht_loss_and_tag_vectors():
     rng = np.random.default_rng(2)
     loss = dh.Loss("wdht", 16, 5)
     assert dh.loss.method_tag_flags("wdht") == dh.loss.FLAG_TAGS
+    assert dh.method_flags("tagrefine") == dh.loss.FLAG_TAGS  # since 1.3
+    assert dh.loss.method_tag_flags("itq") == 0
     loss.set_tag_vectors(rng.normal(size=(5, 4)).astype(np.float32))
     assert "align" in loss.param_names() and "tag_vectors" in loss.state_names()
     U = np.tanh(rng.normal(size=(6, 16))).astype(np.float32)

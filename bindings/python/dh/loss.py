@@ -88,7 +88,8 @@ def loss_methods():
 
 
 def method_flags(method):
-    """FLAG_* bits of a method (0: supervised or unknown)."""
+    """FLAG_* bits of a method: the unsupervised ones, FLAG_TAGS for the tag methods
+    (wdht, tagrefine); 0 for supervised or unknown methods."""
     return int(_flags(method.encode()))
 
 
@@ -97,7 +98,8 @@ _tagflags = fn("dh_loss_method_tag_flags", [ctypes.c_char_p], ctypes.c_uint32)
 
 
 def method_tag_flags(method):
-    """FLAG_TAGS for the tag methods (wdht, tagrefine), else 0."""
+    """FLAG_TAGS for the tag methods (wdht, tagrefine), else 0: method_flags(method) &
+    FLAG_TAGS (kept for 1.2 callers)."""
     return int(_tagflags(method.encode()))
 
 
