@@ -3,6 +3,7 @@
  * parameters and state ("loss.*"), the best-weights snapshot and the run counters
  * ("trainer.*"). Written atomically (a crash or Ctrl-C never leaves a torn file);
  * resuming restores every piece so the run continues bit-exactly (same threads). */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -113,9 +114,15 @@ dh_status dh__checkpoint_save(dh_trainer *t, const char *path)
     return st;
 }
 
-/* Copy a stored tensor into dst[n] (F32), checking it exists with that size. */
+/* Resuming is all or nothing: a first pass checks every tensor and counter without
+ * touching the trainer, the second copies (and cannot fail), so a refused checkpoint
+ * leaves the model, optimizer and loss as they were. */
+
+/* The stored tensor prefix+name, checked to hold n elements of dtype; copied into dst
+ * when copy is set. Variances (BatchNorm running_var) must be finite and >= 0, as in
+ * model files. */
 static dh_status restore(const dh__safetensors *s, const char *prefix, const char *name,
-                         void *dst, size_t n, int32_t dtype)
+                         void *dst, size_t n, int32_t dtype, int copy)
 {
     char full[512];
     snprintf(full, sizeof full, "%s%s", prefix, name);
@@ -124,7 +131,19 @@ static dh_status restore(const dh__safetensors *s, const char *prefix, const cha
     if (x->dtype != dtype || x->numel != n)
         return dh__set_error(DH_E_SHAPE, "tensor '%s' has %zu elements of %s, expected %zu",
                              full, x->numel, dh__st_dtype_name(x->dtype), n);
-    memcpy(dst, x->data, x->nbytes);
+    if (copy) {
+        memcpy(dst, x->data, x->nbytes);
+        return DH_OK;
+    }
+    size_t k = strlen(full), kv = strlen("running_var");
+    if (dtype == DH__ST_F32 && k >= kv && !strcmp(full + k - kv, "running_var"))
+        for (size_t i = 0; i < n; i++) {
+            float v;
+            memcpy(&v, x->data + i * sizeof v, sizeof v); /* file data may be unaligned */
+            if (!(v >= 0.0f && v <= FLT_MAX))
+                return dh__set_error(DH_E_FORMAT, "tensor '%s' element %zu is %g; a variance "
+                                     "must be finite and >= 0", full, i, (double)v);
+        }
     return DH_OK;
 }
 
@@ -150,42 +169,86 @@ static dh_status check_meta(dh_trainer *t, const dh__safetensors *s)
     return DH_OK;
 }
 
-static dh_status restore_all(dh_trainer *t, const dh__safetensors *s)
+/* The run counters and values: each within what a run can reach (they become int32
+ * epochs, an unsigned step count and the loss's scale). */
+static dh_status check_counters(const dh_trainer *t, const int64_t *st, const double *f)
 {
-    DH_TRY(check_meta(t, s));
-    int64_t st[ST_COUNT];
-    double f[F_COUNT];
-    DH_TRY(restore(s, "trainer.", "state", st, ST_COUNT, DH__ST_I64));
-    DH_TRY(restore(s, "trainer.", "values", f, F_COUNT, DH__ST_F64));
-    if (st[ST_BATCHES] != (int64_t)t->batches || st[ST_NEXT_EPOCH] < 0)
+    static const char *const name[ST_COUNT] = {"version", "next epoch", "optimizer step",
+                                               "loss iteration", "loss rng", "loss epoch",
+                                               "best epoch", "batches per epoch"};
+    if (st[ST_BATCHES] != (int64_t)t->batches)
         return dh__set_error(DH_E_SHAPE, "checkpoint was written with %lld batches per epoch, "
                              "this run has %llu (batch size or data set differ)",
                              (long long)st[ST_BATCHES], (unsigned long long)t->batches);
+    int bad = st[ST_VERSION] != 1 ? ST_VERSION
+            : st[ST_NEXT_EPOCH] < 0 || st[ST_NEXT_EPOCH] > INT32_MAX ? ST_NEXT_EPOCH
+            : st[ST_OPT_STEP] < 0 ? ST_OPT_STEP
+            : st[ST_LOSS_ITER] < 0 ? ST_LOSS_ITER
+            : st[ST_LOSS_EPOCH] < 0 || st[ST_LOSS_EPOCH] > INT32_MAX ? ST_LOSS_EPOCH
+            : st[ST_BEST_EPOCH] < -1 || st[ST_BEST_EPOCH] > INT32_MAX ? ST_BEST_EPOCH : -1;
+    if (bad >= 0)
+        return dh__set_error(DH_E_FORMAT, "tensor 'trainer.state' element %d (%s) is %lld, "
+                             "out of range", bad, name[bad], (long long)st[bad]);
+    for (int i = 0; i < 2; i++) /* mAP: NaN before the first validation */
+        if (!isnan(f[i]) && !(f[i] >= 0.0 && f[i] <= 1.0))
+            return dh__set_error(DH_E_FORMAT, "tensor 'trainer.values' element %d (%s mAP) is "
+                                 "%g, not in [0, 1]", i, i ? "last" : "best", f[i]);
+    if (!(f[F_LOSS_BETA] > 0.0 && f[F_LOSS_BETA] <= FLT_MAX))
+        return dh__set_error(DH_E_FORMAT, "tensor 'trainer.values' element 2 (loss scale "
+                             "beta) is %g, not a positive float", f[F_LOSS_BETA]);
+    return DH_OK;
+}
+
+/* Every model, optimizer and loss tensor: checked (copy 0) or copied (copy 1). */
+static dh_status restore_tensors(dh_trainer *t, const dh__safetensors *s, int copy)
+{
     dh__model_param *mp;
     size_t nm = dh__model_params(t->model, &mp);
     for (size_t i = 0; i < nm; i++)
-        DH_TRY(restore(s, "model.", mp[i].p.name, mp[i].p.data, mp[i].p.n, DH__ST_F32));
+        DH_TRY(restore(s, "model.", mp[i].p.name, mp[i].p.data, mp[i].p.n, DH__ST_F32, copy));
     size_t ns = dh__optimizer_state_count(t->opt);
     for (size_t i = 0; i < ns; i++) {
         const char *name;
         float *data;
         size_t n;
         DH_TRY(dh__optimizer_state_get(t->opt, i, &name, &data, &n));
-        DH_TRY(restore(s, "optim.", name, data, n, DH__ST_F32));
+        DH_TRY(restore(s, "optim.", name, data, n, DH__ST_F32, copy));
     }
     dh__param *lp;
     size_t nl = dh__loss_params(t->loss, &lp);
-    for (size_t i = 0; i < nl; i++) DH_TRY(restore(s, "loss.", lp[i].name, lp[i].data, lp[i].n, DH__ST_F32));
+    for (size_t i = 0; i < nl; i++)
+        DH_TRY(restore(s, "loss.", lp[i].name, lp[i].data, lp[i].n, DH__ST_F32, copy));
     nl = dh__loss_state(t->loss, &lp);
-    for (size_t i = 0; i < nl; i++) DH_TRY(restore(s, "loss.", lp[i].name, lp[i].data, lp[i].n, DH__ST_F32));
+    for (size_t i = 0; i < nl; i++)
+        DH_TRY(restore(s, "loss.", lp[i].name, lp[i].data, lp[i].n, DH__ST_F32, copy));
     const dh__st_tensor *b = dh__safetensors_find(s, "trainer.best_weights");
     if (b) {
         size_t total = 0;
         for (size_t i = 0; i < nm; i++) total += mp[i].p.n;
-        if (!t->best && !(t->best = dh__alloc((total + 1) * sizeof(float)))) return DH_E_NO_MEMORY;
-        t->best_len = total;
-        DH_TRY(restore(s, "trainer.", "best_weights", t->best, total, DH__ST_F32));
+        if (copy) t->best_len = total;
+        DH_TRY(restore(s, "trainer.", "best_weights", t->best, total, DH__ST_F32, copy));
     }
+    return DH_OK;
+}
+
+static dh_status restore_all(dh_trainer *t, const dh__safetensors *s)
+{
+    DH_TRY(check_meta(t, s));
+    int64_t st[ST_COUNT];
+    double f[F_COUNT];
+    DH_TRY(restore(s, "trainer.", "state", NULL, ST_COUNT, DH__ST_I64, 0));
+    DH_TRY(restore(s, "trainer.", "values", NULL, F_COUNT, DH__ST_F64, 0));
+    DH_TRY(restore(s, "trainer.", "state", st, ST_COUNT, DH__ST_I64, 1));
+    DH_TRY(restore(s, "trainer.", "values", f, F_COUNT, DH__ST_F64, 1));
+    DH_TRY(check_counters(t, st, f));
+    DH_TRY(restore_tensors(t, s, 0));
+    if (dh__safetensors_find(s, "trainer.best_weights") && !t->best) {
+        dh__model_param *mp;
+        size_t nm = dh__model_params(t->model, &mp), total = 0;
+        for (size_t i = 0; i < nm; i++) total += mp[i].p.n;
+        if (!(t->best = dh__alloc((total + 1) * sizeof(float)))) return DH_E_NO_MEMORY;
+    }
+    DH_TRY(restore_tensors(t, s, 1)); /* checked above: cannot fail */
     dh__optimizer_set_step(t->opt, (uint64_t)st[ST_OPT_STEP]);
     t->loss->iter = st[ST_LOSS_ITER];
     memcpy(&t->loss->rng, &st[ST_LOSS_RNG], sizeof(int64_t));
@@ -199,6 +262,16 @@ static dh_status restore_all(dh_trainer *t, const dh__safetensors *s)
     return DH_OK;
 }
 
+dh_status dh__checkpoint_resume_buffer(dh_trainer *t, const uint8_t *buf, size_t len)
+{
+    dh__safetensors s;
+    memset(&s, 0, sizeof s);
+    dh_status st = dh__safetensors_parse(buf, len, &s);
+    if (st == DH_OK) st = restore_all(t, &s);
+    dh__safetensors_free(&s);
+    return st;
+}
+
 dh_status dh__checkpoint_try_resume(dh_trainer *t)
 {
     uint8_t *buf = NULL;
@@ -209,11 +282,7 @@ dh_status dh__checkpoint_try_resume(dh_trainer *t)
         return DH_OK; /* nothing to resume: start from scratch */
     }
     DH_TRY(st);
-    dh__safetensors s;
-    memset(&s, 0, sizeof s);
-    st = dh__safetensors_parse(buf, len, &s);
-    if (st == DH_OK) st = restore_all(t, &s);
-    dh__safetensors_free(&s);
+    st = dh__checkpoint_resume_buffer(t, buf, len);
     dh__free(buf);
     if (st != DH_OK) dh__error_prefix("resume from '%s'", t->checkpoint_path);
     return st;
