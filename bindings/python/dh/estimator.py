@@ -8,8 +8,12 @@
 `fit` takes a dh.Dataset, or images (uint8 [n, H, W, C]) / feature rows (float32
 [n, d]) with class ids y. Unsupervised methods (cibhash, bihalf, ...) need no y. The
 input normalisation is the training images' per-channel mean and std unless given.
-Everything else is the library's: the loss's recipe (optimizer, lr, batch size) fills
-what is not set, and the head is the one the loss asks for.
+Everything else is the library's: the recipe (docs/recipes.md: optimizer, lr, epochs,
+batch size, schedule, augmentation) fills what is not set, and the head is the one the
+loss asks for. Extra keywords go to dh.Loss when they name a loss option (quant_weight,
+margin, scale, schedule, ...) and to dh.Trainer when they name a trainer option
+(crop_padding, flip_prob, crop_scale, jitter, lr_min_ratio, augment, weight_decay, ...);
+recipe= and recipe_setting= go to both (the loss takes the row's method constants).
 """
 import numpy as np
 
@@ -17,7 +21,11 @@ from .data import Dataset
 from .index import Index
 from .loss import Loss
 from .model import Model
-from .train import Trainer, encode_dataset
+from .loss import LossOptions
+from .train import _PAIRS, Trainer, TrainerOptions, encode_dataset
+
+_LOSS_KEYS = {f for f, _ in LossOptions._fields_}
+_TRAINER_KEYS = {f for f, _ in TrainerOptions._fields_} | set(_PAIRS)
 
 
 def _as_dataset(x, y=None):
@@ -45,13 +53,19 @@ def _channel_stats(ds, max_images=2000):
 class DeepHash:
     """A deep hashing model trained with one of libdh's methods (see dh.loss_methods())."""
 
-    def __init__(self, method="csq", bits=64, encoder="smallcnn", epochs=12, lr=None,
+    def __init__(self, method="csq", bits=64, encoder="smallcnn", epochs=None, lr=None,
                  batch_size=None, optimizer=None, seed=0, mean=None, std=None, verbose=0,
-                 **loss_options):
+                 recipe=None, recipe_setting=None, **options):
         self.method, self.bits, self.encoder, self.epochs = method, int(bits), encoder, epochs
         self.lr, self.batch_size, self.optimizer, self.seed = lr, batch_size, optimizer, seed
         self.mean, self.std, self.verbose = mean, std, verbose
-        self.loss_options = loss_options
+        self.recipe, self.recipe_setting = recipe, recipe_setting
+        bad = sorted(k for k in options if k not in _LOSS_KEYS | _TRAINER_KEYS)
+        if bad:
+            raise TypeError(f"DeepHash: unknown option(s) {bad}")
+        # a name both structs have (schedule, seed) is the loss's, as before 1.3
+        self.loss_options = {k: v for k, v in options.items() if k in _LOSS_KEYS}
+        self.trainer_options = {k: v for k, v in options.items() if k not in _LOSS_KEYS}
         self.model_ = None
 
     def __repr__(self):
@@ -68,8 +82,10 @@ class DeepHash:
     def fit(self, x, y=None):
         """Train on a dh.Dataset, or on images / rows with class ids y. Returns self."""
         ds = _as_dataset(x, y)
+        setting = self.recipe_setting or ("pretrained" if self.encoder in ("alexnet", "resnet18")
+                                          else "scratch")
         loss = Loss(self.method, self.bits, ds.n_classes, n_train=len(ds), seed=self.seed,
-                    **self.loss_options)
+                    recipe=self.recipe, recipe_setting=setting, **self.loss_options)
         head, beta = loss.head_hint()
         head = {"sign_ste": "sign"}.get(head, head)
         mean, std = self.mean, self.std
@@ -84,7 +100,13 @@ class DeepHash:
         self.model_ = Model.create(self.encoder, n_bits=self.bits, head=head, input_shape=shape,
                                    mean=mean, std=std, seed=self.seed,
                                    head_beta=beta if beta else None)
-        opts = {"epochs": self.epochs, "seed": self.seed, "verbose": self.verbose}
+        opts = dict(self.trainer_options, seed=self.seed, verbose=self.verbose)
+        if self.epochs is not None:
+            opts["epochs"] = self.epochs
+        if self.recipe is not None:
+            opts["recipe"] = self.recipe
+        if self.recipe_setting is not None:
+            opts["recipe_setting"] = self.recipe_setting
         if self.lr is not None:
             opts["lr"] = self.lr
         if self.batch_size is not None:

@@ -44,7 +44,21 @@ class LossRecipe(ctypes.Structure):
                 ("lr", ctypes.c_double), ("momentum", ctypes.c_double),
                 ("weight_decay", ctypes.c_double), ("backbone_lr_mult", ctypes.c_double),
                 ("param_lr_mult", ctypes.c_double), ("batch_size", ctypes.c_uint32),
-                ("epochs", ctypes.c_uint32)]
+                ("epochs", ctypes.c_uint32),
+                # Since 1.3 (the recipe table, docs/recipes.md)
+                ("method", ctypes.c_char_p), ("variant", ctypes.c_char_p),
+                ("source", ctypes.c_char_p), ("setting", ctypes.c_int32),
+                ("schedule", ctypes.c_int32), ("lr_min_ratio", ctypes.c_double),
+                ("warmup_epochs", ctypes.c_uint32), ("augment", ctypes.c_uint32),
+                ("crop_padding", ctypes.c_int32), ("decay_scope", ctypes.c_int32),
+                ("quant_weight", ctypes.c_double), ("scale", ctypes.c_double),
+                ("margin", ctypes.c_double), ("loss_variant", ctypes.c_int32),
+                ("loss_schedule", ctypes.c_int32)]
+
+
+RECIPE_SCRATCH, RECIPE_PRETRAINED, RECIPE_ANY = 0, 1, 2
+_SETTINGS = {"scratch": 0, "pretrained": 1}
+_SETTING_NAMES = {0: "scratch", 1: "pretrained", 2: "any"}
 
 
 _p = ctypes.c_void_p
@@ -61,6 +75,12 @@ _fb = fn("dh_loss_forward_backward", [_p, c_f32_p, ctypes.c_size_t, c_f32_p, c_i
 _update = fn("dh_loss_update_codes", [_p, c_f32_p, c_i64_p, ctypes.c_size_t])
 _hint = fn("dh_loss_head_hint", [_p, c_i32_p, c_f32_p])
 _recipe = fn("dh_loss_get_recipe", [_p, ctypes.POINTER(LossRecipe)])
+_rlookup = fn("dh_loss_recipe_lookup", [ctypes.c_char_p, ctypes.c_int32, ctypes.c_char_p,
+                                        ctypes.c_uint32, ctypes.POINTER(LossRecipe)])
+_rcount = fn("dh_loss_recipe_count", [], ctypes.c_size_t)
+_rrow = fn("dh_loss_recipe_row", [ctypes.c_size_t, ctypes.POINTER(LossRecipe)])
+_rapply = fn("dh_loss_options_apply_recipe", [ctypes.POINTER(LossOptions),
+                                              ctypes.POINTER(LossRecipe)])
 _getopts = fn("dh_loss_get_options", [_p, ctypes.POINTER(LossOptions)])
 _pcount = fn("dh_loss_param_count", [_p], ctypes.c_size_t)
 _pname = fn("dh_loss_param_name", [_p, ctypes.c_size_t], ctypes.c_char_p)
@@ -87,6 +107,47 @@ def loss_methods():
     return [_mname(i).decode() for i in range(_count())]
 
 
+def _recipe_dict(r):
+    d = {f: getattr(r, f) for f, _ in LossRecipe._fields_ if f != "struct_size"}
+    for k, v in d.items():
+        if isinstance(v, bytes):
+            d[k] = v.decode()
+    d["setting"] = _SETTING_NAMES.get(d["setting"], d["setting"])
+    return d
+
+
+def _lookup(method, setting, variant, input_size):
+    r = LossRecipe()
+    r.struct_size = ctypes.sizeof(r)
+    s = _SETTINGS[setting] if isinstance(setting, str) else int(setting)
+    _rlookup(method.encode(), s, variant.encode() if variant else None, int(input_size),
+             ctypes.byref(r))
+    return r
+
+
+def recipe(method, setting="scratch", variant=None, input_size=0):
+    """A row of libdh's recipe table (dh_loss_recipe_lookup) as a dict.
+
+    setting: "scratch" (small encoders from scratch) or "pretrained" (ImageNet
+    backbones); variant: None/"default", "reference", "paper" or a method's own (e.g.
+    hashnet "dhp"); input_size: min(H, W) of the model input (0: unknown), which resolves
+    crop_padding and turns "crop" into a resized crop at 224-class sizes. NaN / -1 in the
+    method constants (quant_weight, scale, margin, loss_variant, loss_schedule) mean the
+    method's built-in default. Raises DhError (DH_E_NOT_FOUND) for an unknown variant."""
+    return _recipe_dict(_lookup(method, setting, variant, input_size))
+
+
+def recipes():
+    """Every row of the recipe table, as stored (setting may be "any"), as dicts."""
+    out = []
+    for i in range(_rcount()):
+        r = LossRecipe()
+        r.struct_size = ctypes.sizeof(r)
+        _rrow(i, ctypes.byref(r))
+        out.append(_recipe_dict(r))
+    return out
+
+
 def method_flags(method):
     """FLAG_* bits of a method: the unsupervised ones, FLAG_TAGS for the tag methods
     (wdht, tagrefine); 0 for supervised or unknown methods."""
@@ -106,7 +167,8 @@ def method_tag_flags(method):
 class Loss:
     """A hashing loss (dh_loss). Not thread-safe: one object per thread."""
 
-    def __init__(self, method, n_bits, n_classes=0, **options):
+    def __init__(self, method, n_bits, n_classes=0, recipe=None, recipe_setting="scratch",
+                 **options):
         o = LossOptions()
         _opts_init(ctypes.byref(o))
         o.n_bits, o.n_classes = n_bits, n_classes
@@ -115,6 +177,9 @@ class Loss:
             if k not in names:
                 raise TypeError(f"Loss: unknown option {k!r}; valid: {sorted(names)}")
             setattr(o, k, v)
+        if recipe is not None:  # the recipe row's method constants, where options left them
+            r = _lookup(method, recipe_setting, recipe, 0)
+            _rapply(ctypes.byref(o), ctypes.byref(r))
         h = _p()
         _create(method.encode(), ctypes.byref(o), ctypes.byref(h))
         self._h = h
@@ -208,9 +273,7 @@ class Loss:
         r = LossRecipe()
         r.struct_size = ctypes.sizeof(r)
         _recipe(self._h, ctypes.byref(r))
-        d = {f: getattr(r, f) for f, _ in LossRecipe._fields_ if f != "struct_size"}
-        d["optimizer"] = d["optimizer"].decode()
-        return d
+        return _recipe_dict(r)
 
     def options(self):
         o = LossOptions()
