@@ -4,6 +4,8 @@
  * tests/fuzz/corpus/checkpoint (gen_checkpoint_corpus.py: the same trainer as here). */
 #include "testutil.h"
 
+#include "core/alloc_budget.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +140,36 @@ START_TEST(test_checkpoint_good_seeds_resume)
 }
 END_TEST
 
+/* Allocation-failure sweep over the resume path (read, parse, check, copy): failing
+ * each allocation in turn gives DH_OK or DH_E_NO_MEMORY, never changes the model on
+ * failure, and leaks nothing (LeakSanitizer in the sanitizer pass). ok_done.ckpt has
+ * no epoch left, so dh_trainer_run does nothing but resume. */
+START_TEST(test_checkpoint_resume_allocation_failures)
+{
+    long n = 1;
+    for (; n < 10000; n++) {
+        run r;
+        setup(&r, "ok_done.ckpt");
+        uint8_t before[N], after[N];
+        codes_of(&r, before);
+        dh__alloc_test_arm(n);
+        dh_status st = dh_trainer_run(r.t);
+        int failed = dh__alloc_test_failed();
+        dh__alloc_test_arm(0);
+        ck_assert_msg(st == DH_OK || (failed && st == DH_E_NO_MEMORY),
+                      "allocation %ld failed: status %d (%s)", n, st, dh_last_error());
+        if (st != DH_OK) {
+            codes_of(&r, after);
+            ck_assert_msg(memcmp(before, after, sizeof before) == 0,
+                          "allocation %ld: a failed resume changed the model", n);
+        }
+        teardown(&r);
+        if (!failed) break; /* fewer than n allocations: every one has been failed */
+    }
+    ck_assert_int_gt(n, 2); /* the read buffer and the parser's tables at least */
+}
+END_TEST
+
 Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -146,6 +178,7 @@ Suite *checkpoint_suite(void)
     tcase_add_test(t, test_checkpoint_refuses_bad_counters);
     tcase_add_test(t, test_checkpoint_all_or_nothing);
     tcase_add_test(t, test_checkpoint_good_seeds_resume);
+    tcase_add_test(t, test_checkpoint_resume_allocation_failures);
     suite_add_tcase(s, t);
     return s;
 }
