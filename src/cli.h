@@ -16,8 +16,6 @@ typedef int (*dh_cli_fn)(int argc, char **argv); /* argv[0] is the subcommand na
 int dh_cli_fail(const char *cmd, dh_status st);
 /** Print a usage error naming the bad flag; returns DH_EXIT_USAGE. */
 int dh_cli_usage_error(const char *cmd, const char *fmt, ...);
-/** True if argv has -h/--help. */
-int dh_cli_wants_help(int argc, char **argv);
 
 /* ---- command lines (src/cli_args.c): getopt_long over an option table ---- */
 /** How an option is handled: DH_CLI_SET sets an `int` to 1 (no value); DH_CLI_STR stores
@@ -91,7 +89,8 @@ void dh_cli_progress_done(dh_cli_progress *p, const char *fmt, ...)
 /** Seconds since dh_cli_progress_start. */
 double dh_cli_progress_elapsed(const dh_cli_progress *p);
 
-/** If argv[*i] is `name`, take its value from argv[*i + 1] (advancing *i) and return 1;
+/** For src/cmd_train_knobs.c (dh train's recipe flags reach it as a two-word argv, see
+ *  cmd_train.c): if argv[*i] is `name`, take its value from argv[*i + 1] (advancing *i) and return 1;
  *  -1 if the value is missing; 0 if argv[*i] is another flag. */
 int dh_cli_flag(int argc, char **argv, int *i, const char *name, const char **val);
 /** Parse an integer/number flag value in [lo, hi]; 0 or a usage-error exit code. */

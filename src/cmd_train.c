@@ -20,7 +20,8 @@ typedef struct train_args {
     const char *schedule, *augment, *mean, *std, *features, *feature_source, *supervision;
     dh_cli_tag_args tg; /* weak supervision: src/cli_tags.h */
     dh_cli_knobs kn;    /* recipe and augmentation knobs: src/cmd_train_knobs.h */
-    uint32_t bits, epochs, batch, seed, eval_every, threads, size, warmup, resume, quiet, meta;
+    uint32_t bits, epochs, batch, seed, eval_every, threads, size, warmup;
+    int resume, quiet, meta, list;
     uint32_t eval_topk, clusters, refresh;
     char encoder_buf[32];
     double lr, momentum, weight_decay, quant, margin, scale, backbone_mult;
@@ -98,7 +99,8 @@ static void usage(FILE *fp)
         "  --eval-topk K      validation mAP@K (default: the protocol's)\n"
         "  --checkpoint FILE  write a checkpoint every epoch (atomic)\n"
         "  --resume           continue from --checkpoint if it exists\n"
-        "  --threads N        threads (default: all cores)   --quiet  no progress\n"
+        "  --threads N        threads (default: all cores)\n"
+        "  -q, --quiet        no progress or epoch lines   -h, --help  this text\n"
         "  -o, --out FILE     where to save the trained model (required)\n"
         "Ctrl-C stops after the current batch; the last checkpoint stays intact.\n");
 }
@@ -143,42 +145,22 @@ static int augment_flags(const char *s, uint32_t *out)
     return 0;
 }
 
-static int parse_num(int argc, char **argv, int *i, train_args *a, int *matched)
+/* The recipe/augmentation flags parse in src/cmd_train_knobs.c: each one is handed to
+ * dh_cli_knobs_parse() as a two-word argv. Every flag of train's usage text must be in
+ * this table (test_cli_conventions.py checks). */
+static const char *const KNOB_FLAGS[] = {"recipe", "recipe-setting", "crop-scale", "crop-ratio",
+                                         "jitter", "decay-scope", "flip-prob", "gray-prob",
+                                         "blur-prob", "lr-floor", "crop-padding"};
+
+static int on_option(void *user, const char *f, const char *v)
 {
-    static const struct { const char *flag; size_t off; uint32_t lo, hi; } u32s[] = {
-        {"--bits", offsetof(train_args, bits), 1, DH_MAX_BITS},
-        {"--epochs", offsetof(train_args, epochs), 1, 1000000},
-        {"--batch-size", offsetof(train_args, batch), 2, 65536},
-        {"--seed", offsetof(train_args, seed), 0, 0xFFFFFFFFu},
-        {"--eval-every", offsetof(train_args, eval_every), 1, 1000000},
-        {"--eval-topk", offsetof(train_args, eval_topk), 1, 0xFFFFFFFFu},
-        {"--threads", offsetof(train_args, threads), 1, 4096},
-        {"--size", offsetof(train_args, size), 8, 4096},
-        {"--warmup", offsetof(train_args, warmup), 0, 1000000},
-        {"--clusters", offsetof(train_args, clusters), 2, 65536},
-        {"--refresh", offsetof(train_args, refresh), 0, 1000000}};
-    static const struct { const char *flag; size_t off; } f64s[] = {
-        {"--lr", offsetof(train_args, lr)}, {"--momentum", offsetof(train_args, momentum)},
-        {"--weight-decay", offsetof(train_args, weight_decay)},
-        {"--quant-weight", offsetof(train_args, quant)},
-        {"--margin", offsetof(train_args, margin)}, {"--scale", offsetof(train_args, scale)},
-        {"--backbone-lr-mult", offsetof(train_args, backbone_mult)},
-        {"--tag-keep", offsetof(train_args, tg.keep)}, {"--tag-noise", offsetof(train_args, tg.noise)}};
-    const char *v;
-    *matched = 1;
-    for (size_t k = 0; k < sizeof u32s / sizeof u32s[0]; k++) {
-        int r = dh_cli_flag(argc, argv, i, u32s[k].flag, &v);
-        if (r < 0) return dh_cli_usage_error(CMD, "%s needs a value", u32s[k].flag);
-        if (r) return dh_cli_u32(CMD, u32s[k].flag, v, u32s[k].lo, u32s[k].hi,
-                                 (uint32_t *)((char *)a + u32s[k].off));
-    }
-    for (size_t k = 0; k < sizeof f64s / sizeof f64s[0]; k++) {
-        int r = dh_cli_flag(argc, argv, i, f64s[k].flag, &v);
-        if (r < 0) return dh_cli_usage_error(CMD, "%s needs a value", f64s[k].flag);
-        if (r) return dh_cli_f64(CMD, f64s[k].flag, v, 0, 1e6, (double *)((char *)a + f64s[k].off));
-    }
-    *matched = 0;
-    return 0;
+    train_args *a = user;
+    if (!strcmp(f, "--skip-unknown-tags")) return a->tg.skip_unknown = 1, 0;
+    if (!strcmp(f, "--show-recipe")) return a->kn.show = 1, 0;
+    char *av[3] = {(char *)f, (char *)v, NULL};
+    int i = 0, matched = 0, rc = dh_cli_knobs_parse(CMD, 2, av, &i, &a->kn, &matched);
+    if (!rc && !matched) return dh_cli_usage_error(CMD, "unknown option '%s'", f);
+    return rc;
 }
 
 static int parse(int argc, char **argv, train_args *a)
@@ -190,38 +172,52 @@ static int parse(int argc, char **argv, train_args *a)
     a->momentum = a->weight_decay = a->quant = a->margin = a->scale = NAN;
     a->tg.keep = a->tg.noise = NAN;
     dh_cli_knobs_init(&a->kn);
-    static const struct { const char *flag; size_t off; } strs[] = {
-        {"--data", offsetof(train_args, data)}, {"--protocol", offsetof(train_args, protocol)},
-        {"--encoder", offsetof(train_args, encoder)}, {"--method", offsetof(train_args, method)},
-        {"--out", offsetof(train_args, out)}, {"-o", offsetof(train_args, out)},
-        {"--checkpoint", offsetof(train_args, checkpoint)},
-        {"--backbone", offsetof(train_args, backbone)},
-        {"--optimizer", offsetof(train_args, optimizer)},
-        {"--schedule", offsetof(train_args, schedule)},
-        {"--augment", offsetof(train_args, augment)}, {"--mean", offsetof(train_args, mean)},
-        {"--std", offsetof(train_args, std)}, {"--features", offsetof(train_args, features)},
-        {"--feature-source", offsetof(train_args, feature_source)},
-        {"--supervision", offsetof(train_args, supervision)},
-        {"--tags", offsetof(train_args, tg.tags)}, {"--tag-format", offsetof(train_args, tg.format)},
-        {"--tag-list", offsetof(train_args, tg.vocab)},
-        {"--tag-vectors", offsetof(train_args, tg.vectors)}};
-    for (int i = 1; i < argc; i++) {
-        int matched = 0, rc;
-        if (!strcmp(argv[i], "--resume")) { a->resume = 1; continue; }
-        if (!strcmp(argv[i], "--quiet")) { a->quiet = 1; continue; }
-        if (!strcmp(argv[i], "--meta-embedding")) { a->meta = 1; continue; }
-        if (!strcmp(argv[i], "--skip-unknown-tags")) { a->tg.skip_unknown = 1; continue; }
-        if ((rc = dh_cli_knobs_parse(CMD, argc, argv, &i, &a->kn, &matched))) return rc;
-        if (matched) continue;
-        for (size_t k = 0; k < sizeof strs / sizeof strs[0] && !matched; k++) {
-            int r = dh_cli_flag(argc, argv, &i, strs[k].flag, (const char **)((char *)a + strs[k].off));
-            if (r < 0) return dh_cli_usage_error(CMD, "%s needs a value", strs[k].flag);
-            matched = r;
-        }
-        if (matched) continue;
-        if ((rc = parse_num(argc, argv, &i, a, &matched))) return rc;
-        if (!matched) return dh_cli_usage_error(CMD, "unknown option '%s'", argv[i]);
-    }
+    const dh_cli_opt base[] = {
+        {"data", 0, DH_CLI_STR, &a->data, 0, 0}, {"protocol", 0, DH_CLI_STR, &a->protocol, 0, 0},
+        {"encoder", 0, DH_CLI_STR, &a->encoder, 0, 0}, {"method", 0, DH_CLI_STR, &a->method, 0, 0},
+        {"out", 'o', DH_CLI_STR, &a->out, 0, 0},
+        {"checkpoint", 0, DH_CLI_STR, &a->checkpoint, 0, 0},
+        {"backbone", 0, DH_CLI_STR, &a->backbone, 0, 0},
+        {"optimizer", 0, DH_CLI_STR, &a->optimizer, 0, 0},
+        {"schedule", 0, DH_CLI_STR, &a->schedule, 0, 0},
+        {"augment", 0, DH_CLI_STR, &a->augment, 0, 0}, {"mean", 0, DH_CLI_STR, &a->mean, 0, 0},
+        {"std", 0, DH_CLI_STR, &a->std, 0, 0}, {"features", 0, DH_CLI_STR, &a->features, 0, 0},
+        {"feature-source", 0, DH_CLI_STR, &a->feature_source, 0, 0},
+        {"supervision", 0, DH_CLI_STR, &a->supervision, 0, 0},
+        {"tags", 0, DH_CLI_STR, &a->tg.tags, 0, 0}, {"tag-format", 0, DH_CLI_STR, &a->tg.format, 0, 0},
+        {"tag-list", 0, DH_CLI_STR, &a->tg.vocab, 0, 0},
+        {"tag-vectors", 0, DH_CLI_STR, &a->tg.vectors, 0, 0},
+        {"bits", 0, DH_CLI_U32, &a->bits, 1, DH_MAX_BITS},
+        {"epochs", 0, DH_CLI_U32, &a->epochs, 1, 1000000},
+        {"batch-size", 0, DH_CLI_U32, &a->batch, 2, 65536},
+        {"seed", 0, DH_CLI_U32, &a->seed, 0, 0xFFFFFFFFu},
+        {"eval-every", 0, DH_CLI_U32, &a->eval_every, 1, 1000000},
+        {"eval-topk", 0, DH_CLI_U32, &a->eval_topk, 1, 0xFFFFFFFFu},
+        {"threads", 0, DH_CLI_U32, &a->threads, 1, 4096},
+        {"size", 0, DH_CLI_U32, &a->size, 8, 4096},
+        {"warmup", 0, DH_CLI_U32, &a->warmup, 0, 1000000},
+        {"clusters", 0, DH_CLI_U32, &a->clusters, 2, 65536},
+        {"refresh", 0, DH_CLI_U32, &a->refresh, 0, 1000000},
+        {"lr", 0, DH_CLI_F64, &a->lr, 0, 1e6}, {"momentum", 0, DH_CLI_F64, &a->momentum, 0, 1e6},
+        {"weight-decay", 0, DH_CLI_F64, &a->weight_decay, 0, 1e6},
+        {"quant-weight", 0, DH_CLI_F64, &a->quant, 0, 1e6},
+        {"margin", 0, DH_CLI_F64, &a->margin, 0, 1e6}, {"scale", 0, DH_CLI_F64, &a->scale, 0, 1e6},
+        {"backbone-lr-mult", 0, DH_CLI_F64, &a->backbone_mult, 0, 1e6},
+        {"tag-keep", 0, DH_CLI_F64, &a->tg.keep, 0, 1e6},
+        {"tag-noise", 0, DH_CLI_F64, &a->tg.noise, 0, 1e6},
+        {"resume", 0, DH_CLI_SET, &a->resume, 0, 0},
+        {"meta-embedding", 0, DH_CLI_SET, &a->meta, 0, 0},
+        {"list-methods", 0, DH_CLI_SET, &a->list, 0, 0},
+        {"skip-unknown-tags", 0, DH_CLI_CALL_NOARG, NULL, 0, 0},
+        {"show-recipe", 0, DH_CLI_CALL_NOARG, NULL, 0, 0}};
+    enum { NB = sizeof base / sizeof base[0], NK = sizeof KNOB_FLAGS / sizeof KNOB_FLAGS[0] };
+    dh_cli_opt opts[NB + NK];
+    memcpy(opts, base, sizeof base);
+    for (size_t k = 0; k < NK; k++) opts[NB + k] = (dh_cli_opt){KNOB_FLAGS[k], 0, DH_CLI_CALL, NULL, 0, 0};
+    const dh_cli_spec spec = {CMD, usage, opts, NB + NK, on_option};
+    int rc = dh_cli_parse(&spec, argc, argv, a, NULL);
+    if (rc || a->list) return rc;
+    a->quiet = dh_cli_verbosity() == 0;
     if (!a->data && !a->kn.show) return dh_cli_usage_error(CMD, "--data is required");
     if (!a->out && !a->kn.show) return dh_cli_usage_error(CMD, "-o/--out is required");
     if (a->resume && !a->checkpoint) return dh_cli_usage_error(CMD, "--resume needs --checkpoint");
@@ -473,15 +469,10 @@ static int run(train_args *a, train_objs *o)
 
 int dh_cmd_train(int argc, char **argv)
 {
-    if (dh_cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--list-methods")) return list_methods();
     train_args a;
     int rc = parse(argc, argv, &a);
-    if (rc) return rc;
+    if (rc) return rc == DH_CLI_HELP ? DH_EXIT_OK : rc;
+    if (a.list) return list_methods();
     if (a.kn.show) return show_recipe(&a);
     if (a.threads) dh_set_num_threads(a.threads);
     train_objs o;

@@ -51,13 +51,6 @@ int dh_cli_usage_error(const char *cmd, const char *fmt, ...)
     return DH_EXIT_USAGE;
 }
 
-int dh_cli_wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
-    return 0;
-}
-
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: dh [-V|--version] <command> [options]   (libdh %s)\n\ncommands:\n",
