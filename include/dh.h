@@ -356,8 +356,10 @@ typedef struct dh_imagelist_options {
                              list from an untrusted place cannot name files outside root */
 } dh_imagelist_options;
 
-/** dh_imagelist_options.path_policy. CONFINED checks the names only: a symlink inside
- *  root may still point elsewhere. Use it for lists that come from untrusted places. */
+/** dh_imagelist_options.path_policy. CONFINED refuses absolute and ".." names and, from
+ *  1.3, resolves symlinks: an entry that leads outside the root through a symlink (a file
+ *  or a folder on its way) is DH_E_FORMAT, at load with check_files (naming the list
+ *  line), else when the image is read. Use it for lists that come from untrusted places. */
 enum { DH_PATHS_ANY = 0, DH_PATHS_CONFINED = 1 };
 
 /** Fill `opts` with the defaults above. Since: 1.0 */

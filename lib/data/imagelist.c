@@ -7,6 +7,8 @@
 #include "io/io.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,6 +36,8 @@
 struct dh__imagelist {
     dh__listfile lf;
     char *root; /* "" or "dir/" prefix for relative paths */
+    char *root_real; /* DH_PATHS_CONFINED: the root with symlinks resolved, ending in '/';
+                        NULL: any path */
     uint32_t h, w, c;
     int32_t resize_mode;
     size_t n_slots, img_bytes;
@@ -251,6 +255,25 @@ static void full_path(const dh__imagelist *l, const char *p, char *out, size_t c
     snprintf(out, cap, "%s%s", p[0] == '/' ? "" : l->root, p);
 }
 
+/* DH_PATHS_CONFINED after the names were checked: `path` with every symlink resolved
+ * (into out[PATH_MAX], the name that is then opened) must still lie under the root, so
+ * a symlink inside the root cannot lead elsewhere. NULL root_real: nothing to do. */
+static dh_status resolve_confined(const dh__imagelist *l, char *path, size_t cap)
+{
+    if (!l->root_real) return DH_OK;
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        return dh__set_error(errno == ENOENT ? DH_E_NOT_FOUND : DH_E_IO,
+                             "image '%s': %s", path, strerror(errno));
+    size_t n = strlen(l->root_real);
+    if (strncmp(real, l->root_real, n) != 0)
+        return dh__set_error(DH_E_FORMAT, "image '%s' resolves to '%s', outside the list's "
+                             "root '%s' (a symlink; path_policy is DH_PATHS_CONFINED)", path,
+                             real, l->root_real);
+    snprintf(path, cap, "%s", real);
+    return DH_OK;
+}
+
 /* Resize pix (w0 x h0 x c) to l's stored size per resize_mode into out. */
 static dh_status fit(const dh__imagelist *l, const uint8_t *pix, int w0, int h0, uint8_t *out,
                      const char *path)
@@ -277,7 +300,8 @@ static dh_status decode(const dh__imagelist *l, size_t j, uint8_t *out)
     char path[4608];
     full_path(l, l->lf.paths[j], path, sizeof path);
     int w0, h0, c0, fd;
-    dh_status ost = dh__open_regular(path, &fd, NULL); /* a FIFO must not hang the loader */
+    dh_status ost = resolve_confined(l, path, sizeof path);
+    if (ost == DH_OK) ost = dh__open_regular(path, &fd, NULL); /* a FIFO must not hang */
     if (ost != DH_OK) return dh__error_prefix("image %zu", j), ost;
     FILE *fp = fdopen(fd, "rb");
     if (!fp) {
@@ -322,6 +346,7 @@ void dh__imagelist_destroy(dh__imagelist *l)
     if (!l) return;
     dh__listfile_free(&l->lf);
     dh__free(l->root);
+    dh__free(l->root_real);
     dh__free(l->slot_tag);
     dh__free_aligned(l->slot_pix);
     pthread_mutex_destroy(&l->mu);
@@ -380,6 +405,21 @@ static char *root_of(const char *list_path, const char *root)
     return r;
 }
 
+/* DH_PATHS_CONFINED: the root's real path, '/'-terminated (symlinks resolved). */
+static dh_status real_root(dh__imagelist *l)
+{
+    char real[PATH_MAX];
+    if (!realpath(l->root[0] ? l->root : ".", real))
+        return dh__set_error(errno == ENOENT ? DH_E_NOT_FOUND : DH_E_IO,
+                             "image list root '%s': %s", l->root[0] ? l->root : ".",
+                             strerror(errno));
+    size_t n = strlen(real);
+    if (!(l->root_real = dh__alloc(n + 2))) return DH_E_NO_MEMORY;
+    memcpy(l->root_real, real, n + 1);
+    if (n == 0 || real[n - 1] != '/') l->root_real[n] = '/', l->root_real[n + 1] = '\0';
+    return DH_OK;
+}
+
 /* DH_PATHS_CONFINED: no absolute path, no ".." component */
 static dh_status check_confined(const dh__listfile *lf, const char *list_path)
 {
@@ -402,7 +442,9 @@ static dh_status check_images(const dh__imagelist *l, const char *list_path)
     struct stat sb;
     for (size_t i = 0; i < l->lf.n; i++) {
         full_path(l, l->lf.paths[i], path, sizeof path);
-        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) continue;
+        dh_status st = resolve_confined(l, path, sizeof path);
+        if (st == DH_E_FORMAT) return dh__error_prefix("%s:%zu", list_path, l->lf.line_no[i]), st;
+        if (st == DH_OK && stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) continue;
         return dh__set_error(DH_E_NOT_FOUND, "%s:%zu: image '%s' is missing or not a file",
                              list_path, l->lf.line_no[i], path);
     }
@@ -452,6 +494,7 @@ dh_status dh_dataset_load_imagelist(const char *list_path, const dh_imagelist_op
     dh__free(text);
     if (st == DH_OK && o.path_policy == DH_PATHS_CONFINED) st = check_confined(&l->lf, list_path);
     if (st == DH_OK && !(l->root = root_of(list_path, o.root))) st = DH_E_NO_MEMORY;
+    if (st == DH_OK && o.path_policy == DH_PATHS_CONFINED) st = real_root(l);
     if (st == DH_OK && o.check_files) st = check_images(l, list_path);
     dh__source *src = NULL;
     if (st == DH_OK) st = make_list_source(l, &o, &src);
