@@ -14,15 +14,6 @@ static void adsh_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->gamma = 200.0;
 }
 
-static void adsh_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "sgd";
-    r->lr = 1e-3;
-    r->weight_decay = 5e-4;
-    r->batch_size = 64;
-    r->epochs = 150; /* 50 outer iterations x 3 epochs over m = 2000 samples */
-}
-
 static dh_status adsh_create(dh_loss *L)
 {
     DH_TRY(dh__loss_add_tensor(L, "codes", 1, 2, (int64_t)L->N, L->K, NULL));
@@ -244,7 +235,6 @@ const dh__loss_method dh__loss_adsh = {
     .head = DH_LOSS_HEAD_TANH,
     .needs_index = 1,
     .defaults = adsh_defaults,
-    .recipe = adsh_recipe,
     .create = adsh_create,
     .init = adsh_init,
     .fb = adsh_fb,

@@ -87,14 +87,6 @@ static void bihalf_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->update_every = 0;
 }
 
-static void bihalf_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "adam"; /* the paper: SGD 1e-4 on a frozen VGG-16; from scratch here */
-    r->lr = 1e-3;
-    r->batch_size = 64;
-    r->epochs = 50;
-}
-
 dh_status dh__unsup_feats_create(dh_loss *L)
 {
     if (L->N == 0)
@@ -154,7 +146,6 @@ const dh__loss_method dh__loss_bihalf = {
     .flags = DH_LOSS_FLAG_UNSUPERVISED | DH_LOSS_FLAG_FEATURES,
     .needs_index = 1,
     .defaults = bihalf_defaults,
-    .recipe = bihalf_recipe,
     .create = bihalf_create,
     .fb = bihalf_fb,
     .destroy = dh__unsup_destroy_bank,

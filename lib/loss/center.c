@@ -16,16 +16,6 @@ static void greedy_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->quant_weight = 0.1;
 }
 
-static void greedy_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "sgd";
-    r->lr = 1e-3;
-    r->momentum = 0.9;
-    r->weight_decay = 5e-4;
-    r->batch_size = 32;
-    r->epochs = 50;
-}
-
 static dh_status greedy_create(dh_loss *L)
 {
     float *W;
@@ -69,7 +59,6 @@ const dh__loss_method dh__loss_greedyhash = {
     .head = DH_LOSS_HEAD_IDENTITY,
     .single_label = 1,
     .defaults = greedy_defaults,
-    .recipe = greedy_recipe,
     .create = greedy_create,
     .fb = greedy_fb,
 };
@@ -111,15 +100,6 @@ static void csq_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->centers = (K & (K - 1)) == 0 && C <= 2 * K ? DH_CENTERS_HADAMARD : DH_CENTERS_BERNOULLI;
 }
 
-static void csq_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "adam";
-    r->lr = 1e-3;
-    r->backbone_lr_mult = 0.01;
-    r->batch_size = 64;
-    r->epochs = 90;
-}
-
 static dh_status csq_create(dh_loss *L) { return dh__loss_make_centers(L, L->o.centers); }
 
 static dh_status csq_fb(dh_loss *L, const dh__loss_batch *b, double *value)
@@ -146,7 +126,6 @@ const dh__loss_method dh__loss_csq = {
     .summary = "Central Similarity Quantization (Yuan et al., CVPR 2020)",
     .head = DH_LOSS_HEAD_IDENTITY,
     .defaults = csq_defaults,
-    .recipe = csq_recipe,
     .create = csq_create,
     .fb = csq_fb,
 };
@@ -162,16 +141,6 @@ static void dpn_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->quant_weight = 0.0;
     o->centers = DH_CENTERS_BERNOULLI;
     o->update_every = 0;
-}
-
-static void dpn_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "sgd";
-    r->lr = 1e-4;
-    r->momentum = 0.9;
-    r->weight_decay = 5e-4;
-    r->batch_size = 256;
-    r->epochs = 200;
 }
 
 static dh_status dpn_create(dh_loss *L)
@@ -249,7 +218,6 @@ const dh__loss_method dh__loss_dpn = {
     .summary = "Deep Polarized Network (Fan et al., IJCAI 2020)",
     .head = DH_LOSS_HEAD_IDENTITY,
     .defaults = dpn_defaults,
-    .recipe = dpn_recipe,
     .create = dpn_create,
     .epoch_begin = dpn_epoch,
     .fb = dpn_fb,

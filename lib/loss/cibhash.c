@@ -78,14 +78,6 @@ static void cib_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->variant = 0;
 }
 
-static void cib_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "adam";
-    r->lr = 1e-3;
-    r->batch_size = 64; /* images; the network sees 128 rows (two views) */
-    r->epochs = 60;
-}
-
 static dh_status cib_create(dh_loss *L)
 {
     if (L->o.variant > 1)
@@ -130,7 +122,6 @@ const dh__loss_method dh__loss_cibhash = {
     .head = DH_LOSS_HEAD_IDENTITY,
     .flags = DH_LOSS_FLAG_UNSUPERVISED | DH_LOSS_FLAG_TWO_VIEWS,
     .defaults = cib_defaults,
-    .recipe = cib_recipe,
     .create = cib_create,
     .fb = cib_fb,
 };

@@ -38,16 +38,6 @@ static void ortho_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->variant = 0;
 }
 
-static void ortho_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "adam";
-    r->lr = 1e-4;
-    r->weight_decay = 5e-4;
-    r->backbone_lr_mult = 0.1;
-    r->batch_size = 256;
-    r->epochs = 100;
-}
-
 static dh_status ortho_create(dh_loss *L) { return dh__loss_make_centers(L, L->o.centers); }
 
 /* Logits a_ic from cosines (B x C); G receives da/dcos. */
@@ -119,7 +109,6 @@ const dh__loss_method dh__loss_orthohash = {
     .summary = "OrthoHash: one loss for all (Hoe et al., NeurIPS 2021)",
     .head = DH_LOSS_HEAD_BN,
     .defaults = ortho_defaults,
-    .recipe = ortho_recipe,
     .create = ortho_create,
     .fb = ortho_fb,
 };
@@ -135,16 +124,6 @@ static void mdsh_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->center_weight = 10.0;
     o->pair_weight = 1.0;
     o->quant_weight = 1e-4;
-}
-
-static void mdsh_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "adam";
-    r->lr = 1e-4;
-    r->weight_decay = 5e-4;
-    r->backbone_lr_mult = 0.1;
-    r->batch_size = 64;
-    r->epochs = 100;
 }
 
 static dh_status mdsh_create(dh_loss *L)
@@ -265,7 +244,6 @@ const dh__loss_method dh__loss_mdsh = {
     .summary = "Hash centers with a minimum distance (Wang et al., CVPR 2023)",
     .head = DH_LOSS_HEAD_TANH,
     .defaults = mdsh_defaults,
-    .recipe = mdsh_recipe,
     .create = mdsh_create,
     .fb = mdsh_fb,
 };

@@ -37,15 +37,6 @@ static void dihn_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->quant_weight = 50.0; /* mu of the linear bit-balance term */
 }
 
-static void dihn_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "adam";
-    r->lr = 1e-4;
-    r->weight_decay = 1e-5;
-    r->batch_size = 64;
-    r->epochs = 150; /* 50 outer iterations x 3 epochs in the reference code */
-}
-
 static dh_status dihn_create(dh_loss *L)
 {
     float *V;
@@ -244,7 +235,6 @@ const dh__loss_method dh__loss_dihn = {
     .head = DH_LOSS_HEAD_TANH,
     .needs_index = 1,
     .defaults = dihn_defaults,
-    .recipe = dihn_recipe,
     .create = dihn_create,
     .init = dihn_init,
     .fb = dihn_fb,
@@ -262,15 +252,6 @@ static void dih_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
 {
     (void)K, (void)C;
     o->centers = DH_CENTERS_AUTO; /* the Gaussian projection */
-}
-
-static void dih_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "adam";
-    r->lr = 1e-4;
-    r->weight_decay = 1e-5;
-    r->batch_size = 64;
-    r->epochs = 50;
 }
 
 /* Column c of R (K x C) ~ N(0, 1) from a generator seeded by (seed, c) only. */
@@ -336,7 +317,6 @@ const dh__loss_method dh__loss_dih = {
     .summary = "incremental hashing with label-projected target codes (libdh recipe)",
     .head = DH_LOSS_HEAD_TANH,
     .defaults = dih_defaults,
-    .recipe = dih_recipe,
     .create = dih_create,
     .fb = dih_fb,
     .distill = dih_distill,

@@ -198,14 +198,6 @@ static void kmeans_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->update_every = 0;
 }
 
-static void kmeans_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "adam";
-    r->lr = 1e-3;
-    r->batch_size = 64;
-    r->epochs = 50;
-}
-
 static dh_status kmeans_create(dh_loss *L)
 {
     DH_TRY(dh__unsup_feats_create(L));
@@ -262,7 +254,6 @@ const dh__loss_method dh__loss_kmeans = {
     .flags = DH_LOSS_FLAG_UNSUPERVISED | DH_LOSS_FLAG_FEATURES,
     .needs_index = 1,
     .defaults = kmeans_defaults,
-    .recipe = kmeans_recipe,
     .create = kmeans_create,
     .fb = kmeans_fb,
     .destroy = kmeans_destroy,

@@ -98,15 +98,6 @@ static void lth_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->quant_weight = 0;
 }
 
-static void lth_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "rmsprop";
-    r->lr = 1e-5;
-    r->weight_decay = 5e-4;
-    r->batch_size = 128;
-    r->epochs = 100;
-}
-
 static dh_status lth_create(dh_loss *L)
 {
     float *W, *bias;
@@ -151,7 +142,6 @@ const dh__loss_method dh__loss_lthnet = {
     .summary = "Long-Tail Hashing Network: class-balanced CE (Chen et al., SIGIR 2021)",
     .head = DH_LOSS_HEAD_TANH,
     .defaults = lth_defaults,
-    .recipe = lth_recipe,
     .create = lth_create,
     .init = lt_init,
     .fb = lth_fb,
@@ -170,16 +160,6 @@ static void dp_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->pair_weight = 0.1;   /* lambda_a: proxy alignment */
     o->quant_weight = 0.01;
     o->centers = DH_CENTERS_AUTO;
-}
-
-static void dp_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "adam";
-    r->lr = 1e-4;
-    r->backbone_lr_mult = 0.1;
-    r->param_lr_mult = 10.0; /* proxies */
-    r->batch_size = 128;
-    r->epochs = 100;
 }
 
 static dh_status dp_create(dh_loss *L)
@@ -297,7 +277,6 @@ const dh__loss_method dh__loss_dualproxy = {
                "libdh's reconstruction of ACHNet (IJCAI 2022) / DDPHN (ACM MM 2023)",
     .head = DH_LOSS_HEAD_TANH,
     .defaults = dp_defaults,
-    .recipe = dp_recipe,
     .create = dp_create,
     .init = lt_init,
     .fb = dp_fb,

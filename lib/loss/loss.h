@@ -7,7 +7,8 @@
  * bihalf.c, sgh.c, shallow.c, kmeans.c; unsup_common.c). common.c holds what the
  * families share (similarity, GEMM wrappers, row normalisation, center votes, banks,
  * softmax CE); loss.c the public API and the method table; tensors.c the tensor
- * registry (methods call tensors.c and common.c, never loss.c).
+ * registry (methods call tensors.c and common.c, never loss.c); recipe.c the training
+ * recipes of every method (one table, docs/recipes.md).
  * Formulas: docs/methods.md. */
 #ifndef DH_LOSS_H
 #define DH_LOSS_H
@@ -59,7 +60,6 @@ struct dh__loss_method {
     int32_t needs_index;    /* 1: indices + n_train required */
     uint32_t flags;         /* DH_LOSS_FLAG_* (dh_loss_method_flags); 0: supervised */
     void (*defaults)(dh_loss_options *o, uint32_t K, uint32_t C);
-    void (*recipe)(dh_loss_recipe *r);
     dh_status (*create)(dh_loss *L);   /* allocate tensors and state */
     dh_status (*init)(dh_loss *L);     /* after dh_loss_init stored facts; may be NULL */
     dh_status (*epoch_begin)(dh_loss *L, int32_t epoch); /* may be NULL */

@@ -15,15 +15,6 @@ static void dpsh_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->quant_weight = 50.0; /* official lambda (eta) with the 1/(N B) normaliser */
 }
 
-static void dpsh_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "sgd";
-    r->lr = 0.05;
-    r->weight_decay = 1e-5;
-    r->batch_size = 128;
-    r->epochs = 150;
-}
-
 static dh_status dpsh_create(dh_loss *L)
 {
     DH_TRY(dh__loss_add_tensor(L, "bank", 1, 2, (int64_t)L->N, L->K, NULL));
@@ -77,7 +68,6 @@ const dh__loss_method dh__loss_dpsh = {
     .head = DH_LOSS_HEAD_IDENTITY,
     .needs_index = 1,
     .defaults = dpsh_defaults,
-    .recipe = dpsh_recipe,
     .create = dpsh_create,
     .init = dpsh_init,
     .fb = dpsh_fb,
@@ -94,17 +84,6 @@ static void hashnet_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->variant = 0;      /* in-batch, weights |S|/|S1| and |S|/|S0| (the paper's w_ij) */
     o->schedule = 1;     /* official per-iteration continuation */
     o->pos_weight = 1.0;
-}
-
-static void hashnet_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "sgd-nesterov";
-    r->lr = 3e-4;
-    r->momentum = 0.9;
-    r->weight_decay = 5e-4;
-    r->backbone_lr_mult = 0.1; /* official: head x10 relative to the backbone */
-    r->batch_size = 72;
-    r->epochs = 100;
 }
 
 /* Official continuation: the t-th training forward (1-based) uses
@@ -169,7 +148,6 @@ const dh__loss_method dh__loss_hashnet = {
     .summary = "HashNet: deep learning to hash by continuation (Cao et al., ICCV 2017)",
     .head = DH_LOSS_HEAD_SCALED_TANH,
     .defaults = hashnet_defaults,
-    .recipe = hashnet_recipe,
     .epoch_begin = hashnet_epoch,
     .fb = hashnet_fb,
 };
@@ -183,15 +161,6 @@ static void dch_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     (void)K, (void)C;
     o->gamma = 20.0;
     o->quant_weight = 0.1;
-}
-
-static void dch_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "rmsprop";
-    r->lr = 1e-5;
-    r->weight_decay = 1e-5;
-    r->batch_size = 128;
-    r->epochs = 150;
 }
 
 /* Quantisation q_i = log(1 + d(|u_i|, 1)/gamma); adds its gradient to dU. */
@@ -260,7 +229,6 @@ const dh__loss_method dh__loss_dch = {
     .summary = "Deep Cauchy Hashing (Cao et al., CVPR 2018), cosine form",
     .head = DH_LOSS_HEAD_IDENTITY,
     .defaults = dch_defaults,
-    .recipe = dch_recipe,
     .fb = dch_fb,
 };
 
@@ -273,15 +241,6 @@ static void dsh_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     (void)C;
     o->margin = 2.0 * K;
     o->quant_weight = 0.01;
-}
-
-static void dsh_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "adam";
-    r->lr = 1e-3;
-    r->weight_decay = 4e-3;
-    r->batch_size = 256;
-    r->epochs = 500;
 }
 
 static dh_status dsh_fb(dh_loss *L, const dh__loss_batch *b, double *value)
@@ -336,6 +295,5 @@ const dh__loss_method dh__loss_dsh = {
     .summary = "Deep Supervised Hashing (Liu et al., CVPR 2016)",
     .head = DH_LOSS_HEAD_IDENTITY,
     .defaults = dsh_defaults,
-    .recipe = dsh_recipe,
     .fb = dsh_fb,
 };

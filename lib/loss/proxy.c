@@ -13,16 +13,6 @@ static void sprch_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->variant = 0;
 }
 
-static void sprch_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "adam";
-    r->lr = 1e-4;               /* hash layer */
-    r->backbone_lr_mult = 0.1;  /* 1e-5 */
-    r->param_lr_mult = 10.0;    /* proxies 1e-3 */
-    r->batch_size = 128;
-    r->epochs = 100;
-}
-
 static dh_status sprch_create(dh_loss *L)
 {
     float *W, *b;
@@ -125,7 +115,6 @@ const dh__loss_method dh__loss_sprch = {
     .summary = "Self-Paced Relational Contrastive Hashing (Wang et al., AAAI 2023)",
     .head = DH_LOSS_HEAD_TANH,
     .defaults = sprch_defaults,
-    .recipe = sprch_recipe,
     .create = sprch_create,
     .fb = sprch_fb,
 };

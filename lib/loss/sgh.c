@@ -39,14 +39,6 @@ static void sgh_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->schedule = 0; /* 0 stochastic neurons, 1 threshold */
 }
 
-static void sgh_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "adam";
-    r->lr = 1e-3;
-    r->batch_size = 64;
-    r->epochs = 50;
-}
-
 static dh_status sgh_create(dh_loss *L)
 {
     DH_TRY(dh__unsup_feats_create(L));
@@ -112,7 +104,6 @@ const dh__loss_method dh__loss_sgh = {
     .flags = DH_LOSS_FLAG_UNSUPERVISED | DH_LOSS_FLAG_FEATURES,
     .needs_index = 1,
     .defaults = sgh_defaults,
-    .recipe = sgh_recipe,
     .create = sgh_create,
     .fb = sgh_fb,
     .destroy = dh__unsup_destroy_bank,

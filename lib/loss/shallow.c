@@ -201,14 +201,6 @@ static void shallow_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->sweeps = 50; /* ITQ iterations */
 }
 
-static void shallow_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "sgd"; /* unused: the head is fitted once, no optimiser steps */
-    r->lr = 1e-3;
-    r->batch_size = 256;
-    r->epochs = 1;
-}
-
 static dh_status shallow_fb(dh_loss *L, const dh__loss_batch *b, double *value)
 {
     (void)b, (void)value;
@@ -218,7 +210,7 @@ static dh_status shallow_fb(dh_loss *L, const dh__loss_batch *b, double *value)
 #define SHALLOW(id, nm, sum)                                                                    \
     const dh__loss_method id = {.name = nm, .summary = sum, .head = DH_LOSS_HEAD_IDENTITY,      \
                                 .flags = DH_LOSS_FLAG_UNSUPERVISED | DH_LOSS_FLAG_SHALLOW,     \
-                                .defaults = shallow_defaults, .recipe = shallow_recipe,        \
+                                .defaults = shallow_defaults,        \
                                 .fb = shallow_fb}
 SHALLOW(dh__loss_lsh, "lsh", "LSH: random Gaussian projections of the centred rows (shallow)");
 SHALLOW(dh__loss_pcah, "pcah", "PCAH: top-K principal directions (shallow)");

@@ -98,14 +98,6 @@ static void ssdh_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->update_every = 0;
 }
 
-static void ssdh_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "adam";
-    r->lr = 1e-3;
-    r->batch_size = 64; /* the paper: 24 on a fine-tuned VGG-16 */
-    r->epochs = 50;
-}
-
 static dh_status ssdh_create(dh_loss *L)
 {
     DH_TRY(dh__unsup_feats_create(L));
@@ -146,7 +138,6 @@ const dh__loss_method dh__loss_ssdh = {
     .flags = DH_LOSS_FLAG_UNSUPERVISED | DH_LOSS_FLAG_FEATURES,
     .needs_index = 1,
     .defaults = ssdh_defaults,
-    .recipe = ssdh_recipe,
     .create = ssdh_create,
     .fb = ssdh_fb,
     .destroy = dh__unsup_destroy_bank,

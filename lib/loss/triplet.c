@@ -12,15 +12,6 @@ static void dtsh_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->quant_weight = 1.0;
 }
 
-static void dtsh_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "rmsprop";
-    r->lr = 1e-5;
-    r->weight_decay = 1e-5;
-    r->batch_size = 128;
-    r->epochs = 150;
-}
-
 /* Per anchor i with both a similar and a dissimilar sample: P_i = {p : S_ip = 1}
  * (i itself included), N_i = {n : S_in = 0}, x = clamp(T_ip - T_in - a, -100, 50),
  * loss mean softplus(-x), anchors averaged. G receives dL/dTheta. */
@@ -88,7 +79,6 @@ const dh__loss_method dh__loss_dtsh = {
     .summary = "Deep Supervised Hashing with Triplet Labels (Wang et al., ACCV 2016)",
     .head = DH_LOSS_HEAD_IDENTITY,
     .defaults = dtsh_defaults,
-    .recipe = dtsh_recipe,
     .fb = dtsh_fb,
 };
 
@@ -98,15 +88,6 @@ static void triplet_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
 {
     (void)C;
     o->margin = 0.5 * K; /* one eighth of the largest squared distance 4K */
-}
-
-static void triplet_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "adam";
-    r->lr = 1e-4;
-    r->weight_decay = 5e-4;
-    r->batch_size = 128;
-    r->epochs = 100;
 }
 
 static double triplet_pairs(const double *D, const float *S, size_t B, double m, float *G)
@@ -173,6 +154,5 @@ const dh__loss_method dh__loss_triplet = {
     .summary = "Triplet hinge on squared distances of tanh codes (batch-all)",
     .head = DH_LOSS_HEAD_TANH,
     .defaults = triplet_defaults,
-    .recipe = triplet_recipe,
     .fb = triplet_fb,
 };

@@ -115,16 +115,6 @@ static void ts_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
     o->sweeps = 10;
 }
 
-static void ts_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "sgd";
-    r->lr = 1e-3;
-    r->momentum = 0.9;
-    r->weight_decay = 5e-4;
-    r->batch_size = 64;
-    r->epochs = 100;
-}
-
 static dh_status ts_create(dh_loss *L)
 {
     return dh__loss_add_tensor(L, "targets", 1, 2, (int64_t)L->N, L->K, NULL);
@@ -165,7 +155,6 @@ const dh__loss_method dh__loss_twostage = {
     .head = DH_LOSS_HEAD_TANH,
     .needs_index = 1,
     .defaults = ts_defaults,
-    .recipe = ts_recipe,
     .create = ts_create,
     .init = ts_init,
     .fb = ts_fb,

@@ -127,15 +127,6 @@ static void wdht_defaults(dh_loss_options *o, uint32_t K, uint32_t C)
                                10 (codes of the first epochs are too poor to vote) */
 }
 
-static void wdht_recipe(dh_loss_recipe *r)
-{
-    r->optimizer = "adam";
-    r->lr = 1e-3;
-    r->weight_decay = 1e-5;
-    r->batch_size = 128;
-    r->epochs = 20;
-}
-
 static dh_status weak_create(dh_loss *L)
 {
     if (L->m == &dh__loss_tagrefine && L->o.tau <= L->o.gamma)
@@ -283,7 +274,6 @@ const dh__loss_method dh__loss_wdht = {
     .head = DH_LOSS_HEAD_TANH,
     .flags = DH_LOSS_FLAG_TAGS,
     .defaults = wdht_defaults,
-    .recipe = wdht_recipe,
     .create = weak_create,
     .init = weak_init,
     .fb = weak_fb,
@@ -297,7 +287,6 @@ const dh__loss_method dh__loss_tagrefine = {
     .flags = DH_LOSS_FLAG_TAGS,
     .needs_index = 1,
     .defaults = wdht_defaults,
-    .recipe = wdht_recipe,
     .create = weak_create,
     .init = weak_init,
     .fb = weak_fb,
