@@ -40,7 +40,6 @@ sys.path.insert(0, os.path.join(HERE, "..", "bindings", "python"))
 sys.path.insert(0, HERE)
 
 ALL = ["hashnet", "orthohash", "dsh", "greedyhash", "csq", "dpsh", "dch", "dpn", "sprch"]
-WD = {"dsh": 4e-3, "orthohash": 5e-4}
 
 
 def read_idx(path):
@@ -94,12 +93,16 @@ def main():
     ap.add_argument("--methods", default=",".join(ALL))
     ap.add_argument("--seeds", default="1")
     ap.add_argument("--bits", type=int, default=64)
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--lr-floor", type=float, default=0.01, help="cosine floor, x lr")
-    ap.add_argument("--pad", type=int, default=2, help="crop padding (-1: no crop)")
-    ap.add_argument("--no-flip", action="store_true")
+    ap.add_argument("--recipe", default="reference",
+                    help="libdh recipe row (reference: issue 14's PyTorch recipe; default)")
+    ap.add_argument("--epochs", type=int, default=0, help="0: the recipe's")
+    ap.add_argument("--batch-size", type=int, default=0, help="0: the recipe's")
+    ap.add_argument("--lr", type=float, default=0, help="0: the recipe's")
+    ap.add_argument("--weight-decay", type=float, default=-1, help="-1: the recipe's")
+    ap.add_argument("--lr-floor", type=float, default=-1,
+                    help="cosine floor as a fraction of lr (-1: the recipe's)")
+    ap.add_argument("--pad", type=int, default=-1, help="crop padding (-1: the recipe's)")
+    ap.add_argument("--decay-scope", default="", help="all | weights ('': the recipe's)")
     ap.add_argument("--mean", type=float, default=0.2860)
     ap.add_argument("--std", type=float, default=0.3530)
     ap.add_argument("--sides", default="libdh,torch")
@@ -107,6 +110,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--split-seed", type=int, default=1)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--smoke", action="store_true", help="tiny sets, to check the plumbing")
+    ap.add_argument("--tag", default="", help="label of this configuration in --out")
     ap.add_argument("--out", default="", help="append one JSON line per run")
     ap.add_argument("--summary", default="", help="summarise a --out file and exit")
     args = ap.parse_args()
@@ -125,38 +130,30 @@ def main():
     assert (tr.class_ids().reshape(-1) == ytr_all[idx]).all()
     raw = lambda x: torch.from_numpy(x.astype(np.float32) / 255.0)[:, None]  # noqa: E731
     xdb, xq = raw(xtr_all), raw(xte)
-    xtr, ytr = xdb[idx], torch.from_numpy(ytr_all[idx])
+    yq, ydb = yte, ytr_all
+    if args.smoke:  # plumbing check only: 1,000 training images, 500 queries vs 2,000
+        idx = idx[:1000]
+        tr = tr.subset(np.arange(1000, dtype=np.int64))
+        q, db = q.subset(np.arange(500, dtype=np.int64)), db.subset(np.arange(2000, dtype=np.int64))
+        xq, yq, xdb, ydb = xq[:500], yq[:500], xdb[:2000], ydb[:2000]
+    xtr, ytr = raw(xtr_all)[idx], torch.from_numpy(ytr_all[idx])
     sides = args.sides.split(",")
-    fields = LD.trainer_fields()
-    lib_tr = {"crop_padding": args.pad, "lr_min_ratio": args.lr_floor}
-    applied = {k: v for k, v in lib_tr.items() if k in fields}
-    print(f"train {len(xtr)}, query {len(xq)}, db {len(xdb)}; libdh trainer extras applied: "
-          f"{applied or 'none'}", flush=True)
-    if "libdh" in sides and "crop_padding" not in fields and args.pad != 4:
-        print(f"WARNING: this libdh's trainer has no crop_padding: libdh pads 4 px, "
-              f"torch {args.pad}", flush=True)
+    print(f"train {len(xtr)}, query {len(xq)}, db {len(xdb)}", flush=True)
 
     def evaluate(qc, dc):
-        r = {"map_index": LD.mean_ap(qc, dc, yte, ytr_all, "index"),
-             "map_tie": LD.mean_ap(qc, dc, yte, ytr_all, "expected")}
+        r = {"map_index": LD.mean_ap(qc, dc, yq, ydb, "index"),
+             "map_tie": LD.mean_ap(qc, dc, yq, ydb, "expected")}
         if args.numpy:
-            r["map_tie_numpy"] = map_tie_aware(qc, dc, yte, ytr_all)
+            r["map_tie_numpy"] = map_tie_aware(qc, dc, yq, ydb)
         return r
 
     for seed in [int(s) for s in args.seeds.split(",")]:
         for method in args.methods.split(","):
-            cfg = dict(bits=args.bits, epochs=args.epochs, batch_size=args.batch_size,
-                       lr=args.lr, wd=WD.get(method, 0.0), pad=args.pad,
-                       flip=not args.no_flip, mean=args.mean, std=args.std,
-                       lr_floor=args.lr_floor, libdh_trainer_kw=applied)
-            if method == "sprch":
-                cfg["loss_kw"] = {"n_epochs": args.epochs}
-                cfg["libdh_loss_kw"] = {"n_epochs": args.epochs}
-            C, recipe = LD.centers(method, args.bits, 10, seed, cfg)
-            cfg["loss_lr_mult"] = recipe.get("param_lr_mult") or 1.0
-            rec = {"method": method, "bits": args.bits, "seed": seed, "epochs": args.epochs,
-                   "pad": args.pad, "recipe": "", "cfg": {k: v for k, v in cfg.items()
-                                                         if k not in ("libdh_trainer_kw",)}}
+            cfg, ro = LD.config(method, args, seed)
+            C, _ = LD.centers(method, args.bits, 10, seed, cfg)
+            print(f"{method} seed {seed}: {LD.describe(ro, cfg)}", flush=True)
+            rec = {"method": method, "bits": args.bits, "seed": seed, "epochs": cfg["epochs"],
+                   "pad": cfg["pad"], "recipe": args.tag, "cfg": cfg}
             if "libdh" in sides:
                 model, _loss, ts = LD.train(method, cfg, tr, seed,
                                             log=lambda s: print(s, flush=True))

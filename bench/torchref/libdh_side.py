@@ -23,21 +23,68 @@ def split(seed=1):
 
 
 def loss_options(method, cfg, seed):
-    o = dict(cfg.get("libdh_loss_kw", {}))
+    o = dict(cfg.get("loss_kw", {}))
     o["seed"] = seed
     return o
+
+
+def config(method, args, seed):
+    """Both sides' configuration from libdh's recipe table: dh.train.resolve_options
+    (dh_trainer_options_resolve) of `args.recipe` for smallcnn at 28 x 28 with the
+    command line's overrides. Returns (cfg for both sides, the resolved options)."""
+    over = {"recipe": args.recipe, "seed": seed}
+    for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr)):
+        if v > 0:
+            over[k] = v
+    if args.weight_decay >= 0:
+        over["weight_decay"] = args.weight_decay
+    if args.lr_floor >= 0:
+        over["lr_min_ratio"] = args.lr_floor
+    if args.pad >= 0:
+        over["crop_padding"] = args.pad
+    if args.decay_scope:
+        over["decay_scope"] = args.decay_scope
+    ro = dt.resolve_options(method, encoder="smallcnn", input_size=(28, 28), **over)
+    aug = ro["augment"] or ""
+    for k, want in (("optimizer", "adam"), ("warmup_epochs", 0), ("backbone_lr_mult", 1.0)):
+        if ro[k] != want:
+            raise SystemExit(f"{method}: the torch side implements {k} = {want!r} only, the "
+                             f"recipe resolves {ro[k]!r}")
+    if set(aug.split(",")) - {"crop", "flip", ""}:
+        raise SystemExit(f"{method}: the torch side implements crop and flip only ({aug})")
+    row = dd_recipe(method, args.recipe)
+    cfg = dict(bits=args.bits, epochs=ro["epochs"], batch_size=ro["batch_size"], lr=ro["lr"],
+               wd=ro["weight_decay"], pad=ro["crop_padding"] if "crop" in aug else -1,
+               flip_prob=ro["flip_prob"] if "flip" in aug else 0.0, mean=args.mean,
+               std=args.std, lr_floor=ro["lr_min_ratio"], decay_all=ro["decay_scope"] == "all",
+               loss_lr_mult=row.get("param_lr_mult") or 1.0, recipe=args.recipe,
+               trainer_kw=over)
+    if method == "sprch":  # self-paced schedule over the run's epochs, both sides
+        cfg["loss_kw"] = {"n_epochs": ro["epochs"]}
+    return cfg, ro
+
+
+def dd_recipe(method, variant):
+    from dh import loss as dl
+    return dl.recipe(method, "scratch", variant)
+
+
+def describe(ro, cfg):
+    return (f"{ro['optimizer']} lr {ro['lr']:g} batch {ro['batch_size']} epochs {ro['epochs']} "
+            f"wd {ro['weight_decay']:g} ({ro['decay_scope']}) cosine floor {ro['lr_min_ratio']:g}"
+            f" augment {ro['augment']} pad {ro['crop_padding']} flip {ro['flip_prob']:g} "
+            f"loss-param lr x{cfg['loss_lr_mult']:g}")
 
 
 def centers(method, K, C, seed, cfg):
     """The centers libdh's loss uses for this seed (CSQ, DPN, OrthoHash; else None) and
     the method's recipe (dh_loss_get_recipe)."""
-    lo = dh.Loss(method, n_bits=K, n_classes=C, **loss_options(method, cfg, seed))
+    kw = loss_options(method, cfg, seed)
+    if method == "dpsh":
+        kw["n_train"] = 10000
+    lo = dh.Loss(method, n_bits=K, n_classes=C, **kw)
     T = lo.get_tensor("centers").reshape(C, K) if "centers" in lo.state_names() else None
     return T, lo.recipe()
-
-
-def trainer_fields():
-    return {f for f, _ in dt.TrainerOptions._fields_}
 
 
 def train(method, cfg, tr, seed, log=print):
@@ -48,15 +95,12 @@ def train(method, cfg, tr, seed, log=print):
     loss = dh.Loss(method, n_bits=K, n_classes=C, **kw)
     model = dh.Model.create("smallcnn", n_bits=K, head=loss.head_hint()[0], mean=[cfg["mean"]],
                             std=[cfg["std"]], seed=seed)
-    aug = (dt.AUG_RANDOM_CROP if cfg["pad"] >= 0 else 0) | (dt.AUG_FLIP if cfg["flip"] else 0)
-    opts = dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], optimizer="adam",
-                lr=cfg["lr"], weight_decay=cfg["wd"], schedule="cosine", augment=aug,
-                seed=seed, keep_best=0)
-    fields = trainer_fields()
-    for k, v in cfg.get("libdh_trainer_kw", {}).items():
-        if k in fields:
-            opts[k] = v
-    t = dh.Trainer(model, loss, tr, **opts)
+    t = dh.Trainer(model, loss, tr, keep_best=0, **cfg["trainer_kw"])
+    got = t.options()
+    for k, v in (("crop_padding", cfg["pad"]), ("lr_min_ratio", cfg["lr_floor"]),
+                 ("weight_decay", cfg["wd"]), ("epochs", cfg["epochs"])):
+        if k != "crop_padding" or v >= 0:
+            assert abs(got[k] - v) < 1e-9, (k, got[k], v)
     t0 = [time.time()]
 
     def cb(p):

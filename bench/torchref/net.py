@@ -35,23 +35,24 @@ class SmallCNN(nn.Module):
         return self.head_bn(z) if self.head_bn is not None else z
 
 
-def param_groups(model, loss_params, lr, wd, loss_lr_mult):
-    """libdh's optimizer groups: L2 weight decay on weights only (ndim > 1; biases and BN
-    parameters are no_decay), loss-owned tensors (classifier, proxies) at
-    lr * param_lr_mult of the method's recipe; 'mult' scales the scheduled lr."""
+def param_groups(model, loss_params, lr, wd, loss_lr_mult, decay_all):
+    """libdh's optimizer groups: L2 weight decay on every tensor (decay_scope 'all') or
+    on weights only ('weights': ndim > 1; biases and BN parameters are no_decay; loss
+    tensors as lib/loss marks them: 1-D ones no_decay), loss-owned tensors (classifier,
+    proxies) at lr * param_lr_mult of the recipe row; 'mult' scales the scheduled lr."""
     groups = {}
     for name, p in model.named_parameters():
-        groups.setdefault((1.0, p.ndim > 1), []).append(p)
+        groups.setdefault((1.0, decay_all or p.ndim > 1), []).append(p)
     for p in loss_params:
-        groups.setdefault((loss_lr_mult, p.ndim > 1), []).append(p)
+        groups.setdefault((loss_lr_mult, decay_all or p.ndim > 1), []).append(p)
     return [{"params": ps, "lr": lr * mult, "mult": mult, "weight_decay": wd if decay else 0.0}
             for (mult, decay), ps in groups.items()]
 
 
-def augment(x, pad, flip, gen):
+def augment(x, pad, flip_prob, gen):
     """Random crop of the input size after `pad` px of zeros (in [0, 1] pixel space,
-    before normalisation: torchvision RandomCrop(28, padding=pad) on the image) and a
-    horizontal flip with probability 1/2. x: (B, 1, H, W) float in [0, 1]."""
+    before normalisation: torchvision RandomCrop(28, padding=pad) on the image; pad < 0:
+    no crop) and a horizontal flip with probability flip_prob. x: (B, 1, H, W) in [0, 1]."""
     B, C, H, W = x.shape
     if pad > 0:
         xp = F.pad(x, (pad, pad, pad, pad))
@@ -61,7 +62,7 @@ def augment(x, pad, flip, gen):
         ix = (ox[:, None] + torch.arange(W)[None, :])            # B x W
         b = torch.arange(B)[:, None, None]
         x = xp[b, 0, iy[:, :, None], ix[:, None, :]][:, None]
-    if flip:
-        f = torch.rand(B, generator=gen) < 0.5
+    if flip_prob > 0:
+        f = torch.rand(B, generator=gen) < flip_prob
         x = torch.where(f[:, None, None, None], x.flip(3), x)
     return x

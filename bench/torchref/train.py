@@ -1,6 +1,7 @@
 """The PyTorch training loop with libdh's trainer semantics (lib/train/trainer.c,
-validate.c): shuffled batches with drop_last (n >= 2 batch), Adam (L2 weight decay on
-weights only), cosine per epoch to lr/100 (lr_floor * lr), the loss's epoch hook."""
+validate.c): shuffled batches with drop_last (n >= 2 batch), Adam with L2 weight decay
+(on every tensor or on weights only, the recipe's decay_scope), cosine per epoch to
+lr_floor * lr, the loss's epoch hook."""
 import math
 import time
 
@@ -13,7 +14,8 @@ from .net import SmallCNN, augment, param_groups
 
 def train(method, cfg, xtr, ytr, seed, centers=None, log=print):
     """xtr: (N, 1, 28, 28) float in [0, 1]; ytr: (N,) int64. cfg: dict with bits, epochs,
-    batch_size, lr, wd, pad, flip, mean, std, loss_lr_mult, lr_floor, loss_kw."""
+    batch_size, lr, wd, decay_all, pad, flip_prob, mean, std, loss_lr_mult, lr_floor,
+    loss_kw (libdh_side.config)."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed + 1000)
     K, C, n = cfg["bits"], 10, len(xtr)
@@ -26,7 +28,7 @@ def train(method, cfg, xtr, ytr, seed, centers=None, log=print):
     loss = L.make(method, K, C, **kw)
     model = SmallCNN(K, bn_head=loss.bn_head)
     opt = torch.optim.Adam(param_groups(model, loss.params(), cfg["lr"], cfg["wd"],
-                                        cfg["loss_lr_mult"]), lr=cfg["lr"])
+                                        cfg["loss_lr_mult"], cfg["decay_all"]), lr=cfg["lr"])
     bs = min(cfg["batch_size"], n)
     bpe = n // bs if n >= 2 * bs else math.ceil(n / bs)
     E, lr0 = cfg["epochs"], cfg["lr"]
@@ -42,7 +44,7 @@ def train(method, cfg, xtr, ytr, seed, centers=None, log=print):
         t0, tot = time.time(), 0.0
         for b in range(bpe):
             idx = perm[b * bs:(b + 1) * bs]
-            x = augment(xtr[idx], cfg["pad"], cfg["flip"], gen)
+            x = augment(xtr[idx], cfg["pad"], cfg["flip_prob"], gen)
             x = (x - cfg["mean"]) / cfg["std"]
             z = model(x)
             v = loss(z, y1h[idx], ytr[idx], idx)
