@@ -103,6 +103,11 @@ double dh_cli_now(void);
 /** mkdir -p; 0 or DH_EXIT_IO (message printed). */
 int dh_cli_mkdir(const char *cmd, const char *dir);
 
+/** Encode every sample of ds (codes, and u when not NULL) in chunks of 2048 rows (the
+ *  same codes as one dh_model_encode_dataset call), updating p to base + rows done.
+ *  Training builds only (src/cli_model_eval.c). */
+dh_status dh_cli_encode_chunks(dh_model *m, const dh_dataset *ds, uint8_t *codes, float *u,
+                               dh_cli_progress *p, size_t base);
 /** dh eval --model: encode a protocol's query/database parts into four temporary .npy
  *  files (codes, labels) in `dir`; *topk gets the protocol's default if 0. 0 or an exit
  *  code (message printed). Training builds only. */

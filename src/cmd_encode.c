@@ -154,35 +154,6 @@ static dh_status write_npy(const enc_args *a, const uint8_t *codes, const float 
     return st;
 }
 
-/* Encode ds in chunks (the same codes as one call: rows are encoded independently),
- * drawing the progress line between chunks; `base` rows were done before (the progress
- * counts them). */
-static dh_status encode_all(dh_model *m, const dh_dataset *ds, uint8_t *codes, float *u,
-                            dh_cli_progress *p, size_t base)
-{
-    const size_t n = dh_dataset_count(ds), chunk = 2048, cb = dh_code_bytes(dh_model_n_bits(m));
-    const size_t K = dh_model_n_bits(m);
-    if (n <= chunk) {
-        dh_status st = dh_model_encode_dataset(m, ds, codes, u);
-        dh_cli_progress_update(p, base + n);
-        return st;
-    }
-    int64_t *idx = malloc(chunk * sizeof *idx);
-    if (!idx) return DH_E_NO_MEMORY;
-    dh_status st = DH_OK;
-    for (size_t at = 0; st == DH_OK && at < n; at += chunk) {
-        size_t c = n - at < chunk ? n - at : chunk;
-        for (size_t r = 0; r < c; r++) idx[r] = (int64_t)(at + r);
-        dh_dataset *sub = NULL;
-        st = dh_dataset_subset(ds, idx, c, &sub);
-        if (st == DH_OK) st = dh_model_encode_dataset(m, sub, codes + at * cb, u ? u + at * K : NULL);
-        dh_dataset_free(sub);
-        dh_cli_progress_update(p, base + at + c);
-    }
-    free(idx);
-    return st;
-}
-
 static dh_status write_deephash_part(const char *dir, const char *part, const dh_dataset *ds,
                                      const uint8_t *codes, uint32_t K)
 {
@@ -224,7 +195,7 @@ static int run_deephash(const enc_args *a, dh_model *m, dh_dataset **sets)
     dh_status st = DH_OK;
     for (int k = 0; k < 2 && st == DH_OK; k++) {
         uint8_t *codes = malloc(n[k] * dh_code_bytes(K) + 1);
-        st = codes ? encode_all(m, parts[k], codes, NULL, &p, k ? n[0] : 0) : DH_E_NO_MEMORY;
+        st = codes ? dh_cli_encode_chunks(m, parts[k], codes, NULL, &p, k ? n[0] : 0) : DH_E_NO_MEMORY;
         if (st == DH_OK) st = write_deephash_part(a->deephash, names[k], parts[k], codes, K);
         free(codes);
     }
@@ -271,7 +242,7 @@ static int run(const enc_args *a, dh_dataset **sets)
     float *u = !strcmp(a->format, "continuous") ? malloc(n * K * sizeof(float) + 1) : NULL;
     dh_cli_progress p;
     dh_cli_progress_start(&p, CMD, "samples", n);
-    st = codes ? encode_all(m, ds, codes, u, &p, 0) : DH_E_NO_MEMORY;
+    st = codes ? dh_cli_encode_chunks(m, ds, codes, u, &p, 0) : DH_E_NO_MEMORY;
     double dt = dh_cli_progress_elapsed(&p);
     if (st == DH_OK && ends_with(a->out, ".dhi")) {
         dh_index_options io;
