@@ -80,6 +80,20 @@ def test_opt_equals_value_and_bundled_short_options(codes):
     assert a.stderr.count("\n") == 1 and b.stderr == "" and c.stderr == ""   # -q: nothing
 
 
+def test_chunked_search_equals_numpy(codes):
+    """Queries are searched (and printed) in chunks of 4096 for the progress line: the
+    6000 queries' radius and k-NN results are still every query's, in order."""
+    B = (np.load(codes / "c.npy") > 0).astype(np.float32)
+    ham = B.shape[1] - (B @ B.T + (1 - B) @ (1 - B).T)
+    out = json.loads(dh("index", "search", codes / "db.dhi", "--queries", codes / "c.npy",
+                        "--radius", 6, "--json", "-q").stdout)
+    assert [r["query"] for r in out["results"]] == list(range(6000))
+    assert [len(r["ids"]) for r in out["results"]] == list((ham <= 6).sum(1))
+    out = json.loads(dh("index", "search", codes / "db.dhi", "--queries", codes / "c.npy",
+                        "-k", 2, "--json", "-q").stdout)
+    assert [r["distances"] for r in out["results"]] == np.sort(ham, 1)[:, :2].astype(int).tolist()
+
+
 def test_double_dash_ends_options(codes, tmp_path):
     os.symlink(codes / "c.npy", tmp_path / "-k")            # a file named like an option
     r = dh("index", "build", "-q", "-o", tmp_path / "x.dhi", "--", "-k", cwd=tmp_path)
