@@ -27,6 +27,7 @@ FLAG_UNSUPERVISED, FLAG_TWO_VIEWS, FLAG_FEATURES, FLAG_SHALLOW = 1, 2, 4, 8
 
 
 class LossOptions(ctypes.Structure):
+    """ctypes mirror of dh_loss_options (n_bits, n_classes, n_train, seed, method knobs)."""
     _fields_ = [("struct_size", ctypes.c_size_t), ("n_bits", ctypes.c_uint32),
                 ("n_classes", ctypes.c_uint32), ("n_train", ctypes.c_uint64),
                 ("seed", ctypes.c_uint64), ("variant", ctypes.c_int32),
@@ -40,6 +41,7 @@ class LossOptions(ctypes.Structure):
 
 
 class LossRecipe(ctypes.Structure):
+    """ctypes mirror of dh_loss_recipe (the method's optimizer, lr and schedule defaults)."""
     _fields_ = [("struct_size", ctypes.c_size_t), ("optimizer", ctypes.c_char_p),
                 ("lr", ctypes.c_double), ("momentum", ctypes.c_double),
                 ("weight_decay", ctypes.c_double), ("backbone_lr_mult", ctypes.c_double),
@@ -188,6 +190,7 @@ class Loss:
         self.flags = method_flags(method)
 
     def close(self):
+        """Free the loss now (also done on garbage collection and by `with`)."""
         if getattr(self, "_h", None):
             _free(self._h)
             self._h = None
@@ -216,6 +219,7 @@ class Loss:
         _init(self._h, ptr(train_labels, ctypes.c_float), n, ptr(class_counts, ctypes.c_int64))
 
     def epoch_begin(self, epoch):
+        """Start epoch `epoch` (0-based): per-epoch schedules and adaptive centers."""
         _epoch(self._h, epoch)
 
     def forward_backward(self, U, labels=None, class_ids=None, indices=None):
@@ -270,24 +274,29 @@ class Loss:
         return _HEAD_NAMES.get(a.value, str(a.value)), b.value
 
     def recipe(self):
+        """The method's training recipe as a dict: optimizer, lr, batch_size, epochs, ..."""
         r = LossRecipe()
         r.struct_size = ctypes.sizeof(r)
         _recipe(self._h, ctypes.byref(r))
         return _recipe_dict(r)
 
     def options(self):
+        """The loss's resolved options as a dict (defaults filled in)."""
         o = LossOptions()
         o.struct_size = ctypes.sizeof(o)
         _getopts(self._h, ctypes.byref(o))
         return {f: getattr(o, f) for f, _ in LossOptions._fields_ if f != "struct_size"}
 
     def param_names(self):
+        """Names of the loss's learnable tensors."""
         return [_pname(self._h, i).decode() for i in range(_pcount(self._h))]
 
     def state_names(self):
+        """Names of the loss's non-learnable state tensors (centers, codes, memories)."""
         return [_sname(self._h, i).decode() for i in range(_scount(self._h))]
 
     def get_tensor(self, name):
+        """A copy of the loss's tensor `name` (see param_names/state_names) as float32."""
         shape = (ctypes.c_int64 * 4)()
         nd = ctypes.c_int32()
         _shape(self._h, name.encode(), shape, ctypes.byref(nd))
@@ -296,6 +305,7 @@ class Loss:
         return out
 
     def set_tensor(self, name, data):
+        """Overwrite the loss's tensor `name` with `data` (float32, same number of values)."""
         data = np.ascontiguousarray(data, dtype=np.float32)
         _set(self._h, name.encode(), ptr(data, ctypes.c_float), data.size)
 
