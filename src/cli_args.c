@@ -1,6 +1,7 @@
 /* src/cli_args.c -- command-line parsing shared by every `dh` command: getopt_long over
  * an option table (--opt=value and --opt value, bundled short options, `--` ends the
- * options, operands anywhere), -h/--help, and the one -v/--verbose, -q/--quiet rule. */
+ * options, operands anywhere, also under POSIXLY_CORRECT), -h/--help, and the one
+ * -v/--verbose, -q/--quiet rule. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ enum { MAX_OPTS = 96, ID_BASE = 256, ID_HELP = 1000, ID_VERBOSE, ID_QUIET };
 static int build(const dh_cli_opt *opts, size_t n, struct option *lo, char *shorts)
 {
     size_t k = 0, s = 0;
+    shorts[s++] = '-'; /* operands come back in order as 1 (whatever POSIXLY_CORRECT says) */
     shorts[s++] = ':'; /* a missing value is ':', not '?' */
     for (size_t i = 0; i < n; i++) {
         int arg = opts[i].kind == DH_CLI_SET || opts[i].kind == DH_CLI_CALL_NOARG ? no_argument
@@ -90,7 +92,7 @@ static int unknown(const char *cmd, const struct option *lo, const char *arg)
 int dh_cli_parse(const dh_cli_spec *spec, int argc, char **argv, void *user, int *first)
 {
     struct option lo[MAX_OPTS + 4];
-    char shorts[2 * MAX_OPTS + 8];
+    char shorts[2 * MAX_OPTS + 10];
     const char *cmd = spec->cmd;
     if (spec->n_opts > MAX_OPTS) return dh_cli_usage_error(cmd, "internal: too many options");
     build(spec->opts, spec->n_opts, lo, shorts);
@@ -108,32 +110,44 @@ int dh_cli_parse(const dh_cli_spec *spec, int argc, char **argv, void *user, int
         return DH_CLI_HELP;
     }
     optind = 0;
-    while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
+    int n_ops = 0; /* operands so far, in order: ops[0 .. n_ops) */
+    char **ops = malloc(((size_t)argc + 1) * sizeof *ops);
+    if (!ops) return DH_EXIT_FAIL;
+    int rc = 0;
+    while (!rc && (c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
+        if (c == 1) { /* an operand, in its place among the options */
+            ops[n_ops++] = optarg;
+            continue;
+        }
         const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
         if (c == ':' || c == '?') {
             int i = which(spec->opts, spec->n_opts, optopt);
             char f[64];
             if (i >= 0) flag_name(&spec->opts[i], f, sizeof f);
-            if (c == ':')
-                return dh_cli_usage_error(cmd, "%s needs a value", i >= 0 ? f : bad);
-            if (i >= 0 && optopt >= ID_BASE)
-                return dh_cli_usage_error(cmd, "%s takes no value ('%s')", f, bad);
-            if (optopt > 0 && optopt < 256)
-                return dh_cli_usage_error(cmd, "unknown option '-%c'", optopt);
-            return unknown(cmd, lo, bad);
+            if (c == ':') rc = dh_cli_usage_error(cmd, "%s needs a value", i >= 0 ? f : bad);
+            else if (i >= 0 && optopt >= ID_BASE)
+                rc = dh_cli_usage_error(cmd, "%s takes no value ('%s')", f, bad);
+            else if (optopt > 0 && optopt < 256)
+                rc = dh_cli_usage_error(cmd, "unknown option '-%c'", optopt);
+            else rc = unknown(cmd, lo, bad);
+            continue;
         }
         if (c == 'v' || c == ID_VERBOSE) g_verbosity = 2;
         else if (c == 'q' || c == ID_QUIET) g_verbosity = 0;
         else {
             int i = which(spec->opts, spec->n_opts, c);
-            int rc = i < 0 ? DH_EXIT_USAGE : apply(cmd, &spec->opts[i], optarg, spec->call, user);
-            if (rc) return rc;
+            rc = i < 0 ? DH_EXIT_USAGE : apply(cmd, &spec->opts[i], optarg, spec->call, user);
         }
     }
-    int at = optind;
-    if (first) *first = at;
-    else if (at < argc) return dh_cli_usage_error(cmd, "unexpected argument '%s'", argv[at]);
-    return 0;
+    for (int i = optind; !rc && i < argc; i++) ops[n_ops++] = argv[i]; /* after `--` */
+    if (!rc && !first && n_ops)
+        rc = dh_cli_usage_error(cmd, "unexpected argument '%s'", ops[0]);
+    if (!rc && first) { /* the operands, in order, at the end of argv */
+        *first = argc - n_ops;
+        memmove(argv + *first, ops, (size_t)n_ops * sizeof *ops);
+    }
+    free(ops);
+    return rc;
 }
 
 int dh_cli_u32(const char *cmd, const char *flag, const char *s, uint32_t lo, uint32_t hi,

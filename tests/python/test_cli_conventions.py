@@ -78,6 +78,11 @@ def test_opt_equals_value_and_bundled_short_options(codes):
     c = dh("index", "search", codes / "db.dhi", "--queries", codes / "c.npy", "--k=5", "-q")
     assert a.stdout == b.stdout == c.stdout and a.stdout.count("\n") == 6000 * 5 + 1
     assert a.stderr.count("\n") == 1 and b.stderr == "" and c.stderr == ""   # -q: nothing
+    # options after an operand, also under POSIXLY_CORRECT (getopt would stop at the operand)
+    d = subprocess.run([DH, "index", "search", str(codes / "db.dhi"), "--queries",
+                        str(codes / "c.npy"), "-qk5"], capture_output=True, text=True,
+                       env={**os.environ, "POSIXLY_CORRECT": "1"}, timeout=120)
+    assert d.returncode == 0 and d.stdout == a.stdout
 
 
 def test_chunked_search_equals_numpy(codes):
