@@ -451,6 +451,12 @@ static int run(train_args *a, train_objs *o)
     if (!a->quiet && dh_cli_mpi_rank() == 0)
         fprintf(stderr, "dh train: %s + %s, %u bits, %zu training samples, %u threads\n",
                 a->encoder, a->method, a->bits, dh_dataset_count(o->train), dh_get_num_threads());
+    dh_trainer_options ro = {.struct_size = sizeof ro};
+    if (!a->quiet && dh_cli_mpi_rank() == 0 && dh_trainer_get_options(o->trainer, &ro) == DH_OK)
+        fprintf(stderr, "dh train: recipe %s/%s/%s: %u epochs, batch %u, lr %g, weight decay %g "
+                "(--show-recipe for all)\n", a->method,
+                ro.recipe_setting == DH_RECIPE_PRETRAINED ? "pretrained" : "scratch", ro.recipe,
+                ro.epochs, ro.batch_size, ro.lr, ro.weight_decay);
     signal(SIGINT, on_sigint);
     dh_status st = dh_trainer_run(o->trainer);
     if (st != DH_OK) return dh_cli_fail(CMD, st);

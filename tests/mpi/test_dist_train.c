@@ -76,6 +76,7 @@ static dh_status train(const char *method, const uint8_t *images, const int32_t 
     to.optimizer = DH_OPTIM_SGD; /* scale-sensitive (Adam would hide a wrong gradient sum) */
     to.lr = 0.05;
     to.momentum = 0.9;
+    to.augment = 0; /* the slice-replicated rows must stay identical (1.3 augments by default) */
     to.callback = on_progress;
     to.callback_user = r;
     dh_status st = dh_dataset_from_images(images, N, 28, 28, 1, cls, NULL, C, &ds);

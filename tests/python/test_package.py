@@ -71,7 +71,7 @@ def test_deephash_estimator(tmp_path):
     x = rng.standard_normal((n, d)).astype(np.float32)
     x[np.arange(n), y] += 3.0
     h = dh.DeepHash(method="csq", bits=16, encoder="mlp:16-32", epochs=8, lr=1e-3,
-                    optimizer="adam").fit(x, y)
+                    optimizer="adam", batch_size=64).fit(x, y)  # 1.2's recipe: 48 steps
     assert "fitted" in repr(h) and "not fitted" not in repr(h)
     codes = h.transform(x)
     assert codes.shape == (n, 2) and codes.dtype == np.uint8
