@@ -11,26 +11,6 @@
 #include "nn/optim.h"
 #include "train/train_impl.h"
 
-void dh_trainer_options_init(dh_trainer_options *o)
-{
-    if (!o) return;
-    memset(o, 0, sizeof *o);
-    o->struct_size = sizeof *o;
-    o->seed = 1;
-    o->optimizer = -1;
-    o->schedule = -1;
-    o->momentum = -1;
-    o->weight_decay = -1;
-    o->keep_best = 1;
-    o->augment = DH_AUG_RECIPE; /* Since 1.3: the recipe's (0 = none) */
-    o->crop_padding = -1;
-    o->flip_prob = o->scale_min = o->scale_max = o->ratio_min = o->ratio_max = -1.0f;
-    o->brightness = o->contrast = o->saturation = o->grayscale_prob = o->blur_prob = -1.0f;
-    o->lr_min_ratio = -1;
-    o->recipe_setting = DH_RECIPE_AUTO;
-    o->decay_scope = -1;
-}
-
 /* Resolve the recipe's fields (resolve.c) against the loss's method and the model's
  * encoder and input size. */
 static dh_status resolve_options(dh_trainer *t)
