@@ -93,3 +93,38 @@ def test_dh_isa_avx2_caps_onednn():
     assert capped.endswith("isa:Intel AVX2"), capped
     if dh.cpu_has_isa(dh.ISA_AVX512BW):
         assert "AVX-512" in _dnnl_isa_line({"DH_ISA": ""})
+
+
+def _resnet_child(layout):
+    """resnet18-cifar eval forward in a child: (features, oneDNN conv exec lines)."""
+    import os
+    import subprocess
+    import sys
+    code = ("import numpy as np, sys, dh; e = dh.Encoder('resnet18-cifar', seed=1); "
+            "x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32); "
+            "np.save(sys.argv[1], e.forward(x))")
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "f.npy")
+        env = dict(os.environ, ONEDNN_VERBOSE="1")
+        env.pop("DH_NN_CONV_LAYOUT", None)
+        if layout:
+            env["DH_NN_CONV_LAYOUT"] = layout
+        r = subprocess.run([sys.executable, "-c", code, out], env=env, capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        convs = [ln for ln in r.stdout.splitlines() if ",exec," in ln and ",convolution," in ln]
+        return np.load(out), convs
+
+
+def test_inference_convs_share_one_blocked_layout():
+    """Inference plans keep every convolution with 8/16-aligned channels in one blocked
+    layout (lib/nn/ops_conv.c conv_block_tag): no NHWC convolutions between blocked
+    ones, and the same features as oneDNN's own layout choice."""
+    if not dh.cpu_has_isa(dh.ISA_AVX2):
+        pytest.skip("no AVX2")
+    f_blk, convs = _resnet_child(None)
+    f_any, _ = _resnet_child("any")
+    np.testing.assert_allclose(f_blk, f_any, rtol=1e-4, atol=1e-5)
+    inner = [ln for ln in convs if "_ic3oc" not in ln]  # the 3-channel stem may differ
+    assert inner and not [ln for ln in inner if "src_f32::blocked:acdb" in ln], inner[:3]
