@@ -45,7 +45,7 @@ class LoaderOptions(ctypes.Structure):
                 ("brightness", ctypes.c_float), ("contrast", ctypes.c_float),
                 ("saturation", ctypes.c_float), ("grayscale_prob", ctypes.c_float),
                 ("resize_ratio", ctypes.c_float), ("mean", ctypes.c_float * 4),
-                ("std", ctypes.c_float * 4)]
+                ("std", ctypes.c_float * 4), ("blur_prob", ctypes.c_float)]  # Since: 1.3
 
 
 _dtype_size = fn("dh_dtype_size", [_i32], _sz)
