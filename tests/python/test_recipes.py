@@ -170,3 +170,20 @@ def test_cli_flags_reach_the_trainer():
     assert r.returncode != 0 and "no recipe variant" in r.stderr
     r = cli("--method", "csq", "--flip-prob", "1.5", "--show-recipe", check=False)
     assert r.returncode != 0
+
+
+def test_ctypes_mirrors_match_the_c_layout():
+    """The option structs 1.3 grew: each ctypes mirror has the size and field offsets
+    recorded in tests/abi/layout.expected (a short mirror lets *_init write past it)."""
+    import ctypes
+    src = os.environ.get("DH_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+    rows = [line.split() for line in open(os.path.join(src, "tests", "abi", "layout.expected"))
+            if line.strip()]
+    mirrors = {"dh_trainer_options": dh.train.TrainerOptions,
+               "dh_loss_recipe": dh.loss.LossRecipe,
+               "dh_loader_options": dh.data.LoaderOptions}
+    for name, cls in mirrors.items():
+        want = {f: int(v) for s, f, v in rows if s == name}
+        assert ctypes.sizeof(cls) == want["sizeof"], name
+        for f, _ in cls._fields_:
+            assert getattr(cls, f).offset == want[f], (name, f)
