@@ -8,16 +8,18 @@ training images, 1,000 per class; the 10,000 test images as queries; the 60,000 
 images as database). Network: smallcnn + the method's head (bench/torchref/net.py).
 Losses: bench/torchref/losses.py, written from lib/loss/*.c with libdh's defaults; CSQ,
 DPN and OrthoHash use the centers libdh's loss generates for the same seed; SPRCH's
-self-paced schedule uses n_epochs = --epochs on both sides. Recipe (issue 14's reference):
-Adam 1e-3, batch 128, --epochs 20, cosine per epoch to lr/100, weight decay 0 except DSH
-4e-3 and OrthoHash 5e-4 (weights only), random crop after --pad px of zeros + horizontal
-flip, input (x/255 - 0.2860)/0.3530, 64 bits. Loss-owned tensors (GreedyHash's classifier,
-SPRCH's proxies) train at lr x the method's recipe param_lr_mult on both sides, as libdh's
-trainer does. mAP@all: libdh's evaluator (index-order ties, and tie-aware) on both sides'
+self-paced schedule uses n_epochs = the run's epochs on both sides. Recipe: libdh's
+recipe table row --recipe (default 'reference', issue 14's PyTorch recipe: Adam 1e-3,
+batch 128, 20 epochs, cosine per epoch to 0, weight decay 0 except DSH 4e-3 and OrthoHash
+5e-4 on every tensor, random crop after 2 px of zeros + horizontal flip), resolved by
+dh.train.resolve_options with the command line's overrides (--epochs, --pad, --lr-floor,
+--decay-scope, ...) and given to both sides; input (x/255 - 0.2860)/0.3530, 64 bits.
+Loss-owned tensors (GreedyHash's classifier, SPRCH's proxies) train at lr x the row's
+param_lr_mult on both sides, as libdh's trainer does. mAP@all: libdh's evaluator (index-order ties, and tie-aware) on both sides'
 codes, and an independent numpy tie-aware mAP (--numpy).
 
 Usage:
-  DH_LIBRARY=build/lib/libdh.so.1 nice -n 5 /usr/bin/python3 \
+  DH_LIBRARY=build/libdh.so.1 nice -n 5 /usr/bin/python3 \
       bench/reference_torch_fashion_mnist.py --methods hashnet,csq --seeds 1,2,3 \
       --out ref.jsonl
   /usr/bin/python3 bench/reference_torch_fashion_mnist.py --summary ref.jsonl
