@@ -464,3 +464,10 @@ void dh_loader_position(const dh_loader *L, uint64_t *epoch, uint64_t *batch)
     if (epoch) *epoch = L ? L->epoch : 0;
     if (batch) *batch = L ? L->batch : 0;
 }
+
+/* Declared with the loader (dh.h data section), so both builds export it. */
+int32_t dh_crop_padding_default(uint32_t height, uint32_t width)
+{
+    uint32_t m = height < width ? height : width;
+    return (int32_t)(2u * (m / 16u));
+}

@@ -144,12 +144,6 @@ static const row table[] = {
 };
 #define N_ROWS (sizeof table / sizeof table[0])
 
-int32_t dh_crop_padding_default(uint32_t height, uint32_t width)
-{
-    uint32_t m = height < width ? height : width;
-    return (int32_t)(2u * (m / 16u));
-}
-
 size_t dh_loss_recipe_count(void) { return N_ROWS; }
 
 static int same(const char *a, const char *b)
