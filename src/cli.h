@@ -103,6 +103,10 @@ double dh_cli_now(void);
 /** mkdir -p; 0 or DH_EXIT_IO (message printed). */
 int dh_cli_mkdir(const char *cmd, const char *dir);
 
+/** Encode rows [at, at + c) of ds into codes (and u when not NULL); idx is scratch for
+ *  c row numbers. Training builds only (src/cli_model_eval.c). */
+dh_status dh_cli_encode_rows(dh_model *m, const dh_dataset *ds, size_t at, size_t c,
+                             int64_t *idx, uint8_t *codes, float *u);
 /** Encode every sample of ds (codes, and u when not NULL) in chunks of 2048 rows (the
  *  same codes as one dh_model_encode_dataset call), updating p to base + rows done.
  *  Training builds only (src/cli_model_eval.c). */

@@ -10,6 +10,17 @@
 #include "cli.h"
 #include "cli_data.h"
 
+dh_status dh_cli_encode_rows(dh_model *m, const dh_dataset *ds, size_t at, size_t c,
+                             int64_t *idx, uint8_t *codes, float *u)
+{
+    for (size_t r = 0; r < c; r++) idx[r] = (int64_t)(at + r);
+    dh_dataset *sub = NULL;
+    dh_status st = dh_dataset_subset(ds, idx, c, &sub);
+    if (st == DH_OK) st = dh_model_encode_dataset(m, sub, codes, u);
+    dh_dataset_free(sub);
+    return st;
+}
+
 dh_status dh_cli_encode_chunks(dh_model *m, const dh_dataset *ds, uint8_t *codes, float *u,
                                dh_cli_progress *p, size_t base)
 {
@@ -25,11 +36,7 @@ dh_status dh_cli_encode_chunks(dh_model *m, const dh_dataset *ds, uint8_t *codes
     dh_status st = DH_OK;
     for (size_t at = 0; st == DH_OK && at < n; at += chunk) {
         size_t c = n - at < chunk ? n - at : chunk;
-        for (size_t r = 0; r < c; r++) idx[r] = (int64_t)(at + r);
-        dh_dataset *sub = NULL;
-        st = dh_dataset_subset(ds, idx, c, &sub);
-        if (st == DH_OK) st = dh_model_encode_dataset(m, sub, codes + at * cb, u ? u + at * K : NULL);
-        dh_dataset_free(sub);
+        st = dh_cli_encode_rows(m, ds, at, c, idx, codes + at * cb, u ? u + at * K : NULL);
         dh_cli_progress_update(p, base + at + c);
     }
     free(idx);

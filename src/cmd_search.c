@@ -143,11 +143,7 @@ static dh_status search_data(const search_args *a, dh_index *ix, dh_model *m,
     dh_status st = DH_OK;
     for (size_t at = 0; st == DH_OK && at < nq; at += chunk) {
         size_t c = nq - at < chunk ? nq - at : chunk;
-        for (size_t r = 0; r < c; r++) idx[r] = (int64_t)(at + r);
-        dh_dataset *sub = NULL;
-        st = dh_dataset_subset(ds, idx, c, &sub);
-        if (st == DH_OK) st = dh_model_encode_dataset(m, sub, codes + at * cb, NULL);
-        dh_dataset_free(sub);
+        st = dh_cli_encode_rows(m, ds, at, c, idx, codes + at * cb, NULL);
         if (st == DH_OK)
             st = dh_index_search(ix, codes + at * cb, c, a->k, dist + at * a->k, ids + at * a->k);
         dh_cli_progress_update(p, at + c);
