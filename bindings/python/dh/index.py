@@ -14,7 +14,7 @@ import ctypes
 import numpy as np
 
 from ._checks import U32_MAX, U64_MAX, c_int, c_path
-from ._lib import as_array, c_i8_p, c_i32_p, c_i64_p, c_size_p, c_u8_p, fn, ptr
+from ._lib import Handle, as_array, c_i8_p, c_i32_p, c_i64_p, c_size_p, c_u8_p, fn, ptr
 
 CODE_PACKED, CODE_PACKED_MSB, CODE_FLOAT32, CODE_FLOAT64, CODE_INT8 = range(5)
 CODES_MSB_FIRST = 1
@@ -174,12 +174,14 @@ def hamming_distances(a, b, n_bits, bitorder="little"):
     return out
 
 
-class Index:
+class Index(Handle):
     """Exact Hamming k-NN / range index over K-bit codes (any K in 1..4096; packed rows
     are ceil(K/8) bytes, the unused high bits of the last byte are zero padding).
 
     Searches may run concurrently from several threads (ctypes releases the GIL);
     add/remove take the index's internal write lock."""
+
+    _free = staticmethod(_free)
 
     def __init__(self, n_bits=64, n_threads=0, reserve=0, multi_index=0, search_mode="auto",
                  _handle=None):
@@ -234,22 +236,6 @@ class Index:
         """Write a file faiss.read_index_binary reads: IndexBinaryFlat when the ids are
         0..n-1 in order, else (or with idmap2=True) IndexBinaryIDMap2. K % 8 == 0."""
         _export_faiss(self._handle(), _path(path), 1 if idmap2 else 0)
-
-    # ---- lifetime ----
-    def close(self):
-        """Free the index now (also done on garbage collection and by `with`)."""
-        if self._h:
-            _free(self._h)
-            self._h = None
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def _handle(self):
         if not self._h:

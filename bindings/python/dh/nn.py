@@ -12,7 +12,7 @@ import ctypes
 
 import numpy as np
 
-from ._lib import as_array, c_f32_p, c_i64_p, fn, ptr
+from ._lib import Handle, as_array, c_f32_p, c_i64_p, fn, ptr
 
 
 class EncoderOptions(ctypes.Structure):
@@ -47,8 +47,10 @@ def _shape(getter, handle):
     return tuple(int(s[i]) for i in range(nd))
 
 
-class Encoder:
+class Encoder(Handle):
     """A dh_encoder. Keyword options left as None keep the library's defaults."""
+
+    _free = staticmethod(_free)
 
     def __init__(self, spec, seed=None, in_channels=None, in_height=None, in_width=None,
                  dropout=None, bn_momentum=None, bn_eps=None):
@@ -71,20 +73,6 @@ class Encoder:
         self.spec = _spec(h).decode()
         self._n = None  # batch of the last training forward
 
-    def close(self):
-        """Free the encoder now (also done on garbage collection and by `with`)."""
-        if self._h:
-            _free(self._h)
-            self._h = None
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def _handle(self):
         if not self._h:
