@@ -75,6 +75,14 @@ def summarise(path, methods=None):
             continue
         both = [r for r in seeds.values() if "libdh" in r and "torch" in r]
         if not both:
+            one = [r for r in seeds.values() if "libdh" in r]
+            if one:
+                a = np.array([r["libdh"]["map_index"] for r in one])
+                print(f"| {m}{' ' + rec if rec else ''} | {bits} | "
+                      f"{','.join(str(r['seed']) for r in one)} | {a.mean():.4f}"
+                      f"{' ± %.4f' % ((a.max() - a.min()) / 2) if len(a) > 1 else ''}"
+                      f" ({one[0].get('queries', 'test')}) | – | – | "
+                      f"{np.mean([r['libdh']['train_s'] for r in one]):.0f} | – |")
             continue
         a = np.array([r["libdh"]["map_index"] for r in both])
         b = np.array([r["torch"]["map_index"] for r in both])
@@ -107,6 +115,14 @@ def main():
     ap.add_argument("--decay-scope", default="", help="all | weights ('': the recipe's)")
     ap.add_argument("--mean", type=float, default=0.2860)
     ap.add_argument("--std", type=float, default=0.3530)
+    ap.add_argument("--augment", default="", help="none | crop | flip | crop,flip "
+                    "('': the recipe's)")
+    ap.add_argument("--loss-kw", default="", help="method constants k=v,... (libdh side "
+                    "only: e.g. scale=0.1, quant_weight=1e-4, margin=64)")
+    ap.add_argument("--val", type=int, default=0,
+                    help="tune, not test: N validation queries held out of the 50,000 "
+                    "training images outside the training subset; database = the other "
+                    "60,000 - N training images; the test images are not read")
     ap.add_argument("--sides", default="libdh,torch")
     ap.add_argument("--numpy", action="store_true", help="also the numpy tie-aware mAP")
     ap.add_argument("--threads", type=int, default=2)
@@ -138,6 +154,15 @@ def main():
         tr = tr.subset(np.arange(1000, dtype=np.int64))
         q, db = q.subset(np.arange(500, dtype=np.int64)), db.subset(np.arange(2000, dtype=np.int64))
         xq, yq, xdb, ydb = xq[:500], yq[:500], xdb[:2000], ydb[:2000]
+    if args.val:  # validation queries: never the test set (issue 14: tune on validation)
+        if args.loss_kw and "torch" in args.sides:
+            raise SystemExit("--loss-kw: the torch side takes libdh's method defaults only")
+        rest = np.setdiff1d(np.arange(len(xtr_all)), idx)
+        vq = np.sort(np.random.default_rng(1000 + args.split_seed).choice(rest, args.val,
+                                                                         replace=False))
+        vdb = np.setdiff1d(np.arange(len(xtr_all)), vq)
+        q, db = LD.train_subset(vq), LD.train_subset(vdb)
+        xq, yq, xdb, ydb = raw(xtr_all[vq]), ytr_all[vq], raw(xtr_all[vdb]), ytr_all[vdb]
     xtr, ytr = raw(xtr_all)[idx], torch.from_numpy(ytr_all[idx])
     sides = args.sides.split(",")
     print(f"train {len(xtr)}, query {len(xq)}, db {len(xdb)}", flush=True)
@@ -155,7 +180,8 @@ def main():
             C, _ = LD.centers(method, args.bits, 10, seed, cfg)
             print(f"{method} seed {seed}: {LD.describe(ro, cfg)}", flush=True)
             rec = {"method": method, "bits": args.bits, "seed": seed, "epochs": cfg["epochs"],
-                   "pad": cfg["pad"], "recipe": args.tag, "cfg": cfg}
+                   "pad": cfg["pad"], "recipe": args.tag, "cfg": cfg,
+                   "queries": "val%d" % args.val if args.val else "test"}
             if "libdh" in sides:
                 model, _loss, ts = LD.train(method, cfg, tr, seed,
                                             log=lambda s: print(s, flush=True))

@@ -22,6 +22,11 @@ def split(seed=1):
     return tr, q, db, idx
 
 
+def train_subset(rows):
+    """The fashion-mnist training images at `rows` (validation queries / database)."""
+    return dd.Dataset.fashion_mnist("train").subset(np.asarray(rows, dtype=np.int64))
+
+
 def loss_options(method, cfg, seed):
     o = dict(cfg.get("loss_kw", {}))
     o["seed"] = seed
@@ -44,8 +49,10 @@ def config(method, args, seed):
         over["crop_padding"] = args.pad
     if args.decay_scope:
         over["decay_scope"] = args.decay_scope
+    if args.augment:
+        over["augment"] = args.augment
     ro = dt.resolve_options(method, encoder="smallcnn", input_size=(28, 28), **over)
-    aug = ro["augment"] or ""
+    aug = "" if ro["augment"] in (None, "none") else ro["augment"]
     for k, want in (("optimizer", "adam"), ("warmup_epochs", 0), ("backbone_lr_mult", 1.0)):
         if ro[k] != want:
             raise SystemExit(f"{method}: the torch side implements {k} = {want!r} only, the "
@@ -59,8 +66,12 @@ def config(method, args, seed):
                std=args.std, lr_floor=ro["lr_min_ratio"], decay_all=ro["decay_scope"] == "all",
                loss_lr_mult=row.get("param_lr_mult") or 1.0, recipe=args.recipe,
                trainer_kw=over)
+    cfg["loss_kw"] = {}
     if method == "sprch":  # self-paced schedule over the run's epochs, both sides
-        cfg["loss_kw"] = {"n_epochs": ro["epochs"]}
+        cfg["loss_kw"]["n_epochs"] = ro["epochs"]
+    for kv in filter(None, args.loss_kw.split(",")):
+        k, v = kv.split("=")
+        cfg["loss_kw"][k] = float(v)
     return cfg, ro
 
 
