@@ -18,7 +18,10 @@ L2-resident block, one thread; a "limit isa=..." line is printed first) / n;
 share_of_limit = dh_qps / limit_qps; cpu_share_of_limit = the same from libdh's CPU time
 (all threads) instead of wall time, which a shared, overloaded machine distorts less. Run with Debian's /usr/bin/python3 (numpy + faiss);
 libdh is found through DH_LIBRARY or a build folder (see dh._lib). Note: Debian's
-faiss is a generic build without -mpopcnt.
+faiss is a generic build without -mpopcnt; bench/build_faiss_avx2.sh rebuilds it with
+FAISS_OPT_LEVEL=avx2 (what pip/conda FAISS runs) into build/faiss-avx2/python, which is
+then used instead (--faiss-path DIR or DH_FAISS_AVX2 name another; --faiss-path ''
+forces Debian's). A "# faiss ..." header line names the build every faiss_qps is from.
 
   /usr/bin/python3 bench/bench_index.py --quick
   /usr/bin/python3 bench/bench_index.py                 # the full grid (minutes)
@@ -37,10 +40,23 @@ sys.path.insert(0, os.path.join(HERE, "..", "bindings", "python"))
 import dh  # noqa: E402
 import popcount_limit  # noqa: E402
 
-try:
-    import faiss  # noqa: E402
-except ImportError:  # pragma: no cover - reported, not hidden
-    faiss = None
+AVX2_FAISS = os.path.join(HERE, "..", "build", "faiss-avx2", "python")
+faiss = None  # imported by import_faiss() once --faiss-path is known
+
+
+def import_faiss(path):
+    """Import faiss with PATH (if not "") first on sys.path; return a header line."""
+    global faiss
+    if path:
+        sys.path.insert(0, os.path.abspath(path))
+    try:
+        import faiss as mod
+    except ImportError as e:  # reported, not hidden
+        return f"# faiss is not importable ({e}): timing libdh only"
+    faiss = mod
+    loaded = "swigfaiss_avx2" if "faiss.swigfaiss_avx2" in sys.modules else "swigfaiss"
+    return (f"# faiss {faiss.__version__} module={loaded} compile_options="
+            f"'{faiss.get_compile_options().strip()}' from {os.path.dirname(faiss.__file__)}")
 
 
 def parse_args():
@@ -60,11 +76,18 @@ def parse_args():
                    help="only this libdh kernel set (scalar, avx2, avx512bw, avx512vpopcnt, "
                         "neon); default: every one the CPU has")
     p.add_argument("--no-faiss", action="store_true", help="time libdh only")
+    avx2 = AVX2_FAISS if os.path.isdir(os.path.join(AVX2_FAISS, "faiss")) else ""
+    p.add_argument("--faiss-path", metavar="DIR", default=os.environ.get("DH_FAISS_AVX2", avx2),
+                   help="folder holding the faiss package to use, put first on sys.path "
+                        "(default: $DH_FAISS_AVX2, else build/faiss-avx2/python from "
+                        "bench/build_faiss_avx2.sh if built, else ''; '' = Debian's python3-faiss)")
     p.add_argument("--quick", action="store_true",
                    help="a quick subset: n=100000, K=64, k=100, threads 1 and 2, 2 reps")
     a = p.parse_args()
     if a.quick:
         a.n, a.bits, a.k, a.reps = [100_000], [64], [100], 2
+    if a.faiss_path and not os.path.isdir(os.path.join(a.faiss_path, "faiss")):
+        p.error(f"--faiss-path {a.faiss_path}: no faiss package folder there")
     return a
 
 
@@ -125,15 +148,16 @@ def run_case(ixs, q, n, K, k, threads, reps, use_faiss, isas):
 
 def main():
     a = parse_args()
-    use_faiss = faiss is not None and not a.no_faiss
-    if faiss is None and not a.no_faiss:
-        print("# faiss is not importable: timing libdh only", flush=True)
+    faiss_line = None if a.no_faiss else import_faiss(a.faiss_path)
+    use_faiss = faiss is not None
     isas = [a.isa] if a.isa else [dh.isa_name(i) for i in range(dh.ISA_SCALAR, dh.ISA_NEON + 1)
                                    if dh.cpu_has_isa(i)]
     load = os.getloadavg()[0]
     print(f"# libdh {dh.version()} best_isa={dh.isa_name(dh.get_isa())} isas={','.join(isas)} "
           f"cpus={os.cpu_count()} cpu={popcount_limit.cpu_model()} loadavg={load:.2f} (other processes share "
           "these cores: compare ratios, not absolutes)", flush=True)
+    if faiss_line:
+        print(faiss_line, flush=True)
     for isa in isas:
         for K in a.bits:
             print("# " + popcount_limit.line(isa, K), flush=True)
