@@ -155,8 +155,6 @@ def main():
         q, db = q.subset(np.arange(500, dtype=np.int64)), db.subset(np.arange(2000, dtype=np.int64))
         xq, yq, xdb, ydb = xq[:500], yq[:500], xdb[:2000], ydb[:2000]
     if args.val:  # validation queries: never the test set (issue 14: tune on validation)
-        if args.loss_kw and "torch" in args.sides:
-            raise SystemExit("--loss-kw: the torch side takes libdh's method defaults only")
         rest = np.setdiff1d(np.arange(len(xtr_all)), idx)
         vq = np.sort(np.random.default_rng(1000 + args.split_seed).choice(rest, args.val,
                                                                          replace=False))

@@ -72,6 +72,13 @@ def config(method, args, seed):
     for kv in filter(None, args.loss_kw.split(",")):
         k, v = kv.split("=")
         cfg["loss_kw"][k] = float(v)
+    for k in ("quant_weight", "scale", "margin"):  # the row's method constants (the CLI's
+        if k not in cfg["loss_kw"] and row.get(k) == row.get(k):  # dh_loss_options_apply_recipe)
+            cfg["loss_kw"][k] = float(row[k])
+    if set(cfg["loss_kw"]) - {"n_epochs"} and "torch" in args.sides.split(","):
+        raise SystemExit(f"{method}: the torch side takes libdh's method defaults only, not "
+                         f"{sorted(set(cfg['loss_kw']) - {'n_epochs'})} (--loss-kw or the "
+                         f"'{args.recipe}' row); run it with --sides libdh")
     return cfg, ro
 
 
@@ -84,7 +91,8 @@ def describe(ro, cfg):
     return (f"{ro['optimizer']} lr {ro['lr']:g} batch {ro['batch_size']} epochs {ro['epochs']} "
             f"wd {ro['weight_decay']:g} ({ro['decay_scope']}) cosine floor {ro['lr_min_ratio']:g}"
             f" augment {ro['augment']} pad {ro['crop_padding']} flip {ro['flip_prob']:g} "
-            f"loss-param lr x{cfg['loss_lr_mult']:g}")
+            f"loss-param lr x{cfg['loss_lr_mult']:g}"
+            + "".join(f" {k} {v:g}" for k, v in sorted(cfg["loss_kw"].items())))
 
 
 def centers(method, K, C, seed, cfg):
