@@ -60,8 +60,32 @@ def load_fashion_mnist(d):
     return xtr, ytr.astype(np.int64), xte, yte.astype(np.int64)
 
 
-def summarise(path, methods=None):
-    rows = [json.loads(l) for l in open(path) if l.strip()]
+def versus(rows, spec):
+    """Pair each run's libdh side of one tag with the torch side of another (same method,
+    bits, seed): spec "A1,A2:B1,B2", the first tag of each list that has the run; "" is
+    an untagged run. E.g. "default:torchref" = libdh's default recipe vs PyTorch's
+    reference recipe."""
+    la, lb = ([t for t in side.split(",")] for side in spec.split(":"))
+    have = {}
+    for r in rows:
+        for side in ("libdh", "torch"):
+            if side in r:
+                have.setdefault((side, r["method"], r["bits"], r["seed"], r.get("recipe", "")),
+                                r[side])
+    out = []
+    for m, bits, seed in sorted({(k[1], k[2], k[3]) for k in have}):
+        a = next((have[k] for t in la if (k := ("libdh", m, bits, seed, t)) in have), None)
+        b = next((have[k] for t in lb if (k := ("torch", m, bits, seed, t)) in have), None)
+        if a and b:
+            out.append({"method": m, "bits": bits, "seed": seed, "libdh": a, "torch": b,
+                        "recipe": f"{la[0]} vs torch {lb[0]}"})
+    return out
+
+
+def summarise(paths, methods=None, vs=""):
+    rows = [json.loads(l) for p in paths.split(",") for l in open(p) if l.strip()]
+    if vs:
+        rows = versus(rows, vs)
     by = {}
     for r in rows:
         by.setdefault((r["method"], r["bits"], r.get("recipe", "")), {})[r["seed"]] = r
@@ -131,10 +155,12 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="tiny sets, to check the plumbing")
     ap.add_argument("--tag", default="", help="label of this configuration in --out")
     ap.add_argument("--out", default="", help="append one JSON line per run")
-    ap.add_argument("--summary", default="", help="summarise a --out file and exit")
+    ap.add_argument("--summary", default="", help="summarise --out files (a,b,...) and exit")
+    ap.add_argument("--versus", default="", help="with --summary: libdh tags vs torch tags, "
+                    "'A1,A2:B1,B2' (first tag found per run; '' = untagged)")
     args = ap.parse_args()
     if args.summary:
-        summarise(args.summary)
+        summarise(args.summary, vs=args.versus)
         return
     import torch
     from torchref import libdh_side as LD
