@@ -119,6 +119,36 @@ START_TEST(test_recipe_reference_rows)
 }
 END_TEST
 
+/* the scratch defaults chosen on fashion-mnist's validation split (docs/recipes.md): the
+ * reference recipe, without crop/flip for three methods, HashNet with alpha 0.1 */
+START_TEST(test_recipe_validated_defaults)
+{
+    const char *noaug[] = {"greedyhash", "dsh", "dpsh"}, *kept[] = {"csq", "orthohash"};
+    for (int i = 0; i < 3; i++) {
+        dh_loss_recipe d = lookup(noaug[i], DH_RECIPE_SCRATCH, NULL, 28);
+        dh_loss_recipe r = lookup(noaug[i], DH_RECIPE_SCRATCH, "reference", 28);
+        ck_assert_msg(d.augment == 0 && r.augment != 0, "%s", noaug[i]);
+        ck_assert(d.lr == r.lr && d.weight_decay == r.weight_decay && d.epochs == r.epochs);
+        ck_assert(strstr(d.source, "validation"));
+    }
+    for (int i = 0; i < 2; i++) {
+        dh_loss_recipe d = lookup(kept[i], DH_RECIPE_SCRATCH, NULL, 28);
+        dh_loss_recipe r = lookup(kept[i], DH_RECIPE_SCRATCH, "reference", 28);
+        ck_assert_msg(d.augment == r.augment && d.weight_decay == r.weight_decay &&
+                          d.lr == r.lr && d.batch_size == r.batch_size && isnan(d.scale),
+                      "%s", kept[i]);
+        ck_assert(strstr(d.source, "validation"));
+    }
+    dh_loss_recipe h = lookup("hashnet", DH_RECIPE_SCRATCH, NULL, 28);
+    ck_assert(h.scale == 0.1 && h.augment == (DH_AUG_RANDOM_CROP | DH_AUG_FLIP));
+    /* the CLI path: the row's constant reaches loss options left at "method default" */
+    dh_loss_options lo;
+    dh_loss_options_init(&lo);
+    ck_assert_dh_ok(dh_loss_options_apply_recipe(&lo, &h));
+    ck_assert(lo.scale == 0.1);
+}
+END_TEST
+
 START_TEST(test_recipe_padding_by_size)
 {
     ck_assert_int_eq(dh_crop_padding_default(28, 28), 2);
@@ -129,7 +159,7 @@ START_TEST(test_recipe_padding_by_size)
     const uint32_t sizes[] = {28, 32, 64};
     const int32_t pads[] = {2, 4, 8};
     for (int i = 0; i < 3; i++) {
-        dh_loss_recipe r = lookup("greedyhash", DH_RECIPE_SCRATCH, NULL, sizes[i]);
+        dh_loss_recipe r = lookup("csq", DH_RECIPE_SCRATCH, NULL, sizes[i]);
         ck_assert_int_eq(r.crop_padding, pads[i]);
         ck_assert_uint_eq(r.augment & (DH_AUG_RANDOM_CROP | DH_AUG_RESIZED_CROP),
                           DH_AUG_RANDOM_CROP);
@@ -139,9 +169,9 @@ START_TEST(test_recipe_padding_by_size)
     ck_assert_uint_eq(r.augment & (DH_AUG_RANDOM_CROP | DH_AUG_RESIZED_CROP),
                       DH_AUG_RESIZED_CROP);
     ck_assert(r.augment & DH_AUG_FLIP);
-    r = lookup("greedyhash", DH_RECIPE_SCRATCH, NULL, DH_RECIPE_RESIZED_CROP_MIN - 1);
+    r = lookup("csq", DH_RECIPE_SCRATCH, NULL, DH_RECIPE_RESIZED_CROP_MIN - 1);
     ck_assert(r.augment & DH_AUG_RANDOM_CROP);
-    r = lookup("greedyhash", DH_RECIPE_SCRATCH, NULL, 0); /* unknown size: unresolved */
+    r = lookup("csq", DH_RECIPE_SCRATCH, NULL, 0); /* unknown size: unresolved */
     ck_assert_int_eq(r.crop_padding, -1);
     dh_trainer_options o = {.struct_size = sizeof o};
     ck_assert_dh_ok(dh_trainer_options_resolve(NULL, "csq", "resnet18", 224, 224, &o));
@@ -451,6 +481,7 @@ static Suite *train_recipe_suite(void)
     tcase_add_test(t, test_recipe_lookup_every_method);
     tcase_add_test(t, test_recipe_rows_readable);
     tcase_add_test(t, test_recipe_reference_rows);
+    tcase_add_test(t, test_recipe_validated_defaults);
     tcase_add_test(t, test_recipe_padding_by_size);
     tcase_add_test(t, test_recipe_variants_and_errors);
     tcase_add_test(t, test_recipe_apply_constants);
