@@ -142,8 +142,8 @@ def test_cli_show_recipe_defaults_and_every_method():
     assert f["crop-padding"] == "2" and f["augment"] == "none"  # chosen on validation
     assert fields(cli("--method", "dsh", "--size", "32", "--show-recipe").stdout)[
         "crop-padding"] == "4"
-    h = fields(cli("--method", "hashnet", "--show-recipe").stdout)
-    assert h["augment"] == "crop,flip" and h["scale"] == "0.1"  # the row's method constant
+    h = fields(cli("--method", "hashnet", "--recipe", "dhp", "--show-recipe").stdout)
+    assert h["scale"] == "0.1" and h["optimizer"] == "rmsprop"  # a row's method constant
     big = fields(cli("--method", "csq", "--encoder", "resnet18", "--show-recipe").stdout)
     assert big["augment"] == "resized-crop,flip" and big["recipe"] == "csq / pretrained / paper"  # the default falls back to the paper row
     for m in dh.loss_methods():
