@@ -65,7 +65,7 @@ def versus(rows, spec):
     bits, seed): spec "A1,A2:B1,B2", the first tag of each list that has the run; "" is
     an untagged run. E.g. "default:torchref" = libdh's default recipe vs PyTorch's
     reference recipe."""
-    la, lb = ([t for t in side.split(",")] for side in spec.split(":"))
+    la, lb = (side.split(",") for side in spec.split(":"))
     have = {}
     for r in rows:
         for side in ("libdh", "torch"):

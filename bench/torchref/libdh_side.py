@@ -1,5 +1,6 @@
 """The libdh side: the same split, recipe and evaluation through the Python bindings
 (bindings/python/dh; DH_LIBRARY selects the library)."""
+import math
 import time
 
 import numpy as np
@@ -30,7 +31,15 @@ def train_subset(rows):
 def loss_options(method, cfg, seed):
     o = dict(cfg.get("loss_kw", {}))
     o["seed"] = seed
+    o["recipe"] = cfg["recipe"]  # the row's method constants (dh_loss_options_apply_recipe)
     return o
+
+
+def row_constants(row):
+    """The method constants a recipe row sets (NaN / -1: the method's own default)."""
+    c = {k: row[k] for k in ("quant_weight", "scale", "margin") if not math.isnan(row[k])}
+    c.update({k: row[k] for k in ("loss_variant", "loss_schedule") if row[k] >= 0})
+    return c
 
 
 def config(method, args, seed):
@@ -72,13 +81,12 @@ def config(method, args, seed):
     for kv in filter(None, args.loss_kw.split(",")):
         k, v = kv.split("=")
         cfg["loss_kw"][k] = float(v)
-    for k in ("quant_weight", "scale", "margin"):  # the row's method constants (the CLI's
-        if k not in cfg["loss_kw"] and row.get(k) == row.get(k):  # dh_loss_options_apply_recipe)
-            cfg["loss_kw"][k] = float(row[k])
-    if set(cfg["loss_kw"]) - {"n_epochs"} and "torch" in args.sides.split(","):
+    cfg["row_constants"] = row_constants(row)
+    set_here = sorted((set(cfg["loss_kw"]) - {"n_epochs"}) | set(cfg["row_constants"]))
+    if set_here and "torch" in args.sides.split(","):
         raise SystemExit(f"{method}: the torch side takes libdh's method defaults only, not "
-                         f"{sorted(set(cfg['loss_kw']) - {'n_epochs'})} (--loss-kw or the "
-                         f"'{args.recipe}' row); run it with --sides libdh")
+                         f"{set_here} (--loss-kw or the '{args.recipe}' row); run it with "
+                         "--sides libdh")
     return cfg, ro
 
 
@@ -92,7 +100,8 @@ def describe(ro, cfg):
             f"wd {ro['weight_decay']:g} ({ro['decay_scope']}) cosine floor {ro['lr_min_ratio']:g}"
             f" augment {ro['augment']} pad {ro['crop_padding']} flip {ro['flip_prob']:g} "
             f"loss-param lr x{cfg['loss_lr_mult']:g}"
-            + "".join(f" {k} {v:g}" for k, v in sorted(cfg["loss_kw"].items())))
+            + "".join(f" {k} {v:g}" for k, v in sorted({**cfg["row_constants"],
+                                                          **cfg["loss_kw"]}.items())))
 
 
 def centers(method, K, C, seed, cfg):

@@ -47,17 +47,17 @@ typedef struct row {
 /* Scratch defaults and the reference: the PyTorch reference recipe's shape (cosine per
  * epoch to 0, decay on every tensor as torch.optim over model.parameters(), random crop
  * with the size-aware padding + horizontal flip). */
-#define SCRATCH(m) .method = m, .variant = "default", .setting = DH_RECIPE_SCRATCH,          \
-    .schedule = DH_SCHED_COSINE, .decay_scope = DH_DECAY_ALL, .augment = CROP_FLIP
+#define SCRATCH_AUG(m, aug) .method = m, .variant = "default", .setting = DH_RECIPE_SCRATCH, \
+    .schedule = DH_SCHED_COSINE, .decay_scope = DH_DECAY_ALL, .augment = aug
+#define SCRATCH(m) SCRATCH_AUG(m, CROP_FLIP)
+/* The same without augmentation: what the validation split preferred for some. */
+#define SCRATCH_NOAUG(m) SCRATCH_AUG(m, 0)
 #define REFERENCE(m) .method = m, .variant = "reference", .setting = DH_RECIPE_ANY,          \
     .schedule = DH_SCHED_COSINE, .decay_scope = DH_DECAY_ALL, .augment = CROP_FLIP,          \
     .source = "issue 14 PyTorch reference (smallcnn, fashion-mnist)"
-/* The same shape without augmentation: what the validation split preferred for some. */
-#define SCRATCH_NOAUG(m) .method = m, .variant = "default", .setting = DH_RECIPE_SCRATCH,    \
-    .schedule = DH_SCHED_COSINE, .decay_scope = DH_DECAY_ALL, .augment = 0
 #define REF_SRC "issue 14 PyTorch reference recipe (not tuned on a validation split yet)"
 /* Chosen on fashion-mnist's validation split (1,000 queries held out of the training
- * images, 20 epochs, 64 bits; docs/results.md#defaults): */
+ * images, 20 epochs, 64 and 16 bits; docs/recipes.md): */
 #define VAL_KEPT "issue 14 reference recipe, kept on the validation split"
 #define VAL_NOAUG "issue 14 reference recipe without crop/flip (validation split)"
 
