@@ -120,19 +120,20 @@ START_TEST(test_recipe_reference_rows)
 END_TEST
 
 /* the scratch defaults chosen on fashion-mnist's validation split (docs/recipes.md): the
- * reference recipe, without crop/flip for three methods (HashNet's alpha 0.1 lost at 16
- * and 32 bits: the reference's 10/K stays) */
+ * reference recipe, without crop/flip for the pairwise and triplet methods and
+ * GreedyHash (HashNet's alpha 0.1 lost at 16 and 32 bits: the reference's 10/K stays) */
 START_TEST(test_recipe_validated_defaults)
 {
-    const char *noaug[] = {"greedyhash", "dsh", "dpsh"}, *kept[] = {"hashnet", "csq", "orthohash"};
-    for (int i = 0; i < 3; i++) {
+    const char *noaug[] = {"greedyhash", "dsh", "dpsh", "dch", "dtsh", "mdsh"};
+    const char *kept[] = {"hashnet", "csq", "orthohash", "triplet", "dpn", "sprch"};
+    for (size_t i = 0; i < sizeof noaug / sizeof *noaug; i++) {
         dh_loss_recipe d = lookup(noaug[i], DH_RECIPE_SCRATCH, NULL, 28);
         dh_loss_recipe r = lookup(noaug[i], DH_RECIPE_SCRATCH, "reference", 28);
         ck_assert_msg(d.augment == 0 && r.augment != 0, "%s", noaug[i]);
         ck_assert(d.lr == r.lr && d.weight_decay == r.weight_decay && d.epochs == r.epochs);
         ck_assert(strstr(d.source, "validation"));
     }
-    for (int i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++) {
         dh_loss_recipe d = lookup(kept[i], DH_RECIPE_SCRATCH, NULL, 28);
         dh_loss_recipe r = lookup(kept[i], DH_RECIPE_SCRATCH, "reference", 28);
         ck_assert_msg(d.augment == r.augment && d.weight_decay == r.weight_decay &&
