@@ -74,6 +74,10 @@ def main():
                     "0 and 1 are dh train's defaults, which docs/results.md's runs used")
     ap.add_argument("--std", type=float, default=1.0)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--features", default="", choices=["", "pixels", "pixels-centred"],
+                    help="hand the feature methods (bihalf, ssdh, kmeans, sgh) these rows "
+                    "through dh.Loss.set_features: pixels/255, or minus their training mean "
+                    "('': the method's own feature source)")
     ap.add_argument("--tag", default="")
     ap.add_argument("--out", default="")
     ap.add_argument("--summary", default="")
@@ -104,6 +108,11 @@ def main():
     lkw = parse_kv(args.loss_kw)
     for seed in [int(s) for s in args.seeds.split(",")]:
         loss = dh.Loss(args.method, n_bits=args.bits, n_train=len(tr), seed=seed, **lkw)
+        if args.features:
+            F = pixels[idx].reshape(len(idx), -1).astype(np.float32) / 255.0
+            if args.features == "pixels-centred":
+                F -= F.mean(axis=0, keepdims=True)
+            loss.set_features(np.ascontiguousarray(F))
         model = dh.Model.create("smallcnn", n_bits=args.bits, head=loss.head_hint()[0],
                                 mean=[args.mean], std=[args.std], seed=seed)
         t = dh.Trainer(model, loss, tr, keep_best=0, seed=seed, **over)
@@ -128,6 +137,7 @@ def main():
         qc, dc = LD.encode(model, q), LD.encode(model, db)
         rec = {"method": args.method, "bits": args.bits, "seed": seed, "tag": args.tag,
                "epochs": got.get("epochs"), "set": over, "loss_kw": lkw,
+               "features": args.features,
                "queries": "test" if args.test else f"val{args.val}",
                "map_index": LD.mean_ap(qc, dc, yq, ydb, "index"),
                "map_tie": LD.mean_ap(qc, dc, yq, ydb, "expected"), "train_s": ts}
