@@ -64,6 +64,9 @@ def main():
     ap.add_argument("--bits", type=int, default=32)
     ap.add_argument("--epochs", type=int, default=0, help="0: the recipe's")
     ap.add_argument("--seeds", default="1")
+    ap.add_argument("--recipe", default="default", help="the recipe row whose method "
+                    "constants (e.g. cibhash's tau) the loss takes where --loss-kw is silent "
+                    "('none': the method's built-in constants)")
     ap.add_argument("--val", type=int, default=1000)
     ap.add_argument("--test", action="store_true", help="score the 10,000 test queries "
                     "against the 60,000 training images instead (final figures only)")
@@ -107,7 +110,8 @@ def main():
         over["epochs"] = args.epochs
     lkw = parse_kv(args.loss_kw)
     for seed in [int(s) for s in args.seeds.split(",")]:
-        loss = dh.Loss(args.method, n_bits=args.bits, n_train=len(tr), seed=seed, **lkw)
+        rkw = {} if args.recipe == "none" else {"recipe": args.recipe}
+        loss = dh.Loss(args.method, n_bits=args.bits, n_train=len(tr), seed=seed, **rkw, **lkw)
         if args.features:
             F = pixels[idx].reshape(len(idx), -1).astype(np.float32) / 255.0
             if args.features == "pixels-centred":
@@ -115,13 +119,15 @@ def main():
             loss.set_features(np.ascontiguousarray(F))
         model = dh.Model.create("smallcnn", n_bits=args.bits, head=loss.head_hint()[0],
                                 mean=[args.mean], std=[args.std], seed=seed)
-        t = dh.Trainer(model, loss, tr, keep_best=0, seed=seed, **over)
+        tkw = {} if args.recipe == "none" else {"recipe": args.recipe}
+        t = dh.Trainer(model, loss, tr, keep_best=0, seed=seed, **tkw, **over)
         got = t.options()
         desc = " ".join(f"{k} {got[k]}" for k in ("optimizer", "lr", "batch_size", "epochs",
                                                    "augment", "scale_min", "blur_prob",
                                                    "brightness", "contrast")
                         if k in got)
-        print(f"{args.method} {args.bits} seed {seed} [{args.tag}]: {desc} {lkw}", flush=True)
+        print(f"{args.method} {args.bits} seed {seed} [{args.tag}]: {desc} tau "
+              f"{loss.options()['tau']} {lkw}", flush=True)
         t0 = [time.time()]
 
         def cb(p):
@@ -138,6 +144,7 @@ def main():
         rec = {"method": args.method, "bits": args.bits, "seed": seed, "tag": args.tag,
                "epochs": got.get("epochs"), "set": over, "loss_kw": lkw,
                "features": args.features,
+               "recipe": args.recipe, "tau": loss.options()["tau"],
                "queries": "test" if args.test else f"val{args.val}",
                "map_index": LD.mean_ap(qc, dc, yq, ydb, "index"),
                "map_tie": LD.mean_ap(qc, dc, yq, ydb, "expected"), "train_s": ts}

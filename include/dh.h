@@ -1535,6 +1535,9 @@ typedef struct dh_loss_recipe {
     double margin;            /* DSH m (2K), ...; NaN: built-in */
     int32_t loss_variant;     /* dh_loss_options.variant; -1: built-in */
     int32_t loss_schedule;    /* dh_loss_options.schedule (HashNet beta); -1: built-in */
+    /* Since: 1.3 (appended) */
+    double tau;               /* dh_loss_options.tau (CIBHash's NT-Xent temperature, ...);
+                                 NaN: built-in */
 } dh_loss_recipe;
 
 /** Fill `opts` with struct_size and "method default" markers; n_bits and n_classes

@@ -24,7 +24,7 @@ typedef struct train_args {
     int resume, quiet, meta, list;
     uint32_t eval_topk, clusters, refresh;
     char encoder_buf[32];
-    double lr, momentum, weight_decay, quant, margin, scale, backbone_mult;
+    double lr, momentum, weight_decay, quant, margin, scale, tau, backbone_mult;
 } train_args;
 
 static void usage(FILE *fp)
@@ -48,6 +48,7 @@ static void usage(FILE *fp)
         "  --backbone FILE    pretrained encoder weights (safetensors, torchvision names)\n"
         "  --mean a,b,c --std a,b,c   input normalisation on pixel/255 (default 0 and 1)\n"
         "  --quant-weight X --margin X --scale X   loss hyper-parameters (method's defaults)\n"
+        "  --tau T            temperature (cibhash NT-Xent, sprch, dualproxy)\n"
         "  --meta-embedding   LTHNet's dynamic meta-embedding (class-centroid memory mixed\n"
         "                     into the features; for long-tailed data, with --method lthnet)\n"
         "unsupervised methods (cibhash, bihalf, ssdh, kmeans, sgh; lsh, pcah, itq): labels\n"
@@ -169,7 +170,7 @@ static int parse(int argc, char **argv, train_args *a)
     a->method = "csq";
     a->bits = 64;
     a->seed = 1;
-    a->momentum = a->weight_decay = a->quant = a->margin = a->scale = NAN;
+    a->momentum = a->weight_decay = a->quant = a->margin = a->scale = a->tau = NAN;
     a->tg.keep = a->tg.noise = NAN;
     dh_cli_knobs_init(&a->kn);
     const dh_cli_opt base[] = {
@@ -202,6 +203,7 @@ static int parse(int argc, char **argv, train_args *a)
         {"weight-decay", 0, DH_CLI_F64, &a->weight_decay, 0, 1e6},
         {"quant-weight", 0, DH_CLI_F64, &a->quant, 0, 1e6},
         {"margin", 0, DH_CLI_F64, &a->margin, 0, 1e6}, {"scale", 0, DH_CLI_F64, &a->scale, 0, 1e6},
+        {"tau", 0, DH_CLI_F64, &a->tau, 1e-6, 1e6},
         {"backbone-lr-mult", 0, DH_CLI_F64, &a->backbone_mult, 0, 1e6},
         {"tag-keep", 0, DH_CLI_F64, &a->tg.keep, 0, 1e6},
         {"tag-noise", 0, DH_CLI_F64, &a->tg.noise, 0, 1e6},
@@ -327,6 +329,7 @@ static int build_model(train_args *a, train_objs *o)
     }
     if (!isnan(a->quant)) lo.quant_weight = a->quant;
     if (!isnan(a->margin)) lo.margin = a->margin;
+    if (!isnan(a->tau)) lo.tau = a->tau;
     if (!isnan(a->scale)) lo.scale = a->scale;
     int krc = dh_cli_knobs_loss(CMD, &a->kn, a->method, a->encoder, a->backbone != NULL, &lo);
     if (krc) return krc;
@@ -407,6 +410,7 @@ static int show_recipe(const train_args *a)
     dh_loss_options_init(&lo);
     if (!isnan(a->quant)) lo.quant_weight = a->quant;
     if (!isnan(a->margin)) lo.margin = a->margin;
+    if (!isnan(a->tau)) lo.tau = a->tau;
     if (!isnan(a->scale)) lo.scale = a->scale;
     if ((rc = dh_cli_knobs_loss(CMD, &a->kn, a->method, enc, a->backbone != NULL, &lo))) return rc;
     return dh_cli_knobs_show(CMD, &a->kn, a->method, enc, a->backbone != NULL, size, from, &to,

@@ -186,7 +186,10 @@ int dh_cli_knobs_show(const char *cmd, const dh_cli_knobs *k, const char *method
     printf("\n%-17s %u\n%-17s %g\n", "warmup:", r.warmup_epochs, "backbone-lr-mult:",
            r.backbone_lr_mult);
     printf("%-17s ", "augment:");
-    print_augment(size ? r.augment : 0);
+    if (!r.augment && (dh_loss_method_flags(method) & DH_LOSS_FLAG_TWO_VIEWS))
+        printf("two views, the method's own: resized-crop (scale 0.5-1), flip, jitter, gray, "
+               "blur (the knobs below apply once --augment is given)\n");
+    else print_augment(size ? r.augment : 0);
     if (r.crop_padding >= 0) printf("%-17s %d\n", "crop-padding:", r.crop_padding);
     else printf("%-17s size-aware (2 * floor(min(H, W) / 16))\n", "crop-padding:");
     printf("%-17s %g\n", "flip-prob:", (double)r.flip_prob);
@@ -199,6 +202,7 @@ int dh_cli_knobs_show(const char *cmd, const dh_cli_knobs *k, const char *method
     print_const("quant-weight:", lo->quant_weight);
     print_const("scale:", lo->scale);
     print_const("margin:", lo->margin);
+    print_const("tau:", lo->tau);
     if (lo->variant >= 0) printf("%-17s %d\n", "loss-variant:", lo->variant);
     if (lo->schedule >= 0) printf("%-17s %d\n", "loss-schedule:", lo->schedule);
     (void)k;

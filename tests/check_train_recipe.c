@@ -236,6 +236,45 @@ START_TEST(test_recipe_apply_constants)
 }
 END_TEST
 
+/* The unsupervised scratch defaults chosen on the validation split (docs/recipes.md):
+ * CIBHash's temperature, BiHalf's epochs; the paper rows keep the papers' values. */
+START_TEST(test_recipe_unsup_validated_defaults)
+{
+    dh_loss_recipe c = lookup("cibhash", DH_RECIPE_SCRATCH, NULL, 28);
+    ck_assert_str_eq(c.variant, "default");
+    ck_assert(c.tau == 0.7 && c.epochs == 60 && c.batch_size == 64);
+    dh_loss_recipe p = lookup("cibhash", DH_RECIPE_SCRATCH, "paper", 28);
+    ck_assert(p.tau == 0.3 && p.epochs == 60);
+    ck_assert(lookup("cibhash", DH_RECIPE_PRETRAINED, NULL, 224).tau == 0.3); /* the paper's */
+    dh_loss_recipe b = lookup("bihalf", DH_RECIPE_SCRATCH, NULL, 28);
+    ck_assert_str_eq(b.variant, "default");
+    ck_assert_int_eq(b.epochs, 1);
+    ck_assert_int_eq(lookup("bihalf", DH_RECIPE_SCRATCH, "paper", 28).epochs, 50);
+    ck_assert(isnan(b.tau) && isnan(lookup("csq", DH_RECIPE_SCRATCH, NULL, 28).tau));
+    /* the row's tau reaches the loss where the caller left it; an explicit tau wins */
+    dh_loss_options lo;
+    dh_loss_options_init(&lo);
+    lo.n_bits = 16;
+    ck_assert_dh_ok(dh_loss_options_apply_recipe(&lo, &c));
+    ck_assert(lo.tau == 0.7);
+    dh_loss *L = NULL;
+    ck_assert_dh_ok(dh_loss_create("cibhash", &lo, &L));
+    dh_loss_options got = {.struct_size = sizeof got};
+    ck_assert_dh_ok(dh_loss_get_options(L, &got));
+    ck_assert(got.tau == 0.7);
+    dh_loss_free(L);
+    dh_loss_options_init(&lo);
+    lo.tau = 0.2;
+    ck_assert_dh_ok(dh_loss_options_apply_recipe(&lo, &c));
+    ck_assert(lo.tau == 0.2);
+    /* a recipe struct from before the tau field: the other constants apply, tau does not */
+    dh_loss_options_init(&lo);
+    c.struct_size = offsetof(dh_loss_recipe, tau);
+    ck_assert_dh_ok(dh_loss_options_apply_recipe(&lo, &c));
+    ck_assert(isnan(lo.tau));
+}
+END_TEST
+
 /* ---- the trainer ---- */
 
 enum { NI = 160, C = 4 };
@@ -480,6 +519,7 @@ static Suite *train_recipe_suite(void)
     tcase_add_test(t, test_recipe_padding_by_size);
     tcase_add_test(t, test_recipe_variants_and_errors);
     tcase_add_test(t, test_recipe_apply_constants);
+    tcase_add_test(t, test_recipe_unsup_validated_defaults);
     suite_add_tcase(s, t);
     t = tcase_create("Trainer");
     tcase_set_timeout(t, 120);

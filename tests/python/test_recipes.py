@@ -24,6 +24,10 @@ def test_recipe_dict_reference_and_variants():
     assert r["weight_decay"] == 4e-3 and r["lr_min_ratio"] == 0 and r["crop_padding"] == 2
     assert r["setting"] == "scratch" and r["variant"] == "reference"
     assert math.isnan(r["margin"])
+    c = dh.loss.recipe("cibhash")  # validated unsupervised defaults (docs/recipes.md)
+    assert c["tau"] == 0.7 and dh.loss.recipe("cibhash", variant="paper")["tau"] == 0.3
+    assert dh.loss.recipe("bihalf")["epochs"] == 1 and math.isnan(r["tau"])
+    assert dh.Loss("cibhash", n_bits=16, recipe="default").options()["tau"] == 0.7
     h = dh.loss.recipe("hashnet", variant="dhp")
     assert h["scale"] == 0.1 and h["loss_schedule"] == 0 and h["optimizer"] == "rmsprop"
     assert dh.loss.recipe("csq", "pretrained", input_size=224)["augment"] & 1  # resized crop

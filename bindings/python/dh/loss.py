@@ -55,7 +55,8 @@ class LossRecipe(ctypes.Structure):
                 ("crop_padding", ctypes.c_int32), ("decay_scope", ctypes.c_int32),
                 ("quant_weight", ctypes.c_double), ("scale", ctypes.c_double),
                 ("margin", ctypes.c_double), ("loss_variant", ctypes.c_int32),
-                ("loss_schedule", ctypes.c_int32)]
+                ("loss_schedule", ctypes.c_int32),
+                ("tau", ctypes.c_double)]
 
 
 RECIPE_SCRATCH, RECIPE_PRETRAINED, RECIPE_ANY = 0, 1, 2
