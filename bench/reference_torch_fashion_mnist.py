@@ -181,10 +181,7 @@ def main():
         q, db = q.subset(np.arange(500, dtype=np.int64)), db.subset(np.arange(2000, dtype=np.int64))
         xq, yq, xdb, ydb = xq[:500], yq[:500], xdb[:2000], ydb[:2000]
     if args.val:  # validation queries: never the test set (issue 14: tune on validation)
-        rest = np.setdiff1d(np.arange(len(xtr_all)), idx)
-        vq = np.sort(np.random.default_rng(1000 + args.split_seed).choice(rest, args.val,
-                                                                         replace=False))
-        vdb = np.setdiff1d(np.arange(len(xtr_all)), vq)
+        vq, vdb = LD.validation_rows(idx, args.val, args.split_seed, len(xtr_all))
         q, db = LD.train_subset(vq), LD.train_subset(vdb)
         xq, yq, xdb, ydb = raw(xtr_all[vq]), ytr_all[vq], raw(xtr_all[vdb]), ytr_all[vdb]
     xtr, ytr = raw(xtr_all)[idx], torch.from_numpy(ytr_all[idx])

@@ -95,32 +95,31 @@ def main():
 
     from reference_torch_fashion_mnist import load_fashion_mnist
 
-    full = dd.Dataset.fashion_mnist("train")
     _tr, q, db, idx = LD.split(args.split_seed)
     pixels = load_fashion_mnist(args.data)[0]
     tr = dd.Dataset.from_images(np.ascontiguousarray(pixels[idx][..., None]))  # no labels
     if not args.test:
-        rest = np.setdiff1d(np.arange(len(full)), idx)
-        vq = np.sort(np.random.default_rng(1000 + args.split_seed).choice(
-            rest, args.val, replace=False))
-        q, db = LD.train_subset(vq), LD.train_subset(np.setdiff1d(np.arange(len(full)), vq))
+        vq, vdb = LD.validation_rows(idx, args.val, args.split_seed, len(pixels))
+        q, db = LD.train_subset(vq), LD.train_subset(vdb)
     yq, ydb = q.class_ids().reshape(-1), db.class_ids().reshape(-1)
     over = parse_kv(args.set)
     if args.epochs:
         over["epochs"] = args.epochs
     lkw = parse_kv(args.loss_kw)
+    rkw = {} if args.recipe == "none" else {"recipe": args.recipe}  # for Loss and Trainer
+    F = None
+    if args.features:
+        F = pixels[idx].reshape(len(idx), -1).astype(np.float32) / 255.0
+        if args.features == "pixels-centred":
+            F -= F.mean(axis=0, keepdims=True)
+        F = np.ascontiguousarray(F)
     for seed in [int(s) for s in args.seeds.split(",")]:
-        rkw = {} if args.recipe == "none" else {"recipe": args.recipe}
         loss = dh.Loss(args.method, n_bits=args.bits, n_train=len(tr), seed=seed, **rkw, **lkw)
-        if args.features:
-            F = pixels[idx].reshape(len(idx), -1).astype(np.float32) / 255.0
-            if args.features == "pixels-centred":
-                F -= F.mean(axis=0, keepdims=True)
-            loss.set_features(np.ascontiguousarray(F))
+        if F is not None:
+            loss.set_features(F)
         model = dh.Model.create("smallcnn", n_bits=args.bits, head=loss.head_hint()[0],
                                 mean=[args.mean], std=[args.std], seed=seed)
-        tkw = {} if args.recipe == "none" else {"recipe": args.recipe}
-        t = dh.Trainer(model, loss, tr, keep_best=0, seed=seed, **tkw, **over)
+        t = dh.Trainer(model, loss, tr, keep_best=0, seed=seed, **rkw, **over)
         got = t.options()
         desc = " ".join(f"{k} {got[k]}" for k in ("optimizer", "lr", "batch_size", "epochs",
                                                    "augment", "scale_min", "blur_prob",

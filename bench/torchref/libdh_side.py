@@ -23,6 +23,15 @@ def split(seed=1):
     return tr, q, db, idx
 
 
+def validation_rows(idx, n_val, split_seed=1, n_total=60000):
+    """Validation queries (n_val training images outside the training rows idx, drawn with
+    seed 1000 + split_seed) and the database (every other training image), as sorted
+    row indices into the 60,000 training images: tune on these, never on the test set."""
+    rest = np.setdiff1d(np.arange(n_total), idx)
+    vq = np.sort(np.random.default_rng(1000 + split_seed).choice(rest, n_val, replace=False))
+    return vq, np.setdiff1d(np.arange(n_total), vq)
+
+
 def train_subset(rows):
     """The fashion-mnist training images at `rows` (validation queries / database)."""
     return dd.Dataset.fashion_mnist("train").subset(np.asarray(rows, dtype=np.int64))

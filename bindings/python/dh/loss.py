@@ -135,7 +135,7 @@ def recipe(method, setting="scratch", variant=None, input_size=0):
     backbones); variant: None/"default", "reference", "paper" or a method's own (e.g.
     hashnet "dhp"); input_size: min(H, W) of the model input (0: unknown), which resolves
     crop_padding and turns "crop" into a resized crop at 224-class sizes. NaN / -1 in the
-    method constants (quant_weight, scale, margin, loss_variant, loss_schedule) mean the
+    method constants (quant_weight, scale, margin, loss_variant, loss_schedule, tau) mean the
     method's built-in default. Raises DhError (DH_E_NOT_FOUND) for an unknown variant."""
     return _recipe_dict(_lookup(method, setting, variant, input_size))
 
