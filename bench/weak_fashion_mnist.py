@@ -18,6 +18,11 @@ keep p / noise q; queries are --queries test images (balanced), the database
 --database training images (seeded, may include training images as the protocol's).
 Labels are used only to score mAP@all. CPU is scarce: the default sizes are small.
 
+--validation: tune here, never on the test queries. The queries are --queries images of
+the protocol's training part that are not in the training subset (balanced, seeded), the
+database --database other images of that part (neither training images nor queries: the
+test database holds few training images, about 1 in 12); the test images are not read.
+
     DH_LIBRARY=build/libdh.so PYTHONPATH=bindings/python /usr/bin/python3 \\
         bench/weak_fashion_mnist.py --bits 32 --noise 0.5,0.2 --epochs 15
 """
@@ -36,12 +41,19 @@ UNSUP = ["itq", "bihalf"]  # the floor: the best of these
 ONCE = ["itq", "bihalf", "sup-csq"]  # no tags: trained once per code length
 
 
-def balanced(ds, per_class, seed):
+def balanced_rows(ds, per_class, seed, exclude=()):
+    """Sorted row numbers of `per_class` seeded rows per class, none of them in `exclude`."""
     cls = ds.class_ids()
+    free = np.ones(len(ds), bool)
+    free[np.asarray(exclude, np.int64)] = False
     r = np.random.default_rng(seed)
-    idx = np.concatenate([r.choice(np.flatnonzero(cls == c), per_class, replace=False)
-                          for c in range(10)])
-    return ds.subset(np.sort(idx).astype(np.int64))
+    idx = np.concatenate([r.choice(np.flatnonzero((cls == c) & free), per_class,
+                                   replace=False) for c in range(10)])
+    return np.sort(idx).astype(np.int64)
+
+
+def balanced(ds, per_class, seed):
+    return ds.subset(balanced_rows(ds, per_class, seed))
 
 
 def as_features(ds):
@@ -113,6 +125,9 @@ def main():
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--validation", action="store_true",
+                    help="queries and database from the protocol's training part, outside "
+                    "the training subset (for tuning; the test images are not read)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--opts", action="append", default=[],
                     help="METHOD:k=v,k=v loss options, e.g. tagrefine:update_every=5")
@@ -121,14 +136,23 @@ def main():
     dh.set_num_threads(args.threads)
     full, test = dh.Dataset.fashion_mnist("train"), dh.Dataset.fashion_mnist("test")
     tr, _, _ = dh.data.protocol_split("fashion-mnist", full, test, seed=args.seed)
-    base = balanced(tr, args.per_class, args.seed)
-    query = as_features(balanced(test, args.queries // 10, args.seed))
+    base_rows = balanced_rows(tr, args.per_class, args.seed)
+    base = tr.subset(base_rows)
     r = np.random.default_rng(args.seed + 1)
-    db = as_features(full.subset(np.sort(r.choice(len(full), args.database,
-                                                  replace=False)).astype(np.int64)))
+    if args.validation:
+        q_rows = balanced_rows(tr, args.queries // 10, args.seed + 2, exclude=base_rows)
+        query = as_features(tr.subset(q_rows))
+        rest = np.setdiff1d(np.arange(len(tr)), np.concatenate([q_rows, base_rows]))
+        db = as_features(tr.subset(np.sort(r.choice(rest, min(args.database, rest.size),
+                                                    replace=False)).astype(np.int64)))
+    else:
+        query = as_features(balanced(test, args.queries // 10, args.seed))
+        db = as_features(full.subset(np.sort(r.choice(len(full), args.database,
+                                                      replace=False)).astype(np.int64)))
     methods = args.methods.split(",")
     rows = []
-    print(f"train {len(base)} images, {len(query)} queries, database {len(db)}; mlp "
+    print(f"train {len(base)} images, {len(query)} {'validation' if args.validation else 'test'}"
+          f" queries, database {len(db)}; mlp "
           f"{args.hidden}, {args.epochs} epochs, batch {args.batch}, adam {args.lr}", flush=True)
     for bits in (int(b) for b in args.bits.split(",")):
         args.bits = bits
