@@ -81,6 +81,9 @@ def main():
                     help="hand the feature methods (bihalf, ssdh, kmeans, sgh) these rows "
                     "through dh.Loss.set_features: pixels/255, or minus their training mean "
                     "('': the method's own feature source)")
+    ap.add_argument("--encoder", default="smallcnn", help="the model's encoder: smallcnn "
+                    "(dh train's default) or pixels (no parameters: a linear hash layer on "
+                    "the input, BiHalf's setting of a linear layer on fixed features)")
     ap.add_argument("--tag", default="")
     ap.add_argument("--out", default="")
     ap.add_argument("--summary", default="")
@@ -117,7 +120,7 @@ def main():
         loss = dh.Loss(args.method, n_bits=args.bits, n_train=len(tr), seed=seed, **rkw, **lkw)
         if F is not None:
             loss.set_features(F)
-        model = dh.Model.create("smallcnn", n_bits=args.bits, head=loss.head_hint()[0],
+        model = dh.Model.create(args.encoder, n_bits=args.bits, head=loss.head_hint()[0],
                                 mean=[args.mean], std=[args.std], seed=seed)
         t = dh.Trainer(model, loss, tr, keep_best=0, seed=seed, **rkw, **over)
         got = t.options()
@@ -142,7 +145,7 @@ def main():
         qc, dc = LD.encode(model, q), LD.encode(model, db)
         rec = {"method": args.method, "bits": args.bits, "seed": seed, "tag": args.tag,
                "epochs": got.get("epochs"), "set": over, "loss_kw": lkw,
-               "features": args.features,
+               "features": args.features, "encoder": args.encoder,
                "recipe": args.recipe, "tau": loss.options()["tau"],
                "queries": "test" if args.test else f"val{args.val}",
                "map_index": LD.mean_ap(qc, dc, yq, ydb, "index"),

@@ -99,8 +99,13 @@ def train(method, train_ds, args, seed):
     head, _ = loss.head_hint()
     model = dh.Model.create(f"mlp:{train_ds.sample_size}-{args.hidden}", n_bits=args.bits,
                             head=head, seed=seed)
-    t = dh.Trainer(model, loss, train_ds, epochs=args.epochs, batch_size=args.batch,
-                   optimizer="adam", lr=args.lr, seed=seed, keep_best=0, supervision=sup)
+    tr = dict(epochs=args.epochs, batch_size=args.batch, lr=args.lr)
+    for kv in (args.train_opts.get(method, "") or "").split(","):
+        if kv:
+            k, v = kv.split("=")
+            tr[k] = float(v) if k == "lr" else int(v)
+    t = dh.Trainer(model, loss, train_ds, optimizer="adam", seed=seed, keep_best=0,
+                   supervision=sup, **tr)
     t.run()
     return model
 
@@ -131,8 +136,12 @@ def main():
     ap.add_argument("--json", default=None)
     ap.add_argument("--opts", action="append", default=[],
                     help="METHOD:k=v,k=v loss options, e.g. tagrefine:update_every=5")
+    ap.add_argument("--train", action="append", default=[],
+                    help="METHOD:k=v,k=v trainer settings for one method (lr, epochs, "
+                    "batch_size), e.g. wdht:lr=0.003,epochs=20; the rest take --lr etc.")
     args = ap.parse_args()
     args.loss_opts = dict(o.split(":", 1) for o in args.opts)
+    args.train_opts = dict(o.split(":", 1) for o in args.train)
     dh.set_num_threads(args.threads)
     full, test = dh.Dataset.fashion_mnist("train"), dh.Dataset.fashion_mnist("test")
     tr, _, _ = dh.data.protocol_split("fashion-mnist", full, test, seed=args.seed)
@@ -173,7 +182,8 @@ def main():
                     if method in ONCE:
                         once[method] = m
                 rows.append(dict(bits=bits, keep=keep, noise=noise, method=method, map=m[0],
-                                 seconds=m[1]))
+                                 seconds=m[1], train=args.train_opts.get(method, ""),
+                                 queries="validation" if args.validation else "test"))
                 print(f"K={bits} p={keep} q={noise} ({per_img:.1f} tags/img) {method:10s} "
                       f"mAP@all {m[0]:.4f} ({m[1]:.0f} s)", flush=True)
     print("\n| K | p, q | " + " | ".join(methods) + " |")

@@ -236,8 +236,9 @@ START_TEST(test_recipe_apply_constants)
 }
 END_TEST
 
-/* The unsupervised scratch defaults chosen on the validation split (docs/recipes.md):
- * CIBHash's temperature, BiHalf's epochs; the paper rows keep the papers' values. */
+/* The unsupervised and weak scratch defaults chosen on the validation split
+ * (docs/recipes.md): CIBHash's temperature, BiHalf's epochs, WDHT's learning rate; the
+ * paper rows keep the papers' values. */
 START_TEST(test_recipe_unsup_validated_defaults)
 {
     dh_loss_recipe c = lookup("cibhash", DH_RECIPE_SCRATCH, NULL, 28);
@@ -250,6 +251,13 @@ START_TEST(test_recipe_unsup_validated_defaults)
     ck_assert_str_eq(b.variant, "default");
     ck_assert_int_eq(b.epochs, 1);
     ck_assert_int_eq(lookup("bihalf", DH_RECIPE_SCRATCH, "paper", 28).epochs, 50);
+    /* WDHT's scratch default: lr 3e-3 (16-bit validation); its paper row and the
+     * pretrained default keep 1e-3 */
+    dh_loss_recipe w = lookup("wdht", DH_RECIPE_SCRATCH, NULL, 28);
+    ck_assert_str_eq(w.variant, "default");
+    ck_assert(w.lr == 3e-3 && w.epochs == 20 && w.batch_size == 128);
+    ck_assert(lookup("wdht", DH_RECIPE_SCRATCH, "paper", 28).lr == 1e-3);
+    ck_assert(lookup("wdht", DH_RECIPE_PRETRAINED, NULL, 224).lr == 1e-3);
     ck_assert(isnan(b.tau) && isnan(lookup("csq", DH_RECIPE_SCRATCH, NULL, 28).tau));
     /* the row's tau reaches the loss where the caller left it; an explicit tau wins */
     dh_loss_options lo;
