@@ -251,6 +251,10 @@ START_TEST(test_recipe_unsup_validated_defaults)
     ck_assert_str_eq(b.variant, "default");
     ck_assert_int_eq(b.epochs, 1);
     ck_assert_int_eq(lookup("bihalf", DH_RECIPE_SCRATCH, "paper", 28).epochs, 50);
+    /* SSDH's scratch default: margin 0 (thresholds at the histogram peak), 20 epochs */
+    dh_loss_recipe sd = lookup("ssdh", DH_RECIPE_SCRATCH, NULL, 28);
+    ck_assert(sd.margin == 0.0 && sd.epochs == 20);
+    ck_assert(isnan(lookup("ssdh", DH_RECIPE_SCRATCH, "paper", 28).margin));
     /* WDHT's scratch default: lr 3e-3 (16-bit validation); its paper row and the
      * pretrained default keep 1e-3 */
     dh_loss_recipe w = lookup("wdht", DH_RECIPE_SCRATCH, NULL, 28);
@@ -258,6 +262,7 @@ START_TEST(test_recipe_unsup_validated_defaults)
     ck_assert(w.lr == 3e-3 && w.epochs == 20 && w.batch_size == 128);
     ck_assert(lookup("wdht", DH_RECIPE_SCRATCH, "paper", 28).lr == 1e-3);
     ck_assert(lookup("wdht", DH_RECIPE_PRETRAINED, NULL, 224).lr == 1e-3);
+    ck_assert(lookup("tagrefine", DH_RECIPE_SCRATCH, NULL, 28).lr == 3e-3);
     ck_assert(isnan(b.tau) && isnan(lookup("csq", DH_RECIPE_SCRATCH, NULL, 28).tau));
     /* the row's tau reaches the loss where the caller left it; an explicit tau wins */
     dh_loss_options lo;

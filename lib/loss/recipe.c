@@ -151,6 +151,9 @@ static const row table[] = {
                "longer training lowers mAP)"},
     {PAPER("ssdh"), OPT("adam", 1e-3, 0, 0, 64, 50),
      .source = "libdh from scratch (the paper: batch 24 on a fine-tuned VGG-16)"},
+    {UNSUP_VAL("ssdh"), OPT("adam", 1e-3, 0, 0, 64, 20), .margin = SET(0.0),
+     .source = "libdh from scratch, thresholds at the distance histogram's peak (margin 0; "
+               "validation split: 2, 1, 0.5, 0.25, 0 tried)"},
     {PAPER("kmeans"), OPT("adam", 1e-3, 0, 0, 64, 50), .source = "libdh"},
     {PAPER("sgh"), OPT("adam", 1e-3, 0, 0, 64, 50), .source = "libdh"},
     {PAPER("lsh"), OPT("sgd", 1e-3, 0, 0, 256, 1), .source = "closed form: no optimiser steps"},
@@ -161,6 +164,8 @@ static const row table[] = {
      .source = "libdh (WDHT) with lr 3e-3 (validation split: 1e-3, 2e-3, 3e-3, 5e-3 and "
                "10-30 epochs tried)"},
     {PAPER("tagrefine"), OPT("adam", 1e-3, 0, 1e-5, 128, 20), .source = "libdh (WDHT)"},
+    {UNSUP_VAL("tagrefine"), OPT("adam", 3e-3, 0, 1e-5, 128, 20),
+     .source = "libdh (WDHT) with lr 3e-3 (validation split: as wdht's)"},
 };
 #define N_ROWS (sizeof table / sizeof table[0])
 
