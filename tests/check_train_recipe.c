@@ -249,7 +249,7 @@ START_TEST(test_recipe_unsup_validated_defaults)
     ck_assert(lookup("cibhash", DH_RECIPE_PRETRAINED, NULL, 224).tau == 0.3); /* the paper's */
     dh_loss_recipe b = lookup("bihalf", DH_RECIPE_SCRATCH, NULL, 28);
     ck_assert_str_eq(b.variant, "default");
-    ck_assert_int_eq(b.epochs, 1);
+    ck_assert(b.epochs == 1 && b.lr == 1e-4);
     ck_assert_int_eq(lookup("bihalf", DH_RECIPE_SCRATCH, "paper", 28).epochs, 50);
     /* SSDH's scratch default: margin 0 (thresholds at the histogram peak), 20 epochs */
     dh_loss_recipe sd = lookup("ssdh", DH_RECIPE_SCRATCH, NULL, 28);

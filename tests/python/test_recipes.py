@@ -28,6 +28,9 @@ def test_recipe_dict_reference_and_variants():
     assert c["tau"] == 0.7 and dh.loss.recipe("cibhash", variant="paper")["tau"] == 0.3
     assert dh.loss.recipe("bihalf")["epochs"] == 1 and math.isnan(r["tau"])
     assert dh.Loss("cibhash", n_bits=16, recipe="default").options()["tau"] == 0.7
+    assert dh.Loss("ssdh", n_bits=16, n_train=8, recipe="default").options()["margin"] == 0.0
+    assert dh.Loss("ssdh", n_bits=16, n_train=8, recipe="paper").options()["margin"] == 2.0
+    assert dh.loss.recipe("wdht")["lr"] == 3e-3 and dh.loss.recipe("wdht", variant="paper")["lr"] == 1e-3
     h = dh.loss.recipe("hashnet", variant="dhp")
     assert h["scale"] == 0.1 and h["loss_schedule"] == 0 and h["optimizer"] == "rmsprop"
     assert dh.loss.recipe("csq", "pretrained", input_size=224)["augment"] & 1  # resized crop
