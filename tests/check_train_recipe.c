@@ -243,9 +243,9 @@ START_TEST(test_recipe_unsup_validated_defaults)
 {
     dh_loss_recipe c = lookup("cibhash", DH_RECIPE_SCRATCH, NULL, 28);
     ck_assert_str_eq(c.variant, "default");
-    ck_assert(c.tau == 0.7 && c.epochs == 60 && c.batch_size == 64);
+    ck_assert(c.tau == 0.7 && c.lr == 8e-3 && c.epochs == 60 && c.batch_size == 64);
     dh_loss_recipe p = lookup("cibhash", DH_RECIPE_SCRATCH, "paper", 28);
-    ck_assert(p.tau == 0.3 && p.epochs == 60);
+    ck_assert(p.tau == 0.3 && p.lr == 1e-3 && p.epochs == 60);
     ck_assert(lookup("cibhash", DH_RECIPE_PRETRAINED, NULL, 224).tau == 0.3); /* the paper's */
     dh_loss_recipe b = lookup("bihalf", DH_RECIPE_SCRATCH, NULL, 28);
     ck_assert_str_eq(b.variant, "default");
