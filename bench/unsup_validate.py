@@ -128,8 +128,9 @@ def main():
                                                    "augment", "scale_min", "blur_prob",
                                                    "brightness", "contrast")
                         if k in got)
-        print(f"{args.method} {args.bits} seed {seed} [{args.tag}]: {desc} tau "
-              f"{loss.options()['tau']} {lkw}", flush=True)
+        tau = loss.options()["tau"]
+        print(f"{args.method} {args.bits} seed {seed} [{args.tag}]: {desc} tau {tau} {lkw}",
+              flush=True)
         t0 = [time.time()]
 
         def cb(p):
@@ -146,7 +147,7 @@ def main():
         rec = {"method": args.method, "bits": args.bits, "seed": seed, "tag": args.tag,
                "epochs": got.get("epochs"), "set": over, "loss_kw": lkw,
                "features": args.features, "encoder": args.encoder,
-               "recipe": args.recipe, "tau": loss.options()["tau"],
+               "recipe": args.recipe, "tau": tau,
                "queries": "test" if args.test else f"val{args.val}",
                "map_index": LD.mean_ap(qc, dc, yq, ydb, "index"),
                "map_tie": LD.mean_ap(qc, dc, yq, ydb, "expected"), "train_s": ts}

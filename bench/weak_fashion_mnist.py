@@ -66,6 +66,17 @@ def as_features(ds):
     return out
 
 
+def method_kv(specs, method, int_keys):
+    """The k=v,k=v settings given for `method` (--opts / --train), as a dict: the keys in
+    int_keys as ints, the rest as floats."""
+    out = {}
+    for kv in (specs.get(method, "") or "").split(","):
+        if kv:
+            k, v = kv.split("=")
+            out[k] = int(v) if k in int_keys else float(v)
+    return out
+
+
 def train(method, train_ds, args, seed):
     sup = "labels"
     name = method
@@ -91,19 +102,13 @@ def train(method, train_ds, args, seed):
         by_tags = sup == "tags" or dh.loss.method_tag_flags(name)
         C = train_ds.n_tags if by_tags else 10
     opts = dict(n_train=len(train_ds), seed=seed)
-    for kv in (args.loss_opts.get(method, "") or "").split(","):
-        if kv:
-            k, v = kv.split("=")
-            opts[k] = int(v) if k in ("sweeps", "update_every", "variant") else float(v)
+    opts.update(method_kv(args.loss_opts, method, ("sweeps", "update_every", "variant")))
     loss = dh.Loss(name, args.bits, C, **opts)
     head, _ = loss.head_hint()
     model = dh.Model.create(f"mlp:{train_ds.sample_size}-{args.hidden}", n_bits=args.bits,
                             head=head, seed=seed)
     tr = dict(epochs=args.epochs, batch_size=args.batch, lr=args.lr)
-    for kv in (args.train_opts.get(method, "") or "").split(","):
-        if kv:
-            k, v = kv.split("=")
-            tr[k] = float(v) if k == "lr" else int(v)
+    tr.update(method_kv(args.train_opts, method, ("epochs", "batch_size")))
     t = dh.Trainer(model, loss, train_ds, optimizer="adam", seed=seed, keep_best=0,
                    supervision=sup, **tr)
     t.run()

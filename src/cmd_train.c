@@ -293,6 +293,17 @@ static dh_status load_features(const char *path, dh_loss *loss)
     return st;
 }
 
+/* The loss hyper-parameter flags (--quant-weight, --margin, --tau, --scale) and the
+ * method knobs into `lo`, for training and for --show-recipe alike. */
+static int loss_flags(const train_args *a, const char *encoder, dh_loss_options *lo)
+{
+    if (!isnan(a->quant)) lo->quant_weight = a->quant;
+    if (!isnan(a->margin)) lo->margin = a->margin;
+    if (!isnan(a->tau)) lo->tau = a->tau;
+    if (!isnan(a->scale)) lo->scale = a->scale;
+    return dh_cli_knobs_loss(CMD, &a->kn, a->method, encoder, a->backbone != NULL, lo);
+}
+
 static int build_model(train_args *a, train_objs *o)
 {
     dh_loss_options lo;
@@ -327,11 +338,7 @@ static int build_model(train_args *a, train_objs *o)
                  dh_dataset_sample_size(o->train));
         a->encoder = a->encoder_buf;
     }
-    if (!isnan(a->quant)) lo.quant_weight = a->quant;
-    if (!isnan(a->margin)) lo.margin = a->margin;
-    if (!isnan(a->tau)) lo.tau = a->tau;
-    if (!isnan(a->scale)) lo.scale = a->scale;
-    int krc = dh_cli_knobs_loss(CMD, &a->kn, a->method, a->encoder, a->backbone != NULL, &lo);
+    int krc = loss_flags(a, a->encoder, &lo);
     if (krc) return krc;
     dh_status st = dh_loss_create(a->method, &lo, &o->loss);
     int32_t act = DH_LOSS_HEAD_TANH;
@@ -408,11 +415,7 @@ static int show_recipe(const train_args *a)
     }
     dh_loss_options lo;
     dh_loss_options_init(&lo);
-    if (!isnan(a->quant)) lo.quant_weight = a->quant;
-    if (!isnan(a->margin)) lo.margin = a->margin;
-    if (!isnan(a->tau)) lo.tau = a->tau;
-    if (!isnan(a->scale)) lo.scale = a->scale;
-    if ((rc = dh_cli_knobs_loss(CMD, &a->kn, a->method, enc, a->backbone != NULL, &lo))) return rc;
+    if ((rc = loss_flags(a, enc, &lo))) return rc;
     return dh_cli_knobs_show(CMD, &a->kn, a->method, enc, a->backbone != NULL, size, from, &to,
                              &lo);
 }

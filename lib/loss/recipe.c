@@ -63,7 +63,7 @@ typedef struct row {
 /* Unsupervised and weak scratch defaults: the paper row's shape with what the validation
  * split preferred (bench/unsup_validate.py at 32 bits; bench/weak_fashion_mnist.py
  * --validation at 16 bits, four seeds). */
-#define UNSUP_VAL(m) .method = m, .variant = "default", .setting = DH_RECIPE_SCRATCH,         \
+#define VALIDATED(m) .method = m, .variant = "default", .setting = DH_RECIPE_SCRATCH,         \
     .schedule = DH_SCHED_COSINE, .lr_min_ratio = 0.01, .decay_scope = DH_DECAY_WEIGHTS
 
 static const row table[] = {
@@ -142,17 +142,17 @@ static const row table[] = {
      * two-view augmentations apply), weak ---- */
     {PAPER("cibhash"), OPT("adam", 1e-3, 0, 0, 64, 60), .tau = SET(0.3),
      .source = "CIBHash; batch in images (the network sees two views)"},
-    {UNSUP_VAL("cibhash"), OPT("adam", 8e-3, 0, 0, 64, 60), .tau = SET(0.7),
+    {VALIDATED("cibhash"), OPT("adam", 8e-3, 0, 0, 64, 60), .tau = SET(0.7),
      .source = "CIBHash's recipe with tau 0.7 and lr 8e-3 (validation split: tau 0.3-1.0, "
                "lr 1e-3-8e-3 tried)"},
     {PAPER("bihalf"), OPT("adam", 1e-3, 0, 0, 64, 50),
      .source = "libdh from scratch (the paper: SGD 1e-4 on a frozen VGG-16)"},
-    {UNSUP_VAL("bihalf"), OPT("adam", 1e-4, 0, 0, 64, 1),
+    {VALIDATED("bihalf"), OPT("adam", 1e-4, 0, 0, 64, 1),
      .source = "libdh from scratch on pixel-cosine targets: 1 epoch at lr 1e-4 (validation "
                "split: longer training lowers mAP; lr 1e-4 to 1e-3 tried)"},
     {PAPER("ssdh"), OPT("adam", 1e-3, 0, 0, 64, 50),
      .source = "libdh from scratch (the paper: batch 24 on a fine-tuned VGG-16)"},
-    {UNSUP_VAL("ssdh"), OPT("adam", 1e-3, 0, 0, 64, 20), .margin = SET(0.0),
+    {VALIDATED("ssdh"), OPT("adam", 1e-3, 0, 0, 64, 20), .margin = SET(0.0),
      .source = "libdh from scratch, thresholds at the distance histogram's peak (margin 0; "
                "validation split: 2, 1, 0.5, 0.25, 0 tried)"},
     {PAPER("kmeans"), OPT("adam", 1e-3, 0, 0, 64, 50), .source = "libdh"},
@@ -161,11 +161,11 @@ static const row table[] = {
     {PAPER("pcah"), OPT("sgd", 1e-3, 0, 0, 256, 1), .source = "closed form: no optimiser steps"},
     {PAPER("itq"), OPT("sgd", 1e-3, 0, 0, 256, 1), .source = "closed form: no optimiser steps"},
     {PAPER("wdht"), OPT("adam", 1e-3, 0, 1e-5, 128, 20), .source = "libdh (WDHT)"},
-    {UNSUP_VAL("wdht"), OPT("adam", 3e-3, 0, 1e-5, 128, 20),
+    {VALIDATED("wdht"), OPT("adam", 3e-3, 0, 1e-5, 128, 20),
      .source = "libdh (WDHT) with lr 3e-3 (validation split: 1e-3, 2e-3, 3e-3, 5e-3 and "
                "10-30 epochs tried)"},
     {PAPER("tagrefine"), OPT("adam", 1e-3, 0, 1e-5, 128, 20), .source = "libdh (WDHT)"},
-    {UNSUP_VAL("tagrefine"), OPT("adam", 3e-3, 0, 1e-5, 128, 20),
+    {VALIDATED("tagrefine"), OPT("adam", 3e-3, 0, 1e-5, 128, 20),
      .source = "libdh (WDHT) with lr 3e-3 (validation split: as wdht's)"},
 };
 #define N_ROWS (sizeof table / sizeof table[0])
