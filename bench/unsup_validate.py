@@ -77,10 +77,13 @@ def main():
                     "0 and 1 are dh train's defaults, which docs/results.md's runs used")
     ap.add_argument("--std", type=float, default=1.0)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
-    ap.add_argument("--features", default="", choices=["", "pixels", "pixels-centred"],
-                    help="hand the feature methods (bihalf, ssdh, kmeans, sgh) these rows "
-                    "through dh.Loss.set_features: pixels/255, or minus their training mean "
-                    "('': the method's own feature source)")
+    ap.add_argument("--features", default="", help="hand the feature methods (bihalf, ssdh, "
+                    "kmeans, sgh) these rows through dh.Loss.set_features: 'pixels' (/255), "
+                    "'pixels-centred' (minus their training mean) or 'model:PATH' (the "
+                    "continuous head outputs of a saved unsupervised model, e.g. a cibhash "
+                    "model written by --save-model; '': the method's own feature source)")
+    ap.add_argument("--save-model", default="", help="save each seed's trained model here "
+                    "({seed} in the name is replaced)")
     ap.add_argument("--encoder", default="smallcnn", help="the model's encoder: smallcnn "
                     "(dh train's default) or pixels (no parameters: a linear hash layer on "
                     "the input, BiHalf's setting of a linear layer on fixed features)")
@@ -91,6 +94,9 @@ def main():
     if args.summary:
         summarise(args.summary)
         return
+    if args.features and args.features not in ("pixels", "pixels-centred") and \
+            not args.features.startswith("model:"):
+        ap.error(f"--features {args.features!r}: expected pixels, pixels-centred or model:PATH")
     import dh
     from dh import data as dd
     from dh import train as dt
@@ -111,7 +117,11 @@ def main():
     lkw = parse_kv(args.loss_kw)
     rkw = {} if args.recipe == "none" else {"recipe": args.recipe}  # for Loss and Trainer
     F = None
-    if args.features:
+    if args.features.startswith("model:"):
+        _codes, F = dh.Model.load(args.features[6:]).encode(
+            np.ascontiguousarray(pixels[idx][..., None]), return_continuous=True)
+        F = np.ascontiguousarray(F, dtype=np.float32)
+    elif args.features in ("pixels", "pixels-centred"):
         F = pixels[idx].reshape(len(idx), -1).astype(np.float32) / 255.0
         if args.features == "pixels-centred":
             F -= F.mean(axis=0, keepdims=True)
@@ -143,6 +153,8 @@ def main():
         start = time.time()
         t.run(callback=cb)
         ts = time.time() - start
+        if args.save_model:
+            model.save(args.save_model.replace("{seed}", str(seed)))
         qc, dc = LD.encode(model, q), LD.encode(model, db)
         rec = {"method": args.method, "bits": args.bits, "seed": seed, "tag": args.tag,
                "epochs": got.get("epochs"), "set": over, "loss_kw": lkw,

@@ -104,6 +104,9 @@ def train(method, train_ds, args, seed):
     opts = dict(n_train=len(train_ds), seed=seed)
     opts.update(method_kv(args.loss_opts, method, ("sweeps", "update_every", "variant")))
     loss = dh.Loss(name, args.bits, C, **opts)
+    if args.embed_dim and dh.loss.method_tag_flags(name):
+        # the co-occurrence embedding cut to embed_dim dimensions (the loss's own: min(T, 64))
+        loss.set_tag_vectors(dh.tags.embed_cooccurrence(train_ds.tags(), args.embed_dim))
     head, _ = loss.head_hint()
     model = dh.Model.create(f"mlp:{train_ds.sample_size}-{args.hidden}", n_bits=args.bits,
                             head=head, seed=seed)
@@ -138,6 +141,9 @@ def main():
     ap.add_argument("--validation", action="store_true",
                     help="queries and database from the protocol's training part, outside "
                     "the training subset (for tuning; the test images are not read)")
+    ap.add_argument("--embed-dim", type=int, default=0, help="wdht/tagrefine: the "
+                    "co-occurrence tag embedding with this many dimensions, handed to the "
+                    "loss as tag vectors (0: the loss's own, min(T, 64))")
     ap.add_argument("--json", default=None)
     ap.add_argument("--opts", action="append", default=[],
                     help="METHOD:k=v,k=v loss options, e.g. tagrefine:update_every=5")
@@ -188,6 +194,7 @@ def main():
                         once[method] = m
                 rows.append(dict(bits=bits, keep=keep, noise=noise, method=method, map=m[0],
                                  seconds=m[1], train=args.train_opts.get(method, ""),
+                                 embed_dim=args.embed_dim,
                                  queries="validation" if args.validation else "test"))
                 print(f"K={bits} p={keep} q={noise} ({per_img:.1f} tags/img) {method:10s} "
                       f"mAP@all {m[0]:.4f} ({m[1]:.0f} s)", flush=True)
