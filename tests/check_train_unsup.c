@@ -235,6 +235,40 @@ START_TEST(test_unsup_bad_inputs)
 }
 END_TEST
 
+/* CIBHash's view augmentations apply when the caller chose none, with a crop scale of at
+ * least 0.5 -- unless the caller set scale_min, which is kept (it once was overwritten). */
+START_TEST(test_unsup_two_view_crop_scale)
+{
+    dh_set_num_threads(1);
+    for (int set = 0; set < 2; set++) {
+        run r;
+        make_data();
+        memset(&r, 0, sizeof r);
+        ck_assert_dh_ok(dh_dataset_from_images(g_img, N, H, H, 1, NULL, NULL, 0, &r.ds));
+        dh_loss_options lo;
+        dh_loss_options_init(&lo);
+        lo.n_bits = K, lo.n_train = N;
+        ck_assert_dh_ok(dh_loss_create("cibhash", &lo, &r.loss));
+        dh_model_options mo;
+        dh_model_options_init(&mo);
+        mo.encoder = "smallcnn", mo.n_bits = K, mo.in_channels = 1, mo.in_height = H;
+        ck_assert_dh_ok(dh_model_create(&mo, &r.m));
+        dh_trainer_options to;
+        dh_trainer_options_init(&to);
+        to.epochs = 1, to.batch_size = 32, to.keep_best = 0;
+        if (set) to.scale_min = 0.3f;
+        ck_assert_dh_ok(dh_trainer_create(r.m, r.loss, r.ds, &to, &r.t));
+        dh_trainer_options got;
+        dh_trainer_options_init(&got);
+        ck_assert_dh_ok(dh_trainer_get_options(r.t, &got));
+        ck_assert_uint_eq(got.augment, DH_AUG_RESIZED_CROP | DH_AUG_FLIP | DH_AUG_COLOR_JITTER |
+                                           DH_AUG_GRAYSCALE | DH_AUG_BLUR);
+        ck_assert_float_eq_tol(got.scale_min, set ? 0.3f : 0.5f, 1e-7f);
+        teardown(&r);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("train_unsup");
@@ -245,6 +279,7 @@ static Suite *suite(void)
                         (int)(sizeof all / sizeof all[0]));
     tcase_add_test(t, test_unsup_shallow_head_is_a_model);
     tcase_add_test(t, test_unsup_bad_inputs);
+    tcase_add_test(t, test_unsup_two_view_crop_scale);
     suite_add_tcase(s, t);
     return s;
 }

@@ -17,6 +17,7 @@ struct dh_trainer {
     dh_optimizer *opt;
     uint64_t batches;           /* per epoch */
     int32_t nesterov;           /* the recipe's "sgd-nesterov" (resolve.c) */
+    int32_t user_scale_min;     /* the caller set scale_min (> 0): two-view defaults keep it */
     /* batch buffers */
     float *x, *y, *U, *dU;
     int32_t *cls;

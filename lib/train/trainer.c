@@ -123,6 +123,7 @@ dh_status dh_trainer_create(dh_model *model, dh_loss *loss, const dh_dataset *tr
         goto fail;
     }
     t->o.checkpoint_path = t->checkpoint_path;
+    t->user_scale_min = t->o.scale_min > 0; /* before resolve fills the loader's default */
     if (t->o.resume && !t->checkpoint_path) {
         st = dh__set_error(DH_E_INVALID_ARG, "dh_trainer_options: resume needs checkpoint_path");
         goto fail;

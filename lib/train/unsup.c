@@ -30,7 +30,7 @@ void dh__trainer_unsup_loader(const dh_trainer *t, dh_loader_options *lo)
     /* CIBHash's view augmentations (docs/methods.md#cibhash), when the caller chose none */
     lo->augment = DH_AUG_RESIZED_CROP | DH_AUG_FLIP | DH_AUG_COLOR_JITTER | DH_AUG_GRAYSCALE |
                   DH_AUG_BLUR;
-    lo->scale_min = 0.5f;
+    if (!t->user_scale_min && lo->scale_max >= 0.5f) lo->scale_min = 0.5f; /* else the caller's */
 }
 
 /* Every training sample's input row (model = 0) or encoder features (model = 1), in
