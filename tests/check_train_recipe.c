@@ -262,7 +262,9 @@ START_TEST(test_recipe_unsup_validated_defaults)
     ck_assert(w.lr == 3e-3 && w.epochs == 20 && w.batch_size == 128);
     ck_assert(lookup("wdht", DH_RECIPE_SCRATCH, "paper", 28).lr == 1e-3);
     ck_assert(lookup("wdht", DH_RECIPE_PRETRAINED, NULL, 224).lr == 1e-3);
-    ck_assert(lookup("tagrefine", DH_RECIPE_SCRATCH, NULL, 28).lr == 3e-3);
+    dh_loss_recipe tr = lookup("tagrefine", DH_RECIPE_SCRATCH, NULL, 28); /* + batch 32 */
+    ck_assert(tr.lr == 3e-3 && tr.batch_size == 32 && tr.epochs == 20);
+    ck_assert_int_eq(lookup("tagrefine", DH_RECIPE_SCRATCH, "paper", 28).batch_size, 128);
     ck_assert(isnan(b.tau) && isnan(lookup("csq", DH_RECIPE_SCRATCH, NULL, 28).tau));
     /* the row's tau reaches the loss where the caller left it; an explicit tau wins */
     dh_loss_options lo;
