@@ -30,12 +30,14 @@ def child(side, case, batch, train, threads, steps):
     import numpy as np
     import bench_encoder as be
     import dh
-    import torch
     dh.set_num_threads(threads)
-    torch.set_num_threads(threads)
-    s = be.DhSide(case) if side == "dh" else be.TorchSide(case)
-    if side == "torch":
+    if side == "torch":  # the libdh side never loads PyTorch (nor its oneDNN)
+        import torch
+        torch.set_num_threads(threads)
+        s = be.TorchSide(case)
         s.set_mode(train)
+    else:
+        s = be.DhSide(case)
     x = np.random.default_rng(0).standard_normal((batch,) + be.CASES[case][1]).astype(np.float32)
     f = s.step_fn(x, train)
     f(), f()
@@ -125,8 +127,9 @@ def main():
     else:
         isa = "avx512" if "avx512f" in open("/proc/cpuinfo").read() else "avx2"
     limit = fma_limit(isa, args.threads)
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
-                if ln.startswith("model name")), "?")
+    sys.path.insert(0, HERE)
+    from popcount_limit import cpu_model
+    cpu = cpu_model()
     print(f"{args.case} {args.mode} batch {args.batch}, {args.threads} threads, isa {args.isa}, "
           f"CPU {cpu}; FMA limit ({isa}, {args.threads} threads) {limit:.1f} GFLOP/s")
     sides = ["dh", "torch"] if args.torch else ["dh"]

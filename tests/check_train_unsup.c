@@ -54,8 +54,8 @@ static int32_t on_epoch(const dh_train_progress *p, void *user)
     return 0;
 }
 
-/* labels: 0 true, 1 shuffled, 2 none */
-static dh_status setup(run *r, const char *method, int labels, uint32_t epochs, log_t *lg)
+/* The dataset (labels: 0 true, 1 shuffled, 2 none), loss and model of a run. */
+static dh_status setup_objects(run *r, const char *method, int labels)
 {
     make_data();
     memset(r, 0, sizeof *r);
@@ -77,7 +77,12 @@ static dh_status setup(run *r, const char *method, int labels, uint32_t epochs, 
     mo.n_bits = K;
     mo.head = act;
     mo.in_channels = 1, mo.in_height = H;
-    DH_TRY_T(dh_model_create(&mo, &r->m));
+    return dh_model_create(&mo, &r->m);
+}
+
+static dh_status setup(run *r, const char *method, int labels, uint32_t epochs, log_t *lg)
+{
+    DH_TRY_T(setup_objects(r, method, labels));
     dh_trainer_options to;
     dh_trainer_options_init(&to);
     to.epochs = epochs;
@@ -242,17 +247,7 @@ START_TEST(test_unsup_two_view_crop_scale)
     dh_set_num_threads(1);
     for (int set = 0; set < 2; set++) {
         run r;
-        make_data();
-        memset(&r, 0, sizeof r);
-        ck_assert_dh_ok(dh_dataset_from_images(g_img, N, H, H, 1, NULL, NULL, 0, &r.ds));
-        dh_loss_options lo;
-        dh_loss_options_init(&lo);
-        lo.n_bits = K, lo.n_train = N;
-        ck_assert_dh_ok(dh_loss_create("cibhash", &lo, &r.loss));
-        dh_model_options mo;
-        dh_model_options_init(&mo);
-        mo.encoder = "smallcnn", mo.n_bits = K, mo.in_channels = 1, mo.in_height = H;
-        ck_assert_dh_ok(dh_model_create(&mo, &r.m));
+        ck_assert_dh_ok(setup_objects(&r, "cibhash", 2));
         dh_trainer_options to;
         dh_trainer_options_init(&to);
         to.epochs = 1, to.batch_size = 32, to.keep_best = 0;
